@@ -1,0 +1,130 @@
+"""The whole configuration of a run: one frozen dataclass, every choice a name.
+
+The same field names appear in the dashboard's sidebar, the page URL and the CLI
+(`--seq-len` for `seq_len`), so one object describes an experiment everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+# Every choice field maps to one of these names; the implementing modules key their
+# dicts by the same names (a test checks they agree).
+CHOICES: dict[str, tuple[str, ...]] = {
+    "model": ("rnn", "lstm", "residual"),
+    "activation": ("tanh", "relu", "leaky_relu"),
+    "init": ("default", "xavier", "kaiming", "orthogonal", "identity", "normal"),
+    "optimizer": ("sgd", "momentum", "adam"),
+    "clip": ("none", "norm", "value"),
+    "task": ("cat_mat_rat", "first_token", "adding"),
+}
+
+# Inclusive ranges. The caps keep one user's run from starving a shared 2-core server.
+RANGES: dict[str, tuple[float, float]] = {
+    "negative_slope": (0.0, 1.0),
+    "init_std": (1e-6, 10.0),
+    "recurrent_gain": (0.0, 10.0),
+    "forget_bias": (-20.0, 20.0),
+    "lr": (1e-6, 10.0),
+    "momentum": (0.0, 0.999),
+    "clip_threshold": (1e-6, 1e6),
+    "seq_len": (2, 500),
+    "hidden_size": (1, 256),
+    "batch_size": (1, 512),
+    "steps": (1, 100_000),
+    "seed": (0, 2**31 - 1),
+}
+
+
+def _f(default: Any, why: str) -> Any:
+    return field(default=default, metadata={"help": why})
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One training run. Construction validates every field (ValueError names it)."""
+
+    model: str = _f("rnn", "Elman RNN as in the lecture; lstm adds a gated cell; residual adds a skip connection.")
+    activation: str = _f("tanh", "The lecture's nonlinearity; relu / leaky_relu are the vanishing-gradient remedies.")
+    negative_slope: float = _f(0.01, "Slope of leaky_relu for negative inputs (PyTorch's default).")
+    init: str = _f("default", "PyTorch's uniform(±1/sqrt(H)) unless a remedy is being shown.")
+    init_std: float = _f(0.1, "Standard deviation of the 'normal' initializer.")
+    recurrent_gain: float = _f(1.0, "Multiplies W_h after initialization: <1 vanishes faster, >1 explodes.")
+    forget_bias: float = _f(1.0, "LSTM forget-gate bias; large values keep the cell state (Gers et al. 2000).")
+    optimizer: str = _f("sgd", "Plain gradient descent, as in the source material.")
+    lr: float = _f(0.1, "Step size; large values are one cause of exploding updates.")
+    momentum: float = _f(0.9, "Momentum coefficient of the 'momentum' optimizer.")
+    clip: str = _f("none", "Gradient clipping, the remedy for exploding gradients.")
+    clip_threshold: float = _f(1.0, "Largest allowed gradient norm (norm) or entry (value).")
+    task: str = _f("first_token", "The long-term dependency task: remember the first word.")
+    seq_len: int = _f(20, "Sentence length; for first_token the lag is seq_len - 1 (cat_mat_rat is always 3).")
+    hidden_size: int = _f(32, "Units in the hidden state h_t.")
+    batch_size: int = _f(64, "Sentences per gradient step.")
+    steps: int = _f(500, "Training steps in a run.")
+    seed: int = _f(0, "Seeds initialization and data, so a run is reproducible.")
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in CHOICES:
+                if value not in CHOICES[f.name]:
+                    raise ValueError(f"{f.name}={value!r} is not one of {', '.join(CHOICES[f.name])}")
+                continue
+            expected = int if f.type in ("int", int) else float
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f"{f.name}={value!r} must be a number")
+            if expected is int and int(value) != value:
+                raise ValueError(f"{f.name}={value!r} must be a whole number")
+            object.__setattr__(self, f.name, expected(value))
+            lo, hi = RANGES[f.name]
+            if not lo <= value <= hi:  # also rejects NaN
+                raise ValueError(f"{f.name}={value!r} is outside [{lo:g}, {hi:g}]")
+
+    @property
+    def seq_length(self) -> int:
+        """Actual sequence length: the worked example always has three words."""
+        return 3 if self.task == "cat_mat_rat" else self.seq_len
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def replace(self, **changes: Any) -> RunConfig:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_strings(cls, values: Mapping[str, Any], *, lenient: bool = False) -> RunConfig:
+        """Build from text (URL query, CLI); unknown keys are ignored.
+
+        lenient=True keeps the default for every field whose value is bad (a hostile
+        link must not crash the page); otherwise the first bad value raises ValueError.
+        """
+        config = cls()
+        for f in fields(cls):
+            if f.name not in values:
+                continue
+            try:
+                config = replace(config, **{f.name: _parse(f.name, f.type, values[f.name])})
+            except ValueError:
+                if not lenient:
+                    raise
+        return config
+
+
+def _parse(name: str, kind: Any, raw: Any) -> Any:
+    if kind in ("str", str):
+        return str(raw)
+    text = str(raw).strip()
+    try:
+        return int(text) if kind in ("int", int) else float(text)
+    except ValueError:
+        try:  # "1e3" for an int field
+            return float(text)
+        except ValueError:
+            raise ValueError(f"{name}={raw!r} must be a number") from None
+
+
+def field_help() -> dict[str, str]:
+    """One-line reason for every field (used by the CLI's --help and the sidebar)."""
+    return {f.name: f.metadata["help"] for f in fields(RunConfig)}
