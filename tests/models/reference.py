@@ -1,0 +1,57 @@
+"""An independent BPTT reference: the textbook equations unrolled under autograd.
+
+Written from the formulas, not from models/, so that a bug there cannot hide here:
+retain_grad() on every h_t, c_t and a_t, then one backward of the batch-mean loss.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+ACT = {
+    "tanh": lambda a, s: torch.tanh(a),
+    "relu": lambda a, s: torch.relu(a),
+    "leaky_relu": lambda a, s: torch.where(a > 0, a, s * a),
+}
+
+
+def unrolled(state: dict, x: torch.Tensor, y: torch.Tensor, *, kind: str, activation: str,
+             slope: float = 0.01, loss: str = "bce") -> dict:
+    p = {k: v.detach().clone().double().requires_grad_() for k, v in state.items()}
+    x, y = x.double(), y.double()
+    act = lambda a: ACT[activation](a, slope)  # noqa: E731
+    B, T, _ = x.shape
+    H = p["rnn.weight_hh_l0"].shape[1]
+    h = c = torch.zeros(B, H, dtype=torch.float64)
+    hs, cs, pre, prev = [], [], [], []
+    for t in range(T):
+        prev.append(h)
+        a = x[:, t] @ p["rnn.weight_ih_l0"].T + p["rnn.bias_ih_l0"] + h @ p["rnn.weight_hh_l0"].T + p["rnn.bias_hh_l0"]
+        a.retain_grad()
+        if kind == "lstm":
+            i, f, g, o = a.chunk(4, dim=1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * act(g)
+            c.retain_grad()
+            cs.append(c)
+            h = torch.sigmoid(o) * act(c)
+        else:
+            h = act(a) + (h if kind == "residual" else 0)
+        h.retain_grad()
+        hs.append(h)
+        pre.append(a)
+    z = (h @ p["head.weight"].T + p["head.bias"]).squeeze(1)
+    value = F.binary_cross_entropy_with_logits(z, y) if loss == "bce" else ((z - y) ** 2).mean()
+    value.backward()
+    with torch.no_grad():
+        return _summary(value, hs, cs, pre, prev, p)
+
+
+def _summary(value, hs, cs, pre, prev, p) -> dict:
+    return {
+        "loss": value.item(),
+        "hidden": torch.stack([s.grad.norm() for s in hs]).numpy(),
+        "cell": torch.stack([s.grad.norm() for s in cs]).numpy() if cs else None,
+        "weight_terms": torch.stack([(a.grad.T @ hp).norm() for a, hp in zip(pre, prev, strict=True)]).numpy(),
+        "grads": {k: v.grad for k, v in p.items()},
+    }
