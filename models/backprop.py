@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from models.cells import DERIVATIVES, LSTM, ElmanRNN, RecurrentModel
+from models.cells import DERIVATIVES, DERIVATIVES_FROM_OUTPUT, LSTM, ElmanRNN, RecurrentModel
 
 # name -> (loss value, ∂loss/∂logit) for a batch-mean loss over (B,) outputs.
 LOSSES: dict[str, Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]] = {
@@ -107,7 +107,11 @@ def _rnn_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Bac
     z = F.linear(h[T], head.weight, head.bias).squeeze(-1)  # (B,)
     value, dz = LOSSES[loss](z, y)
 
-    delta = DERIVATIVES[rnn.activation](a, rnn.negative_slope)  # (T, B, H) f'(a_t), then δ_t
+    # f'(a_t), (T, B, H), later δ_t; from h_t = f(a_t) when there is no skip path to undo.
+    if rnn.residual:
+        delta = DERIVATIVES[rnn.activation](a, rnn.negative_slope)
+    else:
+        delta = DERIVATIVES_FROM_OUTPUT[rnn.activation](h[1:], rnn.negative_slope)
     grad_h = torch.empty_like(delta)  # (T, B, H) ∂L/∂h_t
     grad_h[T - 1] = dz[:, None] * head.weight
     for t in range(T - 1, -1, -1):
@@ -122,12 +126,12 @@ def _rnn_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Bac
     return Backprop(value, z, grads, profile)
 
 
-def _lstm_cell_profile(rnn: LSTM, x: Tensor, h_prev: Tensor, grad_h: Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """‖∂L/∂c_t‖ and mean gates, from the known h sequence (all (T, B, ·), time-major).
+def _lstm_inside(rnn: LSTM, x: Tensor, h_prev: Tensor, grad_h: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """δ_t, ∂L/∂c_t and the gates, from the known h sequence and ∂L/∂h_t (all (T, B, ·)).
 
     The gates are recomputed in one batched GEMM; then two cheap elementwise scans:
     c_t = f_t c_{t-1} + i_t g_t forward, and backward
-    ∂L/∂c_t = ∂L/∂h_t · o_t · act'(c_t) + f_{t+1} · ∂L/∂c_{t+1}.
+    ∂L/∂c_t = ∂L/∂h_t · o_t · act'(c_t) + f_{t+1} · ∂L/∂c_{t+1}; δ_t is elementwise after that.
     """
     a = rnn.input_projection(x) + h_prev @ rnn.weight_hh_l0.T  # (T, B, 4H)
     i, f, g, o = a.chunk(4, dim=-1)
@@ -135,38 +139,47 @@ def _lstm_cell_profile(rnn: LSTM, x: Tensor, h_prev: Tensor, grad_h: Tensor) -> 
     c = i * g  # (T, B, H), becomes c_t
     for t in range(1, len(c)):
         c[t].addcmul_(f[t], c[t - 1])
-    grad_c = grad_h * o * DERIVATIVES[rnn.activation](c, rnn.negative_slope)  # direct part
+    slope = DERIVATIVES_FROM_OUTPUT[rnn.activation]
+    act_c = rnn.act(c)
+    grad_c = grad_h * o * slope(act_c, rnn.negative_slope)  # the direct part
     for t in range(len(c) - 2, -1, -1):
         grad_c[t].addcmul_(f[t + 1], grad_c[t + 1])
-    gates = torch.stack([f.mean((1, 2)), i.mean((1, 2)), o.mean((1, 2))]).double().numpy()
-    return _norms(grad_c), gates
+    c_prev = _shift(c)
+    delta = torch.cat([
+        grad_c * g * i * (1 - i),
+        grad_c * c_prev * f * (1 - f),
+        grad_c * i * slope(g, rnn.negative_slope),
+        grad_h * act_c * o * (1 - o),
+    ], dim=-1)  # (T, B, 4H) = ∂L/∂a_t
+    gates = torch.stack([f.mean((1, 2)), i.mean((1, 2)), o.mean((1, 2))])  # (3, T)
+    return delta, grad_c, gates
 
 
 @torch.enable_grad()
 def _lstm_fused_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Backprop:
     rnn, head = model.rnn, model.head
-    B, H4 = x.shape[0], 4 * rnn.hidden_size
-    probe = x.new_zeros(B, x.shape[1], H4, requires_grad=True)  # (B, T, 4H)
-    # The probe enters a_t through an identity weight, so ∂L/∂probe_t = ∂L/∂a_t = δ_t.
-    w_ih = torch.cat([rnn.weight_ih_l0, torch.eye(H4, dtype=x.dtype)], dim=1)
-    zeros = x.new_zeros(1, B, rnn.hidden_size)
+    B, H = x.shape[0], rnn.hidden_size
+    probe = x.new_zeros(B, x.shape[1], H, requires_grad=True)  # (B, T, H)
+    # The probe enters a_t through W_hh, exactly like h_{t-1}: so ∂L/∂probe_t = ∂L/∂h_{t-1}.
+    w_ih = torch.cat([rnn.weight_ih_l0, rnn.weight_hh_l0.detach()], dim=1)
+    zeros = x.new_zeros(1, B, H)
     weights = [w_ih, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0]
     # torch.nn.LSTM.forward calls exactly this; calling it directly lets us pass w_ih.
     out, _, _ = torch._VF.lstm(torch.cat([x, probe], 2), (zeros, zeros), weights, True, 1, 0.0, True, False, True)
     z = head(out[:, -1]).squeeze(-1)  # (B,)
-    value, dz = LOSSES[loss](z, y.detach())
+    value, dz = LOSSES[loss](z, y)
     names = [n for n, _ in model.named_parameters()]
     found = torch.autograd.grad(value, [probe, *model.parameters()])
     grads = dict(zip(names, found[1:], strict=True))
     with torch.no_grad():
-        delta = found[0].transpose(0, 1)  # (T, B, 4H)
         h = out.detach().transpose(0, 1)  # (T, B, H)
         h_prev = _shift(h)
-        grad_h = torch.empty_like(h)  # h_t reaches L only through a_{t+1}, and h_{T-1} via the head
-        torch.matmul(delta[1:], rnn.weight_hh_l0, out=grad_h[:-1])
+        grad_h = torch.empty_like(h)  # h_t reaches L through a_{t+1}, and h_{T-1} through the head
+        grad_h[:-1] = found[0].transpose(0, 1)[1:]
         grad_h[-1] = dz[:, None] * head.weight
-        cell, gates = _lstm_cell_profile(rnn, x.transpose(0, 1), h_prev, grad_h)
-        profile = GradientProfile(float(value), _norms(grad_h), cell, _term_norms(delta, h_prev), gates)
+        delta, grad_c, gates = _lstm_inside(rnn, x.transpose(0, 1), h_prev, grad_h)
+        profile = GradientProfile(float(value), _norms(grad_h), _norms(grad_c), _term_norms(delta, h_prev),
+                                  gates.double().numpy())
     return Backprop(value.detach(), z.detach(), grads, profile)
 
 
