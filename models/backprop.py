@@ -75,7 +75,7 @@ def _shift(h: Tensor) -> Tensor:
     return torch.cat([torch.zeros_like(h[:1]), h[:-1]])
 
 
-def _head_grads(model: RecurrentModel, dz: Tensor, h_last: Tensor) -> dict[str, Tensor]:
+def _head_grads(dz: Tensor, h_last: Tensor) -> dict[str, Tensor]:
     return {"head.weight": dz[None] @ h_last, "head.bias": dz.sum().reshape(1)}
 
 
@@ -99,11 +99,12 @@ def _rnn_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Bac
     w_hh = rnn.weight_hh_l0
     a = rnn.input_projection(x).contiguous()  # (T, B, H), becomes a_t in the loop
     h = x.new_zeros(T + 1, B, rnn.hidden_size)  # h[t + 1] = h_t; h[0] = zero state
+    a_t, h_t = a.unbind(0), h.unbind(0)  # per-timestep views, made once
     for t in range(T):
-        a[t].addmm_(h[t], w_hh.T)
-        h[t + 1] = rnn.act(a[t])
+        a_t[t].addmm_(h_t[t], w_hh.T)
+        rnn.act(a_t[t], out=h_t[t + 1])
         if rnn.residual:
-            h[t + 1] += h[t]
+            h_t[t + 1].add_(h_t[t])
     z = F.linear(h[T], head.weight, head.bias).squeeze(-1)  # (B,)
     value, dz = LOSSES[loss](z, y)
 
@@ -114,14 +115,15 @@ def _rnn_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Bac
         delta = DERIVATIVES_FROM_OUTPUT[rnn.activation](h[1:], rnn.negative_slope)
     grad_h = torch.empty_like(delta)  # (T, B, H) ∂L/∂h_t
     grad_h[T - 1] = dz[:, None] * head.weight
+    d_t, g_t = delta.unbind(0), grad_h.unbind(0)
     for t in range(T - 1, -1, -1):
-        delta[t].mul_(grad_h[t])
+        d_t[t].mul_(g_t[t])
         if t > 0:
-            torch.mm(delta[t], w_hh, out=grad_h[t - 1])
+            torch.mm(d_t[t], w_hh, out=g_t[t - 1])
             if rnn.residual:  # the skip path: ∂h_t/∂h_{t-1} = I + diag(f') W_h
-                grad_h[t - 1] += grad_h[t]
+                g_t[t - 1].add_(g_t[t])
     h_prev = h[:-1]
-    grads = _recurrent_grads(delta, x, h_prev) | _head_grads(model, dz, h[T])
+    grads = _recurrent_grads(delta, x, h_prev) | _head_grads(dz, h[T])
     profile = GradientProfile(float(value), _norms(grad_h), None, _term_norms(delta, h_prev))
     return Backprop(value, z, grads, profile)
 

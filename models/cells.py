@@ -17,10 +17,15 @@ from torch import Tensor, nn
 
 from models.config import RunConfig
 
+# f(a), or written into `out` (the hand-written BPTT fills a preallocated buffer, no autograd).
+# relu / leaky_relu take no `out=`: clamp / maximum give the same values (slope ≤ 1 by
+# RunConfig), but not PyTorch's gradient at a = 0, which is why autograd gets the originals.
 ACTIVATIONS: dict[str, Callable[..., Tensor]] = {
-    "tanh": lambda a, slope: torch.tanh(a),
-    "relu": lambda a, slope: torch.relu(a),
-    "leaky_relu": lambda a, slope: F.leaky_relu(a, slope),
+    "tanh": lambda a, slope, out=None: torch.tanh(a, out=out),
+    "relu": lambda a, slope, out=None: torch.relu(a) if out is None else torch.clamp(a, min=0, out=out),
+    "leaky_relu": lambda a, slope, out=None: (
+        F.leaky_relu(a, slope) if out is None else torch.maximum(a, a * slope, out=out)
+    ),
 }
 
 # f'(a) for a batch of pre-activations; the hand-written backward pass needs it.
@@ -33,7 +38,7 @@ DERIVATIVES: dict[str, Callable[[Tensor, float], Tensor]] = {
 # The same f'(a), written in terms of the output y = f(a): saves recomputing tanh.
 # Exact for these three, since relu / leaky_relu keep the sign of a.
 DERIVATIVES_FROM_OUTPUT: dict[str, Callable[[Tensor, float], Tensor]] = {
-    "tanh": lambda y, slope: 1 - y.square(),
+    "tanh": lambda y, slope: y.square().neg_().add_(1),
     "relu": lambda y, slope: (y > 0).to(y.dtype),
     "leaky_relu": lambda y, slope: torch.where(y > 0, 1.0, slope).to(y.dtype),
 }
@@ -68,8 +73,8 @@ class _Recurrent(nn.Module):
         for weight in self.parameters():
             nn.init.uniform_(weight, -bound, bound)
 
-    def act(self, a: Tensor) -> Tensor:
-        return ACTIVATIONS[self.activation](a, self.negative_slope)
+    def act(self, a: Tensor, out: Tensor | None = None) -> Tensor:
+        return ACTIVATIONS[self.activation](a, self.negative_slope, out=out)
 
     def input_projection(self, x: Tensor) -> Tensor:
         """x W_ihᵀ + b for every timestep at once: one GEMM instead of T."""
