@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import fields
 from pathlib import Path
@@ -33,13 +33,20 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m models.train", description=__doc__.splitlines()[0])
+def add_config_flags(parser: argparse.ArgumentParser, names: Collection[str] | None = None) -> None:
+    """One flag per RunConfig field (all, or those in `names`): `--seq-len` for `seq_len`; values stay text."""
     helps = field_help()
     for f in fields(RunConfig):
+        if names is not None and f.name not in names:
+            continue
         choices = f" ({', '.join(CHOICES[f.name])})" if f.name in CHOICES else ""
         parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, metavar=f.name.upper(),
                             help=f"{helps[f.name]}{choices} [default: {f.default}]")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m models.train", description=__doc__.splitlines()[0])
+    add_config_flags(parser)
     parser.add_argument("--out", type=Path, help="write one CSV row per step to this file")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads; 1 is fastest for small nets or a busy machine [default: 1]")

@@ -1,0 +1,164 @@
+"""Measure the live dashboard against the headless engine: `python -m dashboard.bench`.
+
+Starts `streamlit run dashboard/app.py` on a free local port, drives it with Playwright and
+Debian's Chromium, and prints: headless Trainer.step() rate, in-app training rate (and its
+ratio), UI refreshes per second while streaming, and latency from Train to the first step
+drawn. The server helpers here are also what tests/browser uses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+
+from dashboard.sidebar import share_query
+from models import RunConfig, Trainer
+from models.trainer import warm_up
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+CONFIGS = {  # long enough that neither finishes during a measurement
+    "default (tanh RNN, T=20, H=32, B=64)": RunConfig(steps=100_000),
+    "LSTM, T=50, H=64": RunConfig(model="lstm", seq_len=50, hidden_size=64, steps=100_000),
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve(*options: str, timeout: float = 60.0) -> Iterator[tuple[str, Path]]:
+    """`streamlit run dashboard/app.py [options]` on 127.0.0.1; yields (base url, path of the server's log)."""
+    port = free_port()
+    log = Path(tempfile.mkstemp(prefix="rnnlab-server-", suffix=".log")[1])
+    cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.address", "127.0.0.1",
+           "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false", *options]
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not start:\n{log.read_text()}") from None
+                time.sleep(0.2)
+        yield url, log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def chromium(width: int = 1600, height: int = 1000) -> Iterator[object]:
+    """A Playwright browser context on Debian's Chromium (Playwright cannot download its own here)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_context(viewport={"width": width, "height": height})
+        finally:
+            browser.close()
+
+
+def button(page: object, label: str) -> object:
+    """The Lab's control button `label` ("Train", "Pause", "Resume", "Step", "Reset")."""
+    return page.get_by_test_id("stBaseButton-primary").or_(page.get_by_test_id("stBaseButton-secondary")).filter(
+        has_text=label)
+
+
+def step_count(page: object) -> int:
+    """The Step metric ("123 / 500") of the Lab page."""
+    text = page.locator('[data-testid="stMetricValue"]').first.inner_text()
+    return int(text.split("/")[0])
+
+
+def headless_rate(config: RunConfig, seconds: float) -> float:
+    trainer = Trainer(config)
+    for _ in range(5):
+        trainer.step()
+    start, steps = time.perf_counter(), 0
+    while time.perf_counter() - start < seconds:
+        trainer.step()
+        steps += 1
+    return steps / (time.perf_counter() - start)
+
+
+# Records (time, Step metric text) in the page whenever the text changes: cheaper and finer than polling.
+WATCH_STEPS = """() => {
+  window.__steps = [];
+  const read = () => document.querySelector('[data-testid="stMetricValue"]')?.innerText;
+  let last = read();
+  new MutationObserver(() => {
+    const now = read();
+    if (now !== last) { last = now; window.__steps.push([performance.now() / 1000, parseInt(now)]); }
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def app_rates(context: object, url: str, config: RunConfig, seconds: float) -> dict[str, float]:
+    """Open the Lab with `config`, press Train, record every change of the step counter for `seconds`."""
+    page = context.new_page()
+    page.goto(f"{url}/?{share_query(config)}")
+    button(page, "Train").wait_for(timeout=30_000)
+    page.wait_for_timeout(1000)  # let the first render settle
+    page.evaluate(WATCH_STEPS)
+    clicked = page.evaluate("performance.now() / 1000")
+    button(page, "Train").click()
+    page.wait_for_timeout(seconds * 1000)
+    samples = page.evaluate("window.__steps")
+    button(page, "Pause").click()
+    page.close()
+    (t0, s0), (t1, s1) = samples[0], samples[-1]
+    return {"first_step_s": t0 - clicked, "refresh_per_s": (len(samples) - 1) / (t1 - t0),
+            "steps_per_s": (s1 - s0) / (t1 - t0)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m dashboard.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of each measurement [default: 8]")
+    parser.add_argument("--config", choices=range(len(CONFIGS)), type=int, action="append",
+                        help="measure only these CONFIGS (0 = default, 1 = LSTM) [default: all]")
+    parser.add_argument("--streamlit-option", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra `streamlit run` option, e.g. runner.postScriptGC=true")
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # as the app does (RNN_LAB_TORCH_THREADS)
+    warm_up()
+    options = [f"--{option}" for option in args.streamlit_option]
+    with serve(*options) as (url, _), chromium() as context:
+        for i, (name, config) in enumerate(CONFIGS.items()):
+            if args.config and i not in args.config:
+                continue
+            headless = headless_rate(config, args.seconds)
+            app = app_rates(context, url, config, args.seconds)
+            print(f"{name}: headless {headless:.0f} steps/s | in app {app['steps_per_s']:.0f} steps/s "
+                  f"({app['steps_per_s'] / headless:.0%}) | UI refreshes {app['refresh_per_s']:.1f}/s | "
+                  f"Train -> first step drawn {app['first_step_s']:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

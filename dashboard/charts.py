@@ -1,0 +1,239 @@
+"""Run history -> long-form pandas frames, and the Altair charts that draw them.
+
+Each chart is authored once in Altair against *named* datasets and turned into a constant
+Vega-Lite spec (cached); a redraw only ships new frames under those names, so Vega updates
+the data in place without flicker, and no Altair validation runs while training (it cost
+~0.3 s per redraw of five charts, which would steal the training thread's GIL).
+
+Gradient norms that underflowed float32 to exactly 0 are plotted at FLOOR with their own
+mark and the tooltip "below float32 range (exactly 0)": never log(0), never dropped.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from dashboard.history import SCALARS, HistoryView
+from dashboard.runner import Event, Snapshot
+
+FLOOR = 1e-45  # float32's smallest subnormal is 1.4e-45: a norm plotted here was exactly 0
+MAX_TIMESTEPS = 40  # heatmap columns; longer sequences show every k-th timestep
+EARLIER = 4  # faded earlier profiles behind the latest one
+HEIGHT = 280
+SERIES = ("‖∂L/∂h_t‖", "‖∂L/∂c_t‖")
+# Tooltip text computed in the browser, so Python builds no per-point strings.
+VALUE_TEXT = "datum.below ? 'below float32 range (exactly 0)' : format(datum.norm, '.4g')"
+CHARTS = ("loss", "profile", "heatmap", "grad_norm", "radius")
+
+
+# --- frames (pure NumPy/pandas; also the CSV export) -----------------------------------
+def steps_frame(view: HistoryView) -> pd.DataFrame:
+    """One row per kept step: the history's scalar columns ("clipped" = fraction of steps clipped)."""
+    columns = {name: view.scalars[:, i] for i, name in enumerate(SCALARS)}
+    return pd.DataFrame(columns | {"step": columns["step"].astype(np.int64)}, copy=False)
+
+
+def timesteps_frame(view: HistoryView) -> pd.DataFrame:
+    """Long form: one row per kept (step, timestep, series)."""
+    parts = {"hidden": view.hidden} | ({"cell": view.cell} if view.cell is not None else {})
+    frames = [
+        pd.DataFrame({
+            "step": np.repeat(view.profile_steps, values.shape[1]),
+            "t": np.tile(np.arange(values.shape[1]), len(view.profile_steps)),
+            "series": name,
+            "norm": values.ravel().astype(np.float64),
+        })
+        for name, values in parts.items()
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _floored(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(values with exact zeros raised to FLOOR, mask of those zeros); NaN/∞ become NaN (not drawn)."""
+    values = np.where(np.isfinite(values), values, np.nan)
+    below = values == 0
+    return np.where(below, FLOOR, values), below
+
+
+def events_frame(events: tuple[Event, ...], diverged_at: int | None) -> pd.DataFrame:
+    """Mid-run lr / clipping changes, and the divergence step."""
+    rows = [(e.step, e.text, "change") for e in events]
+    if diverged_at is not None:
+        rows.append((diverged_at, "diverged: loss or gradient not finite", "diverged"))
+    steps, texts, kinds = zip(*rows, strict=True) if rows else ((), (), ())
+    return pd.DataFrame({"step": np.array(steps, dtype=np.int64), "event": pd.array(texts, dtype="str"),
+                         "kind": pd.array(kinds, dtype="str")})
+
+
+def loss_frame(view: HistoryView, log_y: bool) -> pd.DataFrame:
+    df = steps_frame(view)[["step", "loss", "accuracy"]]
+    loss = df["loss"].to_numpy()
+    keep = np.isfinite(loss) & ((loss > 0) | (not log_y))
+    return df.assign(loss=np.where(keep, loss, np.nan))
+
+
+def profile_frame(view: HistoryView) -> pd.DataFrame:
+    """The latest step's per-timestep norms (recency 1) and up to EARLIER kept steps before it (faded)."""
+    latest = view.latest
+    if latest is None:
+        return pd.DataFrame({"step": [], "t": [], "series": [], "norm": [], "plotted": [], "below": [], "recency": []})
+    rows = [(latest.step, latest.hidden, latest.cell, 1.0)]
+    earlier = np.flatnonzero(view.profile_steps < latest.step)[-EARLIER:]
+    for age, i in enumerate(earlier[::-1], start=1):
+        cell = None if view.cell is None else view.cell[i]
+        rows.append((int(view.profile_steps[i]), view.hidden[i], cell, 0.5 / age))
+    parts = []
+    for step, hidden, cell, recency in rows:
+        for series, values in zip(SERIES, (hidden, cell), strict=True):
+            if values is None:
+                continue
+            norm = np.asarray(values, dtype=np.float64)
+            plotted, below = _floored(norm)
+            parts.append(pd.DataFrame({"step": step, "t": np.arange(len(norm)), "series": series, "norm": norm,
+                                       "plotted": plotted, "below": below, "recency": recency}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def heatmap_frame(view: HistoryView) -> pd.DataFrame:
+    """log10 ‖∂L/∂h_t‖ per kept step × timestep (at most MAX_TIMESTEPS columns); zeros flagged `below`."""
+    seq_len = view.hidden.shape[1]
+    cols = np.unique(np.linspace(0, seq_len - 1, min(seq_len, MAX_TIMESTEPS)).round().astype(int))
+    norm = view.hidden[:, cols].astype(np.float64).ravel()  # (steps * columns,)
+    plotted, below = _floored(norm)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log10 = np.where(below, np.nan, np.log10(plotted))
+    return pd.DataFrame({"step": np.repeat(view.profile_steps, len(cols)), "t": np.tile(cols, len(view.profile_steps)),
+                         "norm": norm, "below": below, "log10": log10})
+
+
+def grad_norm_frame(view: HistoryView) -> pd.DataFrame:
+    """Long form: total ‖∇L‖ before / after clipping per kept step, with the threshold and clipping fraction."""
+    df = steps_frame(view)
+    parts = []
+    for column, series in (("grad_norm", "before clipping"), ("grad_norm_clipped", "after clipping")):
+        plotted, below = _floored(df[column].to_numpy())
+        parts.append(pd.DataFrame({"step": df["step"], "series": series, "norm": df[column], "plotted": plotted,
+                                   "below": below, "clipped": df["clipped"], "clip_threshold": df["clip_threshold"]}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def radius_frame(view: HistoryView) -> pd.DataFrame:
+    return steps_frame(view)[["step", "spectral_radius"]]
+
+
+# --- constant specs (authored in Altair, validated once) ----------------------------------
+def _events_layer() -> alt.Chart:
+    """Vertical rules where lr / clipping changed mid-run (grey) and where the run diverged (red)."""
+    return alt.Chart(alt.NamedData("events")).mark_rule(strokeDash=[4, 3], strokeWidth=2).encode(
+        x="step:Q",
+        color=alt.Color("kind:N", scale=alt.Scale(domain=["change", "diverged"], range=["#7f7f7f", "#d62728"]),
+                        legend=None),
+        tooltip=["step:Q", "event:N"],
+    )
+
+
+def _loss_chart(log_y: bool) -> alt.LayerChart:
+    base = alt.Chart(alt.NamedData("loss")).encode(x=alt.X("step:Q", title="training step"))
+    loss = base.mark_line(color="#1f77b4", strokeWidth=2).encode(
+        y=alt.Y("loss:Q", title="loss (log)" if log_y else "loss", scale=alt.Scale(type="log" if log_y else "linear")),
+        tooltip=["step:Q", alt.Tooltip("loss:Q", format=".4g"), alt.Tooltip("accuracy:Q", format=".3f")],
+    )
+    accuracy = base.mark_line(color="#2ca02c", strokeDash=[6, 3]).encode(
+        y=alt.Y("accuracy:Q", title="accuracy (dashed green)", scale=alt.Scale(domain=[0, 1])),
+        tooltip=["step:Q", alt.Tooltip("accuracy:Q", format=".3f")],
+    )
+    return alt.layer(loss, accuracy, _events_layer()).resolve_scale(y="independent").properties(
+        title="Loss and accuracy")
+
+
+def _profile_chart(lstm: bool) -> alt.LayerChart:
+    base = alt.Chart(alt.NamedData("profile")).transform_calculate(value=VALUE_TEXT).encode(
+        x=alt.X("t:Q", title="timestep t (0 = first word)"),
+        y=alt.Y("plotted:Q", title="gradient norm (log)", scale=alt.Scale(type="log")),
+        color=alt.Color("series:N", title=None, legend=alt.Legend(orient="top"),
+                        scale=alt.Scale(domain=list(SERIES[: 1 + lstm]), range=["#1f77b4", "#ff7f0e"][: 1 + lstm])),
+        opacity=alt.Opacity("recency:Q", legend=None, scale=alt.Scale(domain=[0, 1], range=[0.12, 1])),
+        detail="step:N",
+        tooltip=["step:Q", "t:Q", "series:N", alt.Tooltip("value:N", title="norm")],
+    )
+    line = base.mark_line(strokeWidth=2.5, point=alt.OverlayMarkDef(size=20))
+    zeros = base.transform_filter("datum.below").mark_point(shape="triangle-down", size=80, filled=True)
+    return alt.layer(line, zeros).properties(title="Gradient reaching each timestep, ‖∂L/∂h_t‖ (latest step bold)")
+
+
+def _heatmap_chart() -> alt.LayerChart:
+    base = alt.Chart(alt.NamedData("heatmap")).transform_calculate(value=VALUE_TEXT).encode(
+        x=alt.X("t:O", title="timestep t", axis=alt.Axis(labelOverlap=True, labelAngle=0)),
+        y=alt.Y("step:O", title="training step", sort="descending", axis=alt.Axis(labelOverlap=True)),
+        tooltip=["step:Q", "t:Q", alt.Tooltip("value:N", title="‖∂L/∂h_t‖"), alt.Tooltip("log10:Q", format=".2f")],
+    )
+    cells = base.transform_filter("!datum.below").mark_rect().encode(
+        color=alt.Color("log10:Q", title="log10", scale=alt.Scale(scheme="viridis")))
+    zeros = base.transform_filter("datum.below").mark_rect(color="#d0d0d0")
+    return alt.layer(cells, zeros).properties(title="log10 ‖∂L/∂h_t‖ over training (grey = exactly 0)")
+
+
+def _grad_norm_chart() -> alt.LayerChart:
+    data = alt.NamedData("grad_norm")
+    y = alt.Y("plotted:Q", title="‖∇L‖ (log)", scale=alt.Scale(type="log"))
+    lines = alt.Chart(data).transform_calculate(value=VALUE_TEXT).mark_line(strokeWidth=2).encode(
+        x=alt.X("step:Q", title="training step"), y=y,
+        color=alt.Color("series:N", title=None, scale=alt.Scale(domain=["before clipping", "after clipping"],
+                                                                 range=["#9467bd", "#17becf"]),
+                        legend=alt.Legend(orient="top")),
+        strokeDash=alt.StrokeDash("series:N", legend=None),
+        tooltip=["step:Q", "series:N", alt.Tooltip("value:N", title="norm")],
+    )
+    clipped = "datum.clipped > 0 && datum.series == 'before clipping'"
+    clips = alt.Chart(data).transform_filter(clipped).mark_tick(color="#d62728", thickness=2, size=10).encode(
+        x="step:Q", y=y, tooltip=["step:Q", alt.Tooltip("clipped:Q", title="fraction of steps clipped", format=".2f")])
+    threshold = alt.Chart(data).transform_filter("datum.series == 'before clipping' && isValid(datum.clip_threshold)")
+    threshold = threshold.mark_line(color="#d62728", strokeDash=[2, 2]).encode(
+        x="step:Q", y=alt.Y("clip_threshold:Q", scale=alt.Scale(type="log")),
+        tooltip=["step:Q", alt.Tooltip("clip_threshold:Q", title="clip threshold")])
+    return alt.layer(lines, threshold, clips, _events_layer()).resolve_scale(color="independent").properties(
+        title="Total gradient norm (red ticks = clipped, dotted = threshold)")
+
+
+def _radius_chart() -> alt.LayerChart:
+    line = alt.Chart(alt.NamedData("radius")).mark_line(color="#8c564b", strokeWidth=2).encode(
+        x=alt.X("step:Q", title="training step"), y=alt.Y("spectral_radius:Q", title="ρ(W_h)"),
+        tooltip=["step:Q", alt.Tooltip("spectral_radius:Q", format=".4f")])
+    one = alt.Chart(alt.NamedData("radius")).mark_rule(color="#d62728", strokeDash=[4, 3]).encode(y=alt.datum(1.0))
+    return alt.layer(line, one).properties(title="Spectral radius of W_h (dashed red = 1.0)")
+
+
+@cache
+def chart(name: str, log_y: bool = False, lstm: bool = False) -> alt.LayerChart:
+    """The Altair chart `name` (one of CHARTS), styled for a projector."""
+    charts = {"loss": lambda: _loss_chart(log_y), "profile": lambda: _profile_chart(lstm), "heatmap": _heatmap_chart,
+              "grad_norm": _grad_norm_chart, "radius": _radius_chart}
+    return charts[name]().properties(height=HEIGHT).configure_axis(labelFontSize=13, titleFontSize=14).configure_title(
+        fontSize=16).configure_legend(labelFontSize=13)
+
+
+@cache
+def _spec(name: str, log_y: bool, lstm: bool) -> dict[str, Any]:
+    return chart(name, log_y, lstm).to_dict()
+
+
+def frames(name: str, snap: Snapshot, log_y: bool = False) -> dict[str, pd.DataFrame]:
+    """The named datasets chart `name` draws for this snapshot."""
+    view = snap.history
+    diverged_at = snap.step if snap.state == "diverged" else None
+    if name == "loss":
+        return {"loss": loss_frame(view, log_y), "events": events_frame(snap.events, diverged_at)}
+    if name == "grad_norm":
+        return {"grad_norm": grad_norm_frame(view), "events": events_frame(snap.events, diverged_at)}
+    builders = {"profile": profile_frame, "heatmap": heatmap_frame, "radius": radius_frame}
+    return {name: builders[name](view)}
+
+
+def vega_spec(name: str, snap: Snapshot, log_y: bool = False) -> dict[str, Any]:
+    """Constant spec plus this snapshot's datasets, ready for st.vega_lite_chart."""
+    return {**_spec(name, log_y, snap.config.model == "lstm"), "datasets": frames(name, snap, log_y)}

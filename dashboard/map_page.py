@@ -1,0 +1,120 @@
+"""Trainability map page: where, at initialization, gradients vanish or explode (models/sweep.py).
+
+One cached sweep per (model, activation, init); clicking a cell loads that configuration into the lab.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from dashboard.state import apply_config, read_config
+from models import CHOICES, RunConfig
+from models.sweep import crossings, gain_grid, trainability_map
+
+GAINS = gain_grid(0.5, 2.0, 16)
+SEQ_LENS = (5, 10, 20, 50, 100, 200)
+SATURATE = 8.0  # |log10 ratio| where the colour saturates (tanh, orthogonal, T = 200 spans −65 … +12)
+BELOW, ABOVE = "#9e9e9e", "#000000"  # outside every colour of the red-blue scale
+LABELS = {"model": "Network", "activation": "Activation", "init": "Initializer (kaiming = He)"}
+KEYS = {name: f"map_{name}" for name in LABELS}
+
+
+@st.cache_data(show_spinner=f"Measuring the gradient of {len(GAINS) * len(SEQ_LENS)} untrained networks…",
+               max_entries=64)
+def sweep(model: str, activation: str, init: str) -> pd.DataFrame:
+    """The map for the lesson's defaults with this model / activation / init; cached across sessions."""
+    # One job: the whole grid takes about a second (LSTM a few), and the server's cores train other sessions.
+    return trainability_map(RunConfig(model=model, activation=activation, init=init), GAINS, SEQ_LENS)
+
+
+def status(frame: pd.DataFrame) -> pd.Series:
+    """A word per cell for the tooltip."""
+    words = pd.Series("exploding", index=frame.index).where(frame["log_ratio"] > 0, "vanishing")
+    words = words.mask(frame["below_range"], "below range: ‖∂L/∂h_0‖ underflowed to 0 (float64)")
+    return words.mask(frame["above_range"], "above range: overflow to ∞ / NaN (float64)")
+
+
+def heatmap(frame: pd.DataFrame) -> alt.Chart:
+    """gain × seq_len, diverging colour centred at 0; out-of-range cells grey / black; click selects a cell."""
+    cell = alt.selection_point(name="cell", fields=["gain", "seq_len"], on="click")
+    scale = alt.Scale(scheme="redblue", reverse=True, domain=[-SATURATE, SATURATE], domainMid=0, clamp=True)
+    out_of_range = alt.expr(f"datum.below_range ? '{BELOW}' : '{ABOVE}'")  # Vega-Lite takes one value condition
+    colour = alt.when("datum.below_range || datum.above_range").then(alt.value(out_of_range)).otherwise(
+        alt.Color("log_ratio:Q", scale=scale, title=["log10 ‖∂L/∂h_0‖", "/ ‖∂L/∂h_T‖"]))
+    return alt.Chart(frame.assign(status=status(frame))).mark_rect(stroke="#ffbf00").encode(
+        x=alt.X("gain:O", title="recurrent gain (× W_h)", axis=alt.Axis(format=".1f", labelAngle=0)),
+        y=alt.Y("seq_len:O", title="sequence length T", sort="descending"),
+        color=colour,
+        strokeWidth=alt.when(cell, empty=False).then(alt.value(3)).otherwise(alt.value(0)),
+        tooltip=[
+            alt.Tooltip("gain:Q", title="gain"), alt.Tooltip("seq_len:Q", title="T"),
+            alt.Tooltip("log_ratio:Q", title="log10 ratio", format=".4f"),
+            alt.Tooltip("grad_first:Q", title="‖∂L/∂h_0‖", format=".4e"),
+            alt.Tooltip("grad_last:Q", title="‖∂L/∂h_T‖", format=".4e"), "status:N",
+        ],
+    ).add_params(cell).properties(height=320)
+
+
+def controls() -> RunConfig:
+    """Model, activation and init; on entering the page they start at the lab's current choices."""
+    lab = read_config()
+    for name, key in KEYS.items():
+        if key not in st.session_state:  # on each visit: Streamlit drops these keys while the lab is shown
+            st.session_state[key] = getattr(lab, name)
+    cols = st.columns(len(KEYS))
+    values = {name: col.selectbox(LABELS[name], CHOICES[name], key=KEYS[name])
+              for name, col in zip(KEYS, cols, strict=True)}
+    return RunConfig(**values)
+
+
+def picked_config(base: RunConfig, selection: dict[str, Any]) -> RunConfig | None:
+    """The configuration of the clicked cell (None when the click cleared the selection)."""
+    points = selection.get("cell") or []
+    if not points:
+        return None
+    return base.replace(recurrent_gain=float(points[0]["gain"]), seq_len=int(points[0]["seq_len"]))
+
+
+def open_in_lab(config: RunConfig) -> None:
+    """Callback: load `config` into the lab's sidebar; this page's next run then switches to the lab."""
+    apply_config(config)
+    st.session_state["map_go"] = True
+
+
+def _on_select(base: RunConfig) -> None:
+    # Runs before the page, and only when the selection changed, so returning here never bounces back.
+    config = picked_config(base, st.session_state["map_chart"].selection)
+    if config is not None:
+        open_in_lab(config)
+
+
+def go_to_lab() -> None:
+    """The Lab page as app.py registers it: Page identity is its url path, inferred from the function name."""
+    from dashboard.lab_page import lab_page  # the lab imports the runner; only needed on a click
+
+    st.switch_page(st.Page(lab_page))
+
+
+def render() -> None:
+    """The page: controls, the heatmap, and a caption; a clicked cell opens the lab with its settings."""
+    if st.session_state.pop("map_go", False):
+        go_to_lab()
+    st.title("Trainability map")
+    base = controls()
+    frame = sweep(base.model, base.activation, base.init)
+    st.altair_chart(heatmap(frame), key="map_chart", on_select=lambda: _on_select(base), selection_mode="cell",
+                    width="stretch")
+    edges = ", ".join(f"{g:.2f} (T = {t})" for t, g in crossings(frame).dropna().items())
+    st.caption(
+        f"Each cell: an untrained network (hidden size {base.hidden_size}, the {base.task} task, seed {base.seed}) "
+        "reads one batch; the colour is log10 of how much gradient reaches the first word relative to the last, "
+        "‖∂L/∂h_0‖ / ‖∂L/∂h_T‖. Blue (below 0): gradients **vanish** with distance, so the first word barely moves "
+        "the weights; red (above 0): they **explode**. The boundary between them is the *edge of chaos*"
+        + (f" — here at gain ≈ {edges}." if edges else ".")
+        + f" Colours saturate at ±{SATURATE:g} (the tooltip shows the exact value); grey cells underflowed to 0 "
+        "even in float64, black ones overflowed. Click a cell to open the lab with that gain and sequence length."
+    )

@@ -1,0 +1,62 @@
+"""A real browser against `streamlit run`: Train fills the charts, Pause stops the counter,
+closing the tab ends the server's training thread (read from the server's log)."""
+
+import re
+import time
+
+import pytest
+
+from dashboard.bench import button, chromium, serve, step_count
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+
+@pytest.fixture(scope="module")
+def server():
+    with serve() as running:
+        yield running
+
+
+def _wait(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def _thread_log(log) -> list[tuple[str, str]]:
+    """(thread name, "started" / "ended (live=N)") in the order the server logged them."""
+    return re.findall(r"training thread (\S+) (started|ended \(live=\d+\))", log.read_text())
+
+
+def test_train_pause_and_closing_the_tab_ends_the_thread(server):
+    url, log = server
+    with chromium() as context:
+        page = context.new_page()
+        page.goto(f"{url}/?steps=100000")
+        button(page, "Train").wait_for(timeout=60_000)
+        charts = page.get_by_test_id("stVegaLiteChart")
+        _wait(lambda: charts.count() == 5)
+        page.wait_for_timeout(1000)
+        empty = charts.nth(1).screenshot()
+
+        button(page, "Train").click()
+        _wait(lambda: step_count(page) > 50)
+        page.wait_for_timeout(1000)
+        assert charts.nth(1).screenshot() != empty  # the gradient profile got drawn
+
+        button(page, "Pause").click()
+        button(page, "Resume").wait_for()
+        stopped = step_count(page)
+        page.wait_for_timeout(1500)
+        assert step_count(page) == stopped
+        assert page.get_by_test_id("stException").count() == 0
+
+        button(page, "Resume").click()
+        _wait(lambda: step_count(page) > stopped)
+        name = _thread_log(log)[-1][0]
+        assert _thread_log(log)[-1] == (name, "started")
+        page.close()  # the tab closes while training
+        # The session's on_release stops it; no training thread is left in the server.
+        _wait(lambda: any(n == name and event.startswith("ended") for n, event in _thread_log(log)), timeout=10)
+    assert _thread_log(log)[-1] == (name, "ended (live=0)")

@@ -1,0 +1,166 @@
+"""The Lab page through streamlit.testing: sidebar -> RunConfig, deterministic steps, URL, hostile links."""
+
+import io
+import time
+from dataclasses import fields
+from urllib.parse import parse_qsl
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from streamlit.runtime.caching import clear_session_resource_cache
+from streamlit.testing.v1 import AppTest
+
+from dashboard.runner import live_threads
+from dashboard.sidebar import share_query
+from models import RunConfig, Trainer
+
+APP = "../../dashboard/app.py"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_session():
+    """Every AppTest uses the session id "test session id": drop its runner after each test,
+    through the same on_release path a closed browser tab takes."""
+    yield
+    clear_session_resource_cache("test session id")
+
+
+def _app(query: dict[str, str] | None = None) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.query_params.update(query or {})
+    return app.run()
+
+
+def _data(app: AppTest, name: str) -> pd.DataFrame:
+    """The dataset `name` that a chart on the page draws."""
+    for chart in app.get("vega_lite_chart"):
+        for dataset in chart.proto.datasets:
+            if dataset.name == name:
+                return pa.ipc.open_stream(io.BytesIO(dataset.data.data)).read_all().to_pandas()
+    raise KeyError(name)
+
+
+def _metrics(app: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in app.metric}
+
+
+def _link_query(app: AppTest) -> dict[str, str]:
+    link = app.sidebar.get("code")[0].value
+    return dict(parse_qsl(link.partition("?")[2]))
+
+
+def test_first_render_has_every_field_in_the_sidebar_and_five_charts():
+    app = _app()
+    assert not app.exception
+    keys = {w.key for kind in ("selectbox", "slider", "select_slider", "number_input") for w in app.sidebar.get(kind)}
+    assert keys == {f.name for f in fields(RunConfig)}
+    assert [b.label for b in app.button][:3] == ["Train", "Step", "Reset"]
+    assert len(app.get("vega_lite_chart")) == 5
+    assert _metrics(app)["State"] == "idle"
+
+
+def test_sidebar_maps_to_run_config_and_steps_match_the_engine():
+    app = _app()
+    app.selectbox(key="model").select("lstm")
+    app.slider(key="seq_len").set_value(12)
+    app.select_slider(key="lr").set_value(0.5)
+    app.selectbox(key="clip").select("norm").run()
+    app.number_input(key="clip_threshold").set_value(2.0).run()
+    expected = RunConfig(model="lstm", seq_len=12, lr=0.5, clip="norm", clip_threshold=2.0)
+    assert RunConfig.from_strings(_link_query(app)) == expected
+    for _ in range(3):
+        app.button(key="step_button").click().run()
+    assert not app.exception
+    assert _metrics(app)["Step"] == f"3 / {expected.steps}"
+    trainer = Trainer(expected)
+    records = [trainer.step() for _ in range(3)]
+    loss = _data(app, "loss")
+    assert loss["step"].tolist() == [1, 2, 3]
+    assert loss["loss"].tolist() == [r.loss for r in records]
+    profile = _data(app, "profile")
+    latest = profile[(profile["step"] == 3) & (profile["series"] == "‖∂L/∂h_t‖")]
+    assert latest["t"].tolist() == list(range(12))
+    assert latest["norm"].tolist() == records[-1].hidden.astype(float).tolist()
+    assert set(profile["series"]) == {"‖∂L/∂h_t‖", "‖∂L/∂c_t‖"}
+    assert len(_data(app, "heatmap")) == 3 * 12
+    assert _data(app, "radius")["spectral_radius"].tolist() == [r.spectral_radius for r in records]
+
+
+def test_train_runs_in_the_background_until_done():
+    app = _app({"task": "cat_mat_rat", "steps": "25"})
+    app.button(key="primary_train").click().run()
+    deadline = time.monotonic() + 30
+    while _metrics(app)["State"] != "done":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+        app.run()
+    assert _metrics(app)["Step"] == "25 / 25"
+    assert _data(app, "loss")["step"].tolist() == list(range(1, 26))
+    assert app.button[0].label == "Done"
+    deadline = time.monotonic() + 5
+    while live_threads():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_fifty_train_stop_cycles_from_the_page_leave_no_thread():
+    app = _app({"task": "cat_mat_rat", "steps": "100000"})
+    for cycle in range(50):
+        app.button(key="primary_train").click().run()
+        stop = "primary_pause" if cycle % 2 else "reset_button"
+        app.button(key=stop).click().run()
+    assert not app.exception
+    deadline = time.monotonic() + 5
+    while live_threads():
+        assert time.monotonic() < deadline, live_threads()
+        time.sleep(0.05)
+
+
+def test_query_params_round_trip():
+    config = RunConfig(model="lstm", activation="relu", init="orthogonal", lr=0.03, clip="value", clip_threshold=0.5,
+                       task="adding", seq_len=40, hidden_size=16, batch_size=32, steps=800, seed=7, forget_bias=2.0)
+    query = dict(parse_qsl(share_query(config)))
+    app = _app(query)
+    assert not app.exception
+    assert {k: app.session_state[k] for k in config.to_dict()} == config.to_dict()
+    assert _link_query(app) == query
+    assert dict(app.query_params) == query  # valid values stay in the address bar
+
+
+@pytest.mark.parametrize("query", [
+    {"model": "banana", "lr": "-5", "seq_len": "99999999"},
+    {"hidden_size": "abc", "clip_threshold": "nan", "steps": "1e9", "batch_size": "-1", "init": "<script>"},
+    {"lr": "inf", "seed": "-3", "recurrent_gain": "", "task": ""},
+])
+def test_hostile_links_fall_back_to_defaults(query):
+    app = _app(query)
+    assert not app.exception
+    defaults = RunConfig().to_dict()
+    assert {k: app.session_state[k] for k in query} == {k: defaults[k] for k in query}
+    app.button(key="step_button").click().run()  # and the page still trains
+    assert not app.exception and _metrics(app)["Step"] == f"1 / {RunConfig().steps}"
+
+
+def test_mid_run_lr_change_is_marked_and_other_changes_reset_with_a_notice():
+    app = _app({"task": "cat_mat_rat"})
+    app.button(key="step_button").click().run()
+    app.select_slider(key="lr").set_value(1.0).run()
+    app.button(key="step_button").click().run()
+    assert _metrics(app)["Step"].startswith("2 /") and not app.info
+    events = _data(app, "events")
+    assert events[["step", "kind"]].values.tolist() == [[2, "change"]] and "lr 0.1→1" in events["event"][0]
+    app.slider(key="hidden_size").set_value(8).run()
+    assert _metrics(app)["Step"].startswith("0 /")
+    assert "hidden_size" in app.info[0].value
+
+
+def test_divergence_explains_what_to_do():
+    app = _app({"activation": "relu", "init": "identity", "recurrent_gain": "1.5", "lr": "5", "seq_len": "50"})
+    for _ in range(2):
+        app.button(key="step_button").click().run()
+    assert _metrics(app)["State"] == "diverged"
+    assert app.button(key="step_button").disabled
+    message = app.error[0].value
+    assert "diverged at step 2" in message and "clipping" in message and "lower learning rate" in message
+    assert _data(app, "events")["kind"].tolist() == ["diverged"]
