@@ -11,7 +11,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import streamlit as st
 import torch
 
+from dashboard.bptt_page import render as bptt_page
 from dashboard.lab_page import lab_page
+from dashboard.map_page import render as map_page
 from dashboard.runner import TORCH_THREADS
 from models.trainer import warm_up
 
@@ -26,7 +28,16 @@ def warm() -> None:
 def main() -> None:
     st.set_page_config(page_title="RNN Gradient Lab", page_icon="🔁", layout="wide")
     warm()
-    pages = [st.Page(lab_page, title="Lab", icon="🧪", default=True)]
+    if "watch" in st.query_params:  # a student's broadcast link: read-only, trains nothing
+        from dashboard.viewer import watch_page
+
+        watch_page(st.query_params["watch"])
+        return
+    pages = [
+        st.Page(lab_page, title="Lab", icon="🧪", default=True),
+        st.Page(bptt_page, title="BPTT by hand", icon="✍️", url_path="bptt"),
+        st.Page(map_page, title="Trainability map", icon="🗺️", url_path="map"),
+    ]
     st.navigation(pages).run()
 
 

@@ -68,16 +68,15 @@ class Rooms:
             room.last_presenter = self.clock()
             return room.code
 
-    def touch(self, code: str, info: dict[str, Any] | None = None) -> bool:
-        """The presenter's page is still open (and what it shows); False if the room is gone."""
+    def touch(self, code: str, info: dict[str, Any] | None = None) -> Room | None:
+        """The presenter's page is still open (and what it shows); the room, or None if it is gone."""
         with self._lock:
             room = self._rooms.get(code)
-            if room is None:
-                return False
-            room.last_presenter = self.clock()
-            if info is not None:
-                room.info = dict(info)
-            return True
+            if room is not None:
+                room.last_presenter = self.clock()
+                if info is not None:
+                    room.info = dict(info)
+            return room
 
     def watch(self, code: str, viewer: str) -> Room | None:
         """A viewer's poll: the live room, or None if there is no such (live) room."""

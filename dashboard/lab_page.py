@@ -7,6 +7,8 @@ import os
 import streamlit as st
 
 from dashboard import charts
+from dashboard.insight import compare_section, theory_section
+from dashboard.lesson_panel import lesson_card, lesson_picker, pop_loaded_lesson
 from dashboard.runner import Runner, Snapshot
 from dashboard.sidebar import sidebar
 from models import RunConfig
@@ -109,10 +111,16 @@ def lab_page() -> None:
     st.title("RNN Gradient Lab")
     st.caption("Train a real recurrent net and watch backpropagation through time: how much gradient reaches each "
                "timestep, step by step. Pick a configuration in the sidebar and press Train.")
-    notice = runner.configure(config)
-    if notice:
+    lesson = lesson_picker()
+    if pop_loaded_lesson() is not None:
+        runner.reset(config)  # a lesson is a fresh run, even if only lr or clipping differ
+    elif notice := runner.configure(config):
         st.info(notice)
+    if lesson is not None:
+        lesson_card(lesson)
     snap = runner.snapshot()
     controls(runner, snap)
     live(runner, snap.active)
+    theory_section(runner, snap)
+    compare_section(snap)
     export(runner)

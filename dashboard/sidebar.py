@@ -49,12 +49,13 @@ def _integer(name: str, label: str, slider: bool = False, **kw: Any) -> int:
 def model_section() -> dict[str, Any]:
     st.subheader("Model")
     model = _choice("model", "Network")
-    activation = _choice("activation", "Activation", disabled=model == "lstm")
+    # For the LSTM the activation replaces tanh in the candidate g and in h = o·act(c); gates stay sigmoid.
+    activation = _choice("activation", "Activation")
     return {
         "model": model,
         "activation": activation,
         "negative_slope": _number("negative_slope", "Leaky ReLU slope", 0.01,
-                                  disabled=activation != "leaky_relu" or model == "lstm"),
+                                  disabled=activation != "leaky_relu"),
         "hidden_size": _integer("hidden_size", "Hidden units", slider=True),
     }
 

@@ -1,0 +1,129 @@
+"""The `?watch=CODE` page and the presenter's panel through streamlit.testing: viewers read, never train."""
+
+import io
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+from streamlit.runtime.caching import clear_session_resource_cache
+from streamlit.testing.v1 import AppTest
+
+from dashboard.runner import Runner, live_threads
+from dashboard.viewer import rooms
+from models import RunConfig, Trainer
+
+APP = "../../dashboard/app.py"
+PANEL = """
+from dashboard.runner import Runner
+from dashboard.viewer import present_panel
+from models import RunConfig
+import streamlit as st
+
+@st.cache_resource(show_spinner=False)
+def presenters_runner():
+    return Runner(RunConfig(task="cat_mat_rat"))
+
+present_panel(presenters_runner(), {"title": "Lesson one", "config": {}})
+"""
+
+
+@pytest.fixture(autouse=True)
+def _fresh_session():
+    """Every AppTest shares the session id "test session id": drop its session resources afterwards."""
+    yield
+    clear_session_resource_cache("test session id")
+
+
+@pytest.fixture
+def room():
+    """A presenter's run, three steps in, published: (code, runner, the engine's records for those steps)."""
+    config = RunConfig(task="cat_mat_rat", steps=500)
+    presenter_run = Runner(config)
+    for _ in range(3):
+        presenter_run.step_once()
+    trainer = Trainer(config)
+    records = [trainer.step() for _ in range(3)]
+    code = rooms().publish(presenter_run, {"title": "Vanishing gradients", "explanation": "Watch the left end.",
+                                           "watch": "The profile falls to the left.", "config": config.to_dict()})
+    yield code, presenter_run, records
+    rooms().close(code)
+    presenter_run.close()
+
+
+def _watch(code: str) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=60)
+    app.query_params["watch"] = code
+    return app.run()
+
+
+def _data(app: AppTest, name: str) -> pd.DataFrame:
+    for chart in app.get("vega_lite_chart"):
+        for dataset in chart.proto.datasets:
+            if dataset.name == name:
+                return pa.ipc.open_stream(io.BytesIO(dataset.data.data)).read_all().to_pandas()
+    raise KeyError(name)
+
+
+def _no_training(monkeypatch) -> None:
+    """From here on, building or starting a Runner (the dashboard's only way to train) fails loudly."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the watch page built or started a Runner")
+
+    for method in ("__init__", "train"):
+        monkeypatch.setattr(Runner, method, refuse)
+
+
+def test_unknown_code_explains_itself(monkeypatch):
+    _no_training(monkeypatch)
+    app = _watch("NOSUCH99")
+    assert not app.exception
+    assert "no live broadcast" in app.warning[0].value and "NOSUCH99" in app.warning[0].value
+    assert not app.get("vega_lite_chart")
+
+
+def test_viewer_sees_the_presenters_run_and_trains_nothing(room, monkeypatch):
+    code, presenter_run, records = room
+    threads = live_threads()
+    _no_training(monkeypatch)
+    app = _watch(code.lower())  # typed on a phone
+    assert not app.exception
+    assert {m.label: m.value for m in app.metric}["Step"] == "3 / 500"
+    assert _data(app, "loss")["loss"].tolist() == [r.loss for r in records]
+    assert len(app.get("vega_lite_chart")) == 5
+    assert "Vanishing gradients" in app.markdown[0].value + app.markdown[1].value
+    assert "task = cat_mat_rat" in app.caption[0].value
+    assert live_threads() == threads
+    assert rooms().watch(code, "presenter check").viewer_count(rooms().clock()) == 2  # the page, this check
+
+    presenter_run.step_once()  # the presenter moves on: the viewer's next refresh shows it
+    app.run()
+    assert {m.label: m.value for m in app.metric}["Step"] == "4 / 500"
+
+    rooms().close(code)  # Stop broadcast: the viewer learns it ended and stops polling
+    app.run()
+    assert not app.exception
+    assert "has ended" in app.info[0].value and not app.get("vega_lite_chart")
+
+
+def test_presenter_panel_publishes_shows_the_link_and_stops():
+    app = AppTest.from_string(PANEL, default_timeout=60).run()
+    assert [b.label for b in app.button] == ["Broadcast this run"]
+    app.button(key="present_start").click().run()
+    link = app.code[0].value
+    assert "?watch=" in link
+    code = link.partition("?watch=")[2]
+    room = rooms().watch(code, "student")
+    assert room is not None and room.info["title"] == "Lesson one"
+    assert app.metric[0].label == "Watching now"
+    app.button(key="present_stop").click().run()
+    assert rooms().watch(code, "student") is None
+    assert [b.label for b in app.button] == ["Broadcast this run"]
+
+
+def test_closing_the_presenters_tab_closes_the_room():
+    app = AppTest.from_string(PANEL, default_timeout=60).run()
+    app.button(key="present_start").click().run()
+    code = app.code[0].value.partition("?watch=")[2]
+    assert rooms().watch(code, "student") is not None
+    clear_session_resource_cache("test session id")  # what Streamlit does when the session disconnects
+    assert rooms().watch(code, "student") is None
