@@ -71,10 +71,6 @@ class History:
         self.latest: StepRecord | None = None
         self.clip_count = 0
         self._clips_since_row = 0
-        if self.rows.n == self.rows.capacity:  # a merged pair's clipping fraction is the mean of the two
-            clipped = self.scalars[:, COLUMN["clipped"]]
-            clipped[1::2] = (clipped[0::2] + clipped[1::2]) / 2
-        self.rows.compact_if_full(self.scalars)
 
     def add(self, rec: StepRecord) -> None:
         self.latest = rec
