@@ -1,12 +1,15 @@
 """Does a watching class slow the presenter down? `python -m dashboard.bench_broadcast [--viewers 30]`.
 
-Measures the presenter's training rate (a Runner training the default config in its background
-thread, as the Lab does) alone and with N simulated viewers polling the same broadcast room.
-Each viewer is a thread doing, every WATCH_REFRESH_S, the server-side work of one refresh of the
-`?watch=` page: rooms().watch -> snapshot -> every chart's Vega-Lite spec and datasets as
-chart_grid builds them -> the datasets as Arrow bytes and the spec as JSON, as st.vega_lite_chart
-marshals them. Rounds alternate alone / watched so drift on a shared box hits both alike;
-the ratio of each pair is printed, and their median.
+One Runner trains the default config in its background thread, as the Lab does, and is published
+in a room. N simulated viewers are threads that, while "watching" is on, each do every
+WATCH_REFRESH_S the server-side work of one refresh of the `?watch=` page: Rooms.watch -> the room's
+shared frame (snapshot and every chart's spec, data Arrow-encoded, rebuilt at most once per
+period) -> each spec as JSON, as st.vega_lite_chart marshals it. `--per-viewer` makes every
+refresh build its own frame (what sharing avoids).
+
+The measurement alternates short windows with the viewers off and on (in ABBA order) over the
+same run, so drift on a shared box and the run's own speed changes hit both conditions alike;
+it prints the training rate of each condition, their ratio, and the spread of per-pair ratios.
 """
 
 from __future__ import annotations
@@ -18,85 +21,100 @@ import threading
 import time
 
 import torch
-from streamlit import dataframe_util
 
-from dashboard import charts
 from dashboard.broadcast import Rooms
 from dashboard.runner import TORCH_THREADS, Runner
-from dashboard.viewer import WATCH_REFRESH_S
+from dashboard.viewer import WATCH_REFRESH_S, shared_frame
 from models import RunConfig
 from models.trainer import warm_up
 
+SETTLE_S = 0.3  # after switching the viewers on or off, before counting
 
-def refresh(store: Rooms, code: str, viewer: str) -> int:
+
+def refresh(store: Rooms, code: str, viewer: str, max_age: float) -> int:
     """One viewer refresh's server-side work; returns the bytes it would send."""
-    room = store.watch(code, viewer)
-    snap = room.source.snapshot()
-    sent = 0
-    for name in charts.CHARTS:
-        spec = charts.vega_spec(name, snap)
-        sent += sum(len(dataframe_util.convert_anything_to_arrow_bytes(df)) for df in spec["datasets"].values())
-        sent += len(json.dumps({k: v for k, v in spec.items() if k != "datasets"}))
-    return sent
+    frame = shared_frame(store.watch(code, viewer), log_y=False, max_age=max_age)
+    return sum(len(json.dumps({k: v for k, v in spec.items() if k != "datasets"}))
+               + sum(map(len, spec["datasets"].values())) for spec in frame.specs.values())
 
 
-def viewer(store: Rooms, code: str, name: str, stop: threading.Event, counts: list[int]) -> None:
-    """Poll at the watch page's rate (a refresh that overruns starts the next one at once)."""
-    next_at = time.monotonic()
-    while not stop.is_set():
-        refresh(store, code, name)
-        counts.append(1)
-        next_at += WATCH_REFRESH_S
-        stop.wait(max(0.0, next_at - time.monotonic()))
+class Class:
+    """`n` viewer threads polling room `code` while `watching` is set."""
+
+    def __init__(self, store: Rooms, code: str, n: int, max_age: float) -> None:
+        self.watching, self.stop, self.refreshes = threading.Event(), threading.Event(), 0
+        self.threads = [threading.Thread(target=self._poll, args=(store, code, f"v{i}", max_age), daemon=True)
+                        for i in range(n)]
+        for t in self.threads:
+            t.start()
+
+    def _poll(self, store: Rooms, code: str, name: str, max_age: float) -> None:
+        while not self.stop.is_set():
+            if not self.watching.wait(timeout=0.1):
+                continue
+            next_at = time.monotonic()
+            while self.watching.is_set() and not self.stop.is_set():
+                refresh(store, code, name, max_age)
+                self.refreshes += 1  # racy +=: a rough count is enough to show the polling rate held
+                next_at += WATCH_REFRESH_S  # an overrunning refresh starts the next one at once
+                time.sleep(max(0.0, next_at - time.monotonic()))
+
+    def close(self) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join()
 
 
-def training_rate(runner: Runner, seconds: float) -> float:
-    """Steps/s of the runner's own thread over `seconds` (after a short settle)."""
-    time.sleep(0.5)
+def window(runner: Runner, seconds: float) -> tuple[int, float]:
+    """(steps, seconds) the runner's own thread trained during the next `seconds`."""
     start_step, start = runner.snapshot().step, time.monotonic()
     time.sleep(seconds)
-    return (runner.snapshot().step - start_step) / (time.monotonic() - start)
+    return runner.snapshot().step - start_step, time.monotonic() - start
 
 
-def measure(viewers: int, seconds: float) -> tuple[float, float]:
-    """(presenter steps/s, viewer refreshes/s) with `viewers` polling; a fresh run each time."""
+def measure(viewers: int, pairs: int, seconds: float, max_age: float) -> dict[str, list[tuple[int, float]]]:
+    """Per condition ("alone", "watched"), the (steps, seconds) of each window, in ABBA order."""
     store, runner = Rooms(), Runner(RunConfig(steps=100_000))
-    code = store.publish(runner)
-    stop, counts = threading.Event(), []
-    threads = [threading.Thread(target=viewer, args=(store, code, f"v{i}", stop, counts), daemon=True)
-               for i in range(viewers)]
+    crowd = Class(store, store.publish(runner), viewers, max_age)
+    windows: dict[str, list[tuple[int, float]]] = {"alone": [], "watched": []}
     runner.train()
-    for t in threads:
-        t.start()
     try:
-        rate = training_rate(runner, seconds)
-        refreshes = len(counts) / (seconds + 0.5)
+        time.sleep(1.0)  # past the first steps' warm-up
+        for i in range(pairs):
+            for watched in (False, True) if i % 2 == 0 else (True, False):
+                crowd.watching.set() if watched else crowd.watching.clear()
+                time.sleep(SETTLE_S)
+                windows["watched" if watched else "alone"].append(window(runner, seconds))
     finally:
-        stop.set()
+        crowd.close()
         runner.close()
-        for t in threads:
-            t.join()
-    return rate, refreshes
+    windows["refreshes"] = [(crowd.refreshes, sum(s for _, s in windows["watched"]) + SETTLE_S * pairs)]
+    return windows
+
+
+def rate(windows: list[tuple[int, float]]) -> float:
+    return sum(steps for steps, _ in windows) / sum(s for _, s in windows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m dashboard.bench_broadcast", description=__doc__.splitlines()[0])
     parser.add_argument("--viewers", type=int, default=30, help="simulated viewers [default: 30]")
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of each measurement [default: 10]")
-    parser.add_argument("--rounds", type=int, default=3, help="alone/watched pairs [default: 3]")
+    parser.add_argument("--seconds", type=float, default=10.0, help="training time per condition [default: 10]")
+    parser.add_argument("--window", type=float, default=1.0, help="length of one alone/watched window [default: 1]")
+    parser.add_argument("--per-viewer", action="store_true", help="every refresh builds its own frame (no sharing)")
     args = parser.parse_args()
     torch.set_num_threads(TORCH_THREADS)
     warm_up()
-    measure(2, 1.0)  # warm the chart specs and code paths
-    ratios = []
-    for i in range(args.rounds):
-        alone, _ = measure(0, args.seconds)
-        watched, refreshes = measure(args.viewers, args.seconds)
-        ratios.append(watched / alone)
-        print(f"round {i + 1}: alone {alone:.0f} steps/s | with {args.viewers} viewers {watched:.0f} steps/s "
-              f"({ratios[-1]:.0%}) | viewer refreshes {refreshes:.1f}/s "
-              f"(target {args.viewers / WATCH_REFRESH_S:.0f}/s)")
-    print(f"median ratio watched/alone over {args.rounds} rounds: {statistics.median(ratios):.0%}")
+    pairs = max(2, round(args.seconds / args.window))
+    w = measure(args.viewers, pairs, args.window, 0.0 if args.per_viewer else WATCH_REFRESH_S)
+    ratios = sorted((ws / s2) / (wa / s1) for (wa, s1), (ws, s2) in zip(w["alone"], w["watched"], strict=True))
+    refreshes, polled = w["refreshes"][0]
+    quartiles = statistics.quantiles(ratios, n=4)
+    print(f"presenter alone {rate(w['alone']):.0f} steps/s | with {args.viewers} viewers "
+          f"{rate(w['watched']):.0f} steps/s | ratio {rate(w['watched']) / rate(w['alone']):.0%} "
+          f"(per-pair quartiles {quartiles[0]:.0%} / {quartiles[1]:.0%} / {quartiles[2]:.0%}, {pairs} pairs "
+          f"of {args.window:g} s) | viewer refreshes {refreshes / polled:.0f}/s "
+          f"(page rate {args.viewers / WATCH_REFRESH_S:.0f}/s){' | per-viewer frames' if args.per_viewer else ''}")
 
 
 if __name__ == "__main__":

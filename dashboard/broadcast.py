@@ -38,6 +38,8 @@ class Room:
     info: dict[str, Any] = field(default_factory=dict)  # lesson key, title, presenter's notes
     last_presenter: float = 0.0
     viewers: dict[str, float] = field(default_factory=dict)  # viewer id -> last poll
+    frames: dict[Any, Any] = field(default_factory=dict)  # what viewers draw, built once for all (dashboard.viewer)
+    frame_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def viewer_count(self, now: float, window: float = 10.0) -> int:
         return sum(1 for seen in self.viewers.values() if now - seen <= window)

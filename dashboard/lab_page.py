@@ -104,6 +104,13 @@ def export(runner: Runner) -> None:
             index=False), file_name="rnn_lab_timesteps.csv", mime="text/csv", key="csv_timesteps", on_click="ignore")
 
 
+def _broadcast_info(lesson: object | None) -> dict[str, str]:
+    """What viewers of a broadcast read above the charts: the current lesson's text, if any."""
+    if lesson is None:
+        return {}
+    return {name: getattr(lesson, name) for name in ("key", "title", "explanation", "watch")}
+
+
 def lab_page() -> None:
     config = sidebar()
     runner = session_runner()
@@ -123,4 +130,8 @@ def lab_page() -> None:
     live(runner, snap.active)
     theory_section(runner, snap)
     compare_section(snap)
+    from dashboard.viewer import present_panel  # the viewer reuses this page's status line: import late
+
+    with st.expander("Broadcast to a class (viewers watch live, read-only)"):
+        present_panel(runner, _broadcast_info(lesson))
     export(runner)

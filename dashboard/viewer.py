@@ -1,21 +1,26 @@
 """Broadcast ("present") mode: the presenter's panel on the Lab page and the students' `?watch=CODE` page.
 
 Viewers only read the presenter's Runner through the process-wide room store: a watch page
-never builds a Runner or Trainer, so a class of thirty costs thirty cheap reads per refresh
-instead of thirty trainers on a 2-core box (`python -m dashboard.bench_broadcast`).
+never builds a Runner or Trainer. Their charts come from one shared `Frame` per room, rebuilt
+at most once per refresh period however many students watch. Built per viewer, thirty viewers
+took the GIL from the presenter's training thread and cut its rate to 22% of a lone run; shared,
+it measured 84-96% (`python -m dashboard.bench_broadcast [--per-viewer]`).
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
+from streamlit.dataframe_util import convert_anything_to_arrow_bytes
 
+from dashboard import charts
 from dashboard.broadcast import Room, Rooms
-from dashboard.lab_page import chart_grid, status
+from dashboard.lab_page import status
 from dashboard.runner import Runner, Snapshot
 
 WATCH_REFRESH_S = float(os.environ.get("RNN_LAB_WATCH_REFRESH_S", "0.25"))  # a viewer's redraw period
@@ -69,8 +74,8 @@ def watch_link(code: str) -> str:
 def present_panel(runner: Runner, info: dict[str, Any]) -> None:
     """Presenter controls: publish this session's run under a room code, show code, link and viewers, Stop.
 
-    `info` (lesson key/title/explanation/watch, config) is what viewers see next to the charts;
-    every call refreshes it and keeps the room alive.
+    `info` is what viewers see above the charts: its "title", "explanation" and "watch" texts are
+    shown (the settings come from the run itself); every call refreshes it and keeps the room alive.
     """
     me = presenter()
     if me.code is not None and rooms().touch(me.code, info) is None:
@@ -100,6 +105,40 @@ def _on_air(code: str, info: dict[str, Any]) -> None:
 
 
 # --- viewer -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Frame:
+    """One refresh of a room as every viewer draws it: the snapshot and each chart's spec, data Arrow-encoded."""
+
+    made: float
+    snap: Snapshot
+    specs: dict[str, dict[str, Any]]
+
+
+def _encoded_spec(name: str, snap: Snapshot, log_y: bool) -> dict[str, Any]:
+    """charts.vega_spec with its datasets as Arrow bytes, which st.vega_lite_chart passes through as is."""
+    spec = charts.vega_spec(name, snap, log_y)
+    return spec | {"datasets": {k: convert_anything_to_arrow_bytes(df) for k, df in spec["datasets"].items()}}
+
+
+def shared_frame(room: Room, log_y: bool, max_age: float = WATCH_REFRESH_S) -> Frame:
+    """The room's current frame, rebuilt when older than `max_age`: one build per period for all viewers
+    (the presenter steps hundreds of times a second, so sharing per step would share nothing)."""
+    with room.frame_lock:  # the first viewer of a period builds it, the others wait for it
+        frame = room.frames.get(log_y)
+        if frame is None or time.monotonic() - frame.made >= max_age:
+            snap = room.source.snapshot()
+            specs = {name: _encoded_spec(name, snap, log_y) for name in charts.CHARTS}
+            frame = room.frames[log_y] = Frame(time.monotonic(), snap, specs)
+        return frame
+
+
+def _chart_grid(frame: Frame) -> None:
+    """Every chart of the Lab page, in its layout, from the shared frame."""
+    for row in (("loss", "profile"), ("heatmap", "grad_norm"), ("radius",)):
+        for name, col in zip(row, st.columns(2), strict=False):
+            col.vega_lite_chart(spec=frame.specs[name], key=f"chart_{name}")
+
+
 def _lesson(info: dict[str, Any]) -> None:
     if not info.get("title"):
         return
@@ -150,10 +189,10 @@ def watch_page(code: str) -> None:
         room = _room(code)
         if room is None:
             st.rerun()  # full run: show why, and stop polling
-        snap = room.source.snapshot()
+        frame = shared_frame(room, log_y)
         _lesson(room.info)
-        _settings(snap)
-        status(snap)
-        chart_grid(snap, log_y)
+        _settings(frame.snap)
+        status(frame.snap)
+        _chart_grid(frame)
 
     _live()

@@ -1,6 +1,7 @@
 """The `?watch=CODE` page and the presenter's panel through streamlit.testing: viewers read, never train."""
 
 import io
+import time
 
 import pandas as pd
 import pyarrow as pa
@@ -9,7 +10,7 @@ from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
 
 from dashboard.runner import Runner, live_threads
-from dashboard.viewer import rooms
+from dashboard.viewer import WATCH_REFRESH_S, rooms, shared_frame
 from models import RunConfig, Trainer
 
 APP = "../../dashboard/app.py"
@@ -96,6 +97,7 @@ def test_viewer_sees_the_presenters_run_and_trains_nothing(room, monkeypatch):
     assert rooms().watch(code, "presenter check").viewer_count(rooms().clock()) == 2  # the page, this check
 
     presenter_run.step_once()  # the presenter moves on: the viewer's next refresh shows it
+    time.sleep(WATCH_REFRESH_S)  # the room's shared frame is rebuilt once per refresh period
     app.run()
     assert {m.label: m.value for m in app.metric}["Step"] == "4 / 500"
 
@@ -127,3 +129,13 @@ def test_closing_the_presenters_tab_closes_the_room():
     assert rooms().watch(code, "student") is not None
     clear_session_resource_cache("test session id")  # what Streamlit does when the session disconnects
     assert rooms().watch(code, "student") is None
+
+
+def test_viewers_share_one_frame_per_refresh_period(room):
+    code, presenter_run, _ = room
+    first = shared_frame(rooms().watch(code, "a"), log_y=False, max_age=60)
+    presenter_run.step_once()
+    assert shared_frame(rooms().watch(code, "b"), log_y=False, max_age=60) is first  # built once for both
+    fresh = shared_frame(rooms().watch(code, "a"), log_y=False, max_age=0)
+    assert fresh is not first and fresh.snap.step == 4
+    assert all(isinstance(data, bytes) for spec in fresh.specs.values() for data in spec["datasets"].values())
