@@ -1,12 +1,9 @@
 """The Lab page through streamlit.testing: sidebar -> RunConfig, deterministic steps, URL, hostile links."""
 
-import io
 import time
 from dataclasses import fields
 from urllib.parse import parse_qsl
 
-import pandas as pd
-import pyarrow as pa
 import pytest
 from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
@@ -14,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.runner import live_threads
 from dashboard.sidebar import share_query
 from models import RunConfig, Trainer
+from tests.dashboard.chart_data import chart_data
 
 APP = "../../dashboard/app.py"
 
@@ -31,14 +29,6 @@ def _app(query: dict[str, str] | None = None) -> AppTest:
     app.query_params.update(query or {})
     return app.run()
 
-
-def _data(app: AppTest, name: str) -> pd.DataFrame:
-    """The dataset `name` that a chart on the page draws."""
-    for chart in app.get("vega_lite_chart"):
-        for dataset in chart.proto.datasets:
-            if dataset.name == name:
-                return pa.ipc.open_stream(io.BytesIO(dataset.data.data)).read_all().to_pandas()
-    raise KeyError(name)
 
 
 def _metrics(app: AppTest) -> dict[str, str]:
@@ -75,16 +65,16 @@ def test_sidebar_maps_to_run_config_and_steps_match_the_engine():
     assert _metrics(app)["Step"] == f"3 / {expected.steps}"
     trainer = Trainer(expected)
     records = [trainer.step() for _ in range(3)]
-    loss = _data(app, "loss")
+    loss = chart_data(app, "loss")
     assert loss["step"].tolist() == [1, 2, 3]
     assert loss["loss"].tolist() == [r.loss for r in records]
-    profile = _data(app, "profile")
+    profile = chart_data(app, "profile")
     latest = profile[(profile["step"] == 3) & (profile["series"] == "‖∂L/∂h_t‖")]
     assert latest["t"].tolist() == list(range(12))
     assert latest["norm"].tolist() == records[-1].hidden.astype(float).tolist()
     assert set(profile["series"]) == {"‖∂L/∂h_t‖", "‖∂L/∂c_t‖"}
-    assert len(_data(app, "heatmap")) == 3 * 12
-    assert _data(app, "radius")["spectral_radius"].tolist() == [r.spectral_radius for r in records]
+    assert len(chart_data(app, "heatmap")) == 3 * 12
+    assert chart_data(app, "radius")["spectral_radius"].tolist() == [r.spectral_radius for r in records]
 
 
 def test_train_runs_in_the_background_until_done():
@@ -96,7 +86,7 @@ def test_train_runs_in_the_background_until_done():
         time.sleep(0.1)
         app.run()
     assert _metrics(app)["Step"] == "25 / 25"
-    assert _data(app, "loss")["step"].tolist() == list(range(1, 26))
+    assert chart_data(app, "loss")["step"].tolist() == list(range(1, 26))
     assert app.button[0].label == "Done"
     deadline = time.monotonic() + 5
     while live_threads():
@@ -148,7 +138,7 @@ def test_mid_run_lr_change_is_marked_and_other_changes_reset_with_a_notice():
     app.select_slider(key="lr").set_value(1.0).run()
     app.button(key="step_button").click().run()
     assert _metrics(app)["Step"].startswith("2 /") and not app.info
-    events = _data(app, "events")
+    events = chart_data(app, "events")
     assert events[["step", "kind"]].values.tolist() == [[2, "change"]] and "lr 0.1→1" in events["event"][0]
     app.slider(key="hidden_size").set_value(8).run()
     assert _metrics(app)["Step"].startswith("0 /")
@@ -163,4 +153,4 @@ def test_divergence_explains_what_to_do():
     assert app.button(key="step_button").disabled
     message = app.error[0].value
     assert "diverged at step 2" in message and "clipping" in message and "lower learning rate" in message
-    assert _data(app, "events")["kind"].tolist() == ["diverged"]
+    assert chart_data(app, "events")["kind"].tolist() == ["diverged"]

@@ -1,13 +1,13 @@
 """Theory overlay, LSTM gates and run comparison on the Lab page (AppTest)."""
 
-import io
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
+
+from tests.dashboard.chart_data import chart_frames
 
 APP = "../../dashboard/app.py"
 
@@ -18,14 +18,9 @@ def _fresh_session():
     clear_session_resource_cache("test session id")
 
 
-def _frames(app: AppTest) -> list[pd.DataFrame]:
-    """Every dataset of every chart on the page."""
-    return [pa.ipc.open_stream(io.BytesIO(d.data.data)).read_all().to_pandas()
-            for chart in app.get("vega_lite_chart") for d in chart.proto.datasets]
-
 
 def _frame_with(app: AppTest, column: str) -> pd.DataFrame:
-    return next(f for f in _frames(app) if column in f.columns)
+    return next(f for f in chart_frames(app).values() if column in f.columns)
 
 
 def _steps(app: AppTest, n: int) -> None:
@@ -48,10 +43,10 @@ def test_pinning_two_runs_overlays_both():
     _steps(app, 3)
     app.button(key="pin_button").click().run()
     assert not app.exception
-    loss = next(f for f in _frames(app) if {"run", "loss"} <= set(f.columns))
+    loss = next(f for f in chart_frames(app).values() if {"run", "loss"} <= set(f.columns))
     assert set(loss["run"]) == {"#1 tanh RNN", "#2 LSTM"}
     assert loss.groupby("run")["step"].max().tolist() == [3, 3]
-    profile = next(f for f in _frames(app) if {"run", "norm"} <= set(f.columns))
+    profile = next(f for f in chart_frames(app).values() if {"run", "norm"} <= set(f.columns))
     assert len(profile) == 2 * 8
 
 

@@ -1,10 +1,7 @@
 """The `?watch=CODE` page and the presenter's panel through streamlit.testing: viewers read, never train."""
 
-import io
 import time
 
-import pandas as pd
-import pyarrow as pa
 import pytest
 from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
@@ -12,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.runner import Runner, live_threads
 from dashboard.viewer import WATCH_REFRESH_S, rooms, shared_frame
 from models import RunConfig, Trainer
+from tests.dashboard.chart_data import chart_data
 
 APP = "../../dashboard/app.py"
 PANEL = """
@@ -57,13 +55,6 @@ def _watch(code: str) -> AppTest:
     return app.run()
 
 
-def _data(app: AppTest, name: str) -> pd.DataFrame:
-    for chart in app.get("vega_lite_chart"):
-        for dataset in chart.proto.datasets:
-            if dataset.name == name:
-                return pa.ipc.open_stream(io.BytesIO(dataset.data.data)).read_all().to_pandas()
-    raise KeyError(name)
-
 
 def _no_training(monkeypatch) -> None:
     """From here on, building or starting a Runner (the dashboard's only way to train) fails loudly."""
@@ -89,7 +80,7 @@ def test_viewer_sees_the_presenters_run_and_trains_nothing(room, monkeypatch):
     app = _watch(code.lower())  # typed on a phone
     assert not app.exception
     assert {m.label: m.value for m in app.metric}["Step"] == "3 / 500"
-    assert _data(app, "loss")["loss"].tolist() == [r.loss for r in records]
+    assert chart_data(app, "loss")["loss"].tolist() == [r.loss for r in records]
     assert len(app.get("vega_lite_chart")) == 5
     assert "Vanishing gradients" in app.markdown[0].value + app.markdown[1].value
     assert "task = cat_mat_rat" in app.caption[0].value
