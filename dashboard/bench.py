@@ -3,7 +3,10 @@
 Starts `streamlit run dashboard/app.py` on a free local port, drives it with Playwright and
 Debian's Chromium, and prints: headless Trainer.step() rate, in-app training rate (and its
 ratio), UI refreshes per second while streaming, and latency from Train to the first step
-drawn. The server helpers here are also what tests/browser uses.
+drawn. Headless and in-app windows alternate, so the box's load drifts out of the ratios. The
+last figure, headless training beside a busy-loop process, shows what the browser's rendering on
+the other core costs training by itself on this machine. The server helpers here are also what
+tests/browser uses.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -138,9 +142,42 @@ def app_rates(context: object, url: str, config: RunConfig, seconds: float) -> d
             "steps_per_s": (s1 - s0) / (t1 - t0)}
 
 
+@contextlib.contextmanager
+def busy_core() -> Iterator[None]:
+    """A pure-Python busy loop in another process, standing in for a browser rendering on the other core."""
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.2)
+        yield
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def measure(context: object, url: str, config: RunConfig, seconds: float, rounds: int) -> str:
+    """Interleave headless and in-app windows; each round's ratio uses the mean of the headless windows around it,
+    so slow drifts in the box's load cancel out. Medians (and the worst round) over the rounds."""
+    rounds_ = []
+    before = headless_rate(config, seconds)
+    for _ in range(rounds):
+        app = app_rates(context, url, config, seconds)
+        after = headless_rate(config, seconds)
+        rounds_.append(app | {"headless": (before + after) / 2, "ratio": app["steps_per_s"] * 2 / (before + after)})
+        before = after
+    with busy_core():
+        beside = headless_rate(config, seconds)
+    med = {k: statistics.median(r[k] for r in rounds_) for k in rounds_[0]}
+    return (f"headless {med['headless']:.0f} steps/s | in app {med['steps_per_s']:.0f} steps/s ({med['ratio']:.0%}, "
+            f"worst round {min(r['ratio'] for r in rounds_):.0%}) | UI refreshes {med['refresh_per_s']:.1f}/s "
+            f"(worst {min(r['refresh_per_s'] for r in rounds_):.1f}) | Train -> first step drawn "
+            f"{med['first_step_s']:.2f} s (worst {max(r['first_step_s'] for r in rounds_):.2f}) | headless beside a "
+            f"busy core {beside:.0f} steps/s ({beside / med['headless']:.0%})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m dashboard.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=8.0, help="length of each measurement [default: 8]")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each measurement window [default: 5]")
+    parser.add_argument("--rounds", type=int, default=3, help="in-app windows per config [default: 3]")
     parser.add_argument("--config", choices=range(len(CONFIGS)), type=int, action="append",
                         help="measure only these CONFIGS (0 = default, 1 = LSTM) [default: all]")
     parser.add_argument("--streamlit-option", action="append", default=[], metavar="NAME=VALUE",
@@ -151,13 +188,8 @@ def main() -> None:
     options = [f"--{option}" for option in args.streamlit_option]
     with serve(*options) as (url, _), chromium() as context:
         for i, (name, config) in enumerate(CONFIGS.items()):
-            if args.config and i not in args.config:
-                continue
-            headless = headless_rate(config, args.seconds)
-            app = app_rates(context, url, config, args.seconds)
-            print(f"{name}: headless {headless:.0f} steps/s | in app {app['steps_per_s']:.0f} steps/s "
-                  f"({app['steps_per_s'] / headless:.0%}) | UI refreshes {app['refresh_per_s']:.1f}/s | "
-                  f"Train -> first step drawn {app['first_step_s']:.2f} s")
+            if not args.config or i in args.config:
+                print(f"{name}: {measure(context, url, config, args.seconds, args.rounds)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from typing import Any
 import altair as alt
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from dashboard.history import SCALARS, HistoryView
 from dashboard.runner import Event, Snapshot
@@ -26,16 +27,29 @@ MAX_TIMESTEPS = 40  # heatmap columns; longer sequences show every k-th timestep
 EARLIER = 4  # faded earlier profiles behind the latest one
 HEIGHT = 280
 SERIES = ("‖∂L/∂h_t‖", "‖∂L/∂c_t‖")
-# Tooltip text computed in the browser, so Python builds no per-point strings.
-VALUE_TEXT = "datum.below ? 'below float32 range (exactly 0)' : format(datum.norm, '.4g')"
+# Tooltip rows for a gradient norm. Vega formats every tooltip of every mark on each data update, so
+# these stay plain fields (no per-point expressions): the exact value and whether it underflowed.
+NORM_TOOLTIP = [alt.Tooltip("norm:Q", title="norm", format=".4g"),
+                alt.Tooltip("below:N", title="below float32 range (exactly 0)")]
 CHARTS = ("loss", "profile", "heatmap", "grad_norm", "radius")
 
 
-# --- frames (pure NumPy/pandas; also the CSV export) -----------------------------------
+# --- frames (pure NumPy; pandas for the CSV export, Arrow for the charts) --------------------
+# Chart datasets go to Arrow straight from NumPy: building pandas frames and converting them
+# was two thirds of a redraw's CPU time, all of it taken from the training thread's GIL.
+def _table(columns: dict[str, Any]) -> pa.Table:
+    """Arrow table from NumPy columns; NaN becomes null (not drawn), as pandas → Arrow would do."""
+    return pa.table({name: pa.array(values, from_pandas=True) for name, values in columns.items()})
+
+
 def steps_frame(view: HistoryView) -> pd.DataFrame:
     """One row per kept step: the history's scalar columns ("clipped" = fraction of steps clipped)."""
+    return pd.DataFrame(_step_columns(view), copy=False)
+
+
+def _step_columns(view: HistoryView) -> dict[str, np.ndarray]:
     columns = {name: view.scalars[:, i] for i, name in enumerate(SCALARS)}
-    return pd.DataFrame(columns | {"step": columns["step"].astype(np.int64)}, copy=False)
+    return columns | {"step": columns["step"].astype(np.int64)}
 
 
 def timesteps_frame(view: HistoryView) -> pd.DataFrame:
@@ -60,46 +74,46 @@ def _floored(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(below, FLOOR, values), below
 
 
-def events_frame(events: tuple[Event, ...], diverged_at: int | None) -> pd.DataFrame:
+def events_frame(events: tuple[Event, ...], diverged_at: int | None) -> pa.Table:
     """Mid-run lr / clipping changes, and the divergence step."""
     rows = [(e.step, e.text, "change") for e in events]
     if diverged_at is not None:
         rows.append((diverged_at, "diverged: loss or gradient not finite", "diverged"))
     steps, texts, kinds = zip(*rows, strict=True) if rows else ((), (), ())
-    return pd.DataFrame({"step": np.array(steps, dtype=np.int64), "event": pd.array(texts, dtype="str"),
-                         "kind": pd.array(kinds, dtype="str")})
+    return pa.table({"step": pa.array(steps, pa.int64()), "event": pa.array(texts, pa.string()),
+                     "kind": pa.array(kinds, pa.string())})
 
 
-def loss_frame(view: HistoryView, log_y: bool) -> pd.DataFrame:
-    df = steps_frame(view)[["step", "loss", "accuracy"]]
-    loss = df["loss"].to_numpy()
+def loss_frame(view: HistoryView, log_y: bool) -> pa.Table:
+    columns = _step_columns(view)
+    loss = columns["loss"]
     keep = np.isfinite(loss) & ((loss > 0) | (not log_y))
-    return df.assign(loss=np.where(keep, loss, np.nan))
+    return _table({"step": columns["step"], "loss": np.where(keep, loss, np.nan), "accuracy": columns["accuracy"]})
 
 
-def profile_frame(view: HistoryView) -> pd.DataFrame:
+def profile_frame(view: HistoryView) -> pa.Table:
     """The latest step's per-timestep norms (recency 1) and up to EARLIER kept steps before it (faded)."""
     latest = view.latest
-    if latest is None:
-        return pd.DataFrame({"step": [], "t": [], "series": [], "norm": [], "plotted": [], "below": [], "recency": []})
-    rows = [(latest.step, latest.hidden, latest.cell, 1.0)]
-    earlier = np.flatnonzero(view.profile_steps < latest.step)[-EARLIER:]
+    rows = [] if latest is None else [(latest.step, latest.hidden, latest.cell, 1.0)]
+    earlier = [] if latest is None else np.flatnonzero(view.profile_steps < latest.step)[-EARLIER:]
     for age, i in enumerate(earlier[::-1], start=1):
         cell = None if view.cell is None else view.cell[i]
         rows.append((int(view.profile_steps[i]), view.hidden[i], cell, 0.5 / age))
-    parts = []
+    # One block of columns per (step, series) curve, after an empty block that fixes the dtypes.
+    parts = [{"step": np.zeros(0, np.int64), "t": np.zeros(0, np.int64), "series": np.zeros(0, str),
+              "norm": np.zeros(0), "recency": np.zeros(0)}]
     for step, hidden, cell, recency in rows:
         for series, values in zip(SERIES, (hidden, cell), strict=True):
-            if values is None:
-                continue
-            norm = np.asarray(values, dtype=np.float64)
-            plotted, below = _floored(norm)
-            parts.append(pd.DataFrame({"step": step, "t": np.arange(len(norm)), "series": series, "norm": norm,
-                                       "plotted": plotted, "below": below, "recency": recency}))
-    return pd.concat(parts, ignore_index=True)
+            if values is not None:
+                n = len(values)
+                parts.append({"step": np.full(n, step), "t": np.arange(n), "series": np.full(n, series),
+                              "norm": np.asarray(values, dtype=np.float64), "recency": np.full(n, recency)})
+    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    plotted, below = _floored(columns["norm"])
+    return _table(columns | {"plotted": plotted, "below": below})
 
 
-def heatmap_frame(view: HistoryView) -> pd.DataFrame:
+def heatmap_frame(view: HistoryView) -> pa.Table:
     """log10 ‖∂L/∂h_t‖ per kept step × timestep (at most MAX_TIMESTEPS columns); zeros flagged `below`."""
     seq_len = view.hidden.shape[1]
     cols = np.unique(np.linspace(0, seq_len - 1, min(seq_len, MAX_TIMESTEPS)).round().astype(int))
@@ -107,23 +121,24 @@ def heatmap_frame(view: HistoryView) -> pd.DataFrame:
     plotted, below = _floored(norm)
     with np.errstate(divide="ignore", invalid="ignore"):
         log10 = np.where(below, np.nan, np.log10(plotted))
-    return pd.DataFrame({"step": np.repeat(view.profile_steps, len(cols)), "t": np.tile(cols, len(view.profile_steps)),
-                         "norm": norm, "below": below, "log10": log10})
+    return _table({"step": np.repeat(view.profile_steps, len(cols)), "t": np.tile(cols, len(view.profile_steps)),
+                   "norm": norm, "below": below, "log10": log10})
 
 
-def grad_norm_frame(view: HistoryView) -> pd.DataFrame:
+def grad_norm_frame(view: HistoryView) -> pa.Table:
     """Long form: total ‖∇L‖ before / after clipping per kept step, with the threshold and clipping fraction."""
-    df = steps_frame(view)
-    parts = []
-    for column, series in (("grad_norm", "before clipping"), ("grad_norm_clipped", "after clipping")):
-        plotted, below = _floored(df[column].to_numpy())
-        parts.append(pd.DataFrame({"step": df["step"], "series": series, "norm": df[column], "plotted": plotted,
-                                   "below": below, "clipped": df["clipped"], "clip_threshold": df["clip_threshold"]}))
-    return pd.concat(parts, ignore_index=True)
+    columns = _step_columns(view)
+    series = ("before clipping", "after clipping")
+    norm = np.concatenate([columns["grad_norm"], columns["grad_norm_clipped"]])
+    plotted, below = _floored(norm)
+    return _table({"step": np.tile(columns["step"], 2), "series": np.repeat(np.array(series), len(columns["step"])),
+                   "norm": norm, "plotted": plotted, "below": below, "clipped": np.tile(columns["clipped"], 2),
+                   "clip_threshold": np.tile(columns["clip_threshold"], 2)})
 
 
-def radius_frame(view: HistoryView) -> pd.DataFrame:
-    return steps_frame(view)[["step", "spectral_radius"]]
+def radius_frame(view: HistoryView) -> pa.Table:
+    columns = _step_columns(view)
+    return _table({"step": columns["step"], "spectral_radius": columns["spectral_radius"]})
 
 
 # --- constant specs (authored in Altair, validated once) ----------------------------------
@@ -152,14 +167,14 @@ def _loss_chart(log_y: bool) -> alt.LayerChart:
 
 
 def _profile_chart(lstm: bool) -> alt.LayerChart:
-    base = alt.Chart(alt.NamedData("profile")).transform_calculate(value=VALUE_TEXT).encode(
+    base = alt.Chart(alt.NamedData("profile")).encode(
         x=alt.X("t:Q", title="timestep t (0 = first word)"),
         y=alt.Y("plotted:Q", title="gradient norm (log)", scale=alt.Scale(type="log")),
         color=alt.Color("series:N", title=None, legend=alt.Legend(orient="top"),
                         scale=alt.Scale(domain=list(SERIES[: 1 + lstm]), range=["#1f77b4", "#ff7f0e"][: 1 + lstm])),
         opacity=alt.Opacity("recency:Q", legend=None, scale=alt.Scale(domain=[0, 1], range=[0.12, 1])),
         detail="step:N",
-        tooltip=["step:Q", "t:Q", "series:N", alt.Tooltip("value:N", title="norm")],
+        tooltip=["step:Q", "t:Q", "series:N", *NORM_TOOLTIP],
     )
     line = base.mark_line(strokeWidth=2.5, point=alt.OverlayMarkDef(size=20))
     zeros = base.transform_filter("datum.below").mark_point(shape="triangle-down", size=80, filled=True)
@@ -167,27 +182,27 @@ def _profile_chart(lstm: bool) -> alt.LayerChart:
 
 
 def _heatmap_chart() -> alt.LayerChart:
-    base = alt.Chart(alt.NamedData("heatmap")).transform_calculate(value=VALUE_TEXT).encode(
+    # One rect per cell: exact zeros (log10 null) take the grey of the condition, the rest the viridis scale;
+    # invalid=None keeps the zeros, which Vega-Lite would otherwise filter out for their null colour field.
+    return alt.Chart(alt.NamedData("heatmap")).mark_rect(invalid=None).encode(
         x=alt.X("t:O", title="timestep t", axis=alt.Axis(labelOverlap=True, labelAngle=0)),
         y=alt.Y("step:O", title="training step", sort="descending", axis=alt.Axis(labelOverlap=True)),
-        tooltip=["step:Q", "t:Q", alt.Tooltip("value:N", title="‖∂L/∂h_t‖"), alt.Tooltip("log10:Q", format=".2f")],
-    )
-    cells = base.transform_filter("!datum.below").mark_rect().encode(
-        color=alt.Color("log10:Q", title="log10", scale=alt.Scale(scheme="viridis")))
-    zeros = base.transform_filter("datum.below").mark_rect(color="#d0d0d0")
-    return alt.layer(cells, zeros).properties(title="log10 ‖∂L/∂h_t‖ over training (grey = exactly 0)")
+        color=alt.condition("datum.below", alt.value("#d0d0d0"),
+                            alt.Color("log10:Q", title="log10", scale=alt.Scale(scheme="viridis"))),
+        tooltip=["step:Q", "t:Q", *NORM_TOOLTIP, alt.Tooltip("log10:Q", format=".2f")],
+    ).properties(title="log10 ‖∂L/∂h_t‖ over training (grey = exactly 0)")
 
 
 def _grad_norm_chart() -> alt.LayerChart:
     data = alt.NamedData("grad_norm")
     y = alt.Y("plotted:Q", title="‖∇L‖ (log)", scale=alt.Scale(type="log"))
-    lines = alt.Chart(data).transform_calculate(value=VALUE_TEXT).mark_line(strokeWidth=2).encode(
+    lines = alt.Chart(data).mark_line(strokeWidth=2).encode(
         x=alt.X("step:Q", title="training step"), y=y,
         color=alt.Color("series:N", title=None, scale=alt.Scale(domain=["before clipping", "after clipping"],
                                                                  range=["#9467bd", "#17becf"]),
                         legend=alt.Legend(orient="top")),
         strokeDash=alt.StrokeDash("series:N", legend=None),
-        tooltip=["step:Q", "series:N", alt.Tooltip("value:N", title="norm")],
+        tooltip=["step:Q", "series:N", *NORM_TOOLTIP],
     )
     clipped = "datum.clipped > 0 && datum.series == 'before clipping'"
     clips = alt.Chart(data).transform_filter(clipped).mark_tick(color="#d62728", thickness=2, size=10).encode(
@@ -204,7 +219,9 @@ def _radius_chart() -> alt.LayerChart:
     line = alt.Chart(alt.NamedData("radius")).mark_line(color="#8c564b", strokeWidth=2).encode(
         x=alt.X("step:Q", title="training step"), y=alt.Y("spectral_radius:Q", title="ρ(W_h)"),
         tooltip=["step:Q", alt.Tooltip("spectral_radius:Q", format=".4f")])
-    one = alt.Chart(alt.NamedData("radius")).mark_rule(color="#d62728", strokeDash=[4, 3]).encode(y=alt.datum(1.0))
+    # One rule from one constant row (on the run's data it would be one rule per kept step).
+    one = alt.Chart(alt.InlineData(values=[{"rho": 1.0}])).mark_rule(
+        color="#d62728", strokeDash=[4, 3], strokeWidth=2).encode(y="rho:Q")
     return alt.layer(line, one).properties(title="Spectral radius of W_h (dashed red = 1.0)")
 
 
@@ -218,11 +235,15 @@ def chart(name: str, log_y: bool = False, lstm: bool = False) -> alt.LayerChart:
 
 
 @cache
-def _spec(name: str, log_y: bool, lstm: bool) -> dict[str, Any]:
-    return chart(name, log_y, lstm).to_dict()
+def _spec(name: str, log_y: bool, lstm: bool) -> tuple[dict[str, Any], dict[str, pa.Table]]:
+    """(spec without data, its constant datasets). Canvas, not SVG: an SVG redraw touches every mark's DOM node
+    and cost the browser ~25% more per refresh. Altair moves inline data (the 1.0 rule) into "datasets"."""
+    spec = chart(name, log_y, lstm).to_dict() | {"usermeta": {"embedOptions": {"renderer": "canvas"}}}
+    constant = {key: pa.Table.from_pylist(rows) for key, rows in spec.pop("datasets", {}).items()}
+    return spec, constant
 
 
-def frames(name: str, snap: Snapshot, log_y: bool = False) -> dict[str, pd.DataFrame]:
+def frames(name: str, snap: Snapshot, log_y: bool = False) -> dict[str, pa.Table]:
     """The named datasets chart `name` draws for this snapshot."""
     view = snap.history
     diverged_at = snap.step if snap.state == "diverged" else None
@@ -236,4 +257,5 @@ def frames(name: str, snap: Snapshot, log_y: bool = False) -> dict[str, pd.DataF
 
 def vega_spec(name: str, snap: Snapshot, log_y: bool = False) -> dict[str, Any]:
     """Constant spec plus this snapshot's datasets, ready for st.vega_lite_chart."""
-    return {**_spec(name, log_y, snap.config.model == "lstm"), "datasets": frames(name, snap, log_y)}
+    spec, constant = _spec(name, log_y, snap.config.model == "lstm")
+    return {**spec, "datasets": constant | frames(name, snap, log_y)}
