@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import streamlit as st
 
@@ -57,10 +58,11 @@ def status(snap: Snapshot) -> None:
                  "**gradient clipping** (by norm) or pick a **lower learning rate**, then press Reset.")
 
 
-def chart_grid(snap: Snapshot, log_y: bool) -> None:
+def chart_captions(snap: Snapshot) -> dict[str, str]:
+    """The line under each chart: what it shows right now (changing text stays out of the constant specs)."""
     view = snap.history
     zeros = 0 if view.latest is None else int((view.latest.hidden == 0).sum())
-    captions = {
+    return {
         "loss": f"{len(view.scalars)} points, every {view.stride} step(s). Grey dashed rules: lr / clipping "
                 "changed; red: diverged.",
         "profile": f"Step {snap.step}; up to {charts.EARLIER} earlier steps faded. {zeros} timestep(s) below "
@@ -70,10 +72,14 @@ def chart_grid(snap: Snapshot, log_y: bool) -> None:
         "grad_norm": f"Clipped on {view.clip_count} of {snap.step} steps (clip = {snap.config.clip}).",
         "radius": "Above 1.0, products of W_h can grow without bound (Pascanu et al. 2013).",
     }
+
+
+def chart_grid(specs: dict[str, dict[str, Any]], captions: dict[str, str]) -> None:
+    """The five live charts in their two-column layout (the Lab and the broadcast viewers draw the same)."""
     for row in (("loss", "profile"), ("heatmap", "grad_norm"), ("radius",)):
         for name, col in zip(row, st.columns(2), strict=False):
             with col:
-                st.vega_lite_chart(spec=charts.vega_spec(name, snap, log_y), key=f"chart_{name}")
+                st.vega_lite_chart(spec=specs[name], key=f"chart_{name}")
                 st.caption(captions[name])
 
 
@@ -86,7 +92,8 @@ def live(runner: Runner, polling: bool) -> None:
         with runner.drawing():
             snap = runner.snapshot()
             status(snap)
-            chart_grid(snap, st.session_state.get("log_loss", False))
+            log_y = st.session_state.get("log_loss", False)
+            chart_grid({name: charts.vega_spec(name, snap, log_y) for name in charts.CHARTS}, chart_captions(snap))
         if polling and not snap.active:
             st.rerun()  # the run ended: redraw the buttons once and stop polling
 

@@ -29,8 +29,10 @@ def pop_loaded_lesson() -> Lesson | None:
 
 def lesson_picker() -> Lesson | None:
     """One pill per lesson; clicking one applies its preset. Returns the chosen lesson, if any."""
+    # Bound to the URL like the sidebar, so a shared link shows the lesson's card with its configuration.
     key = st.pills("Lessons", options=list(LESSONS), format_func=lambda k: LESSONS[k].title, key="lesson",
-                   on_change=_load_lesson, help="Loads the lesson's whole configuration into the sidebar.")
+                   on_change=_load_lesson, help="Loads the lesson's whole configuration into the sidebar.",
+                   bind="query-params")
     return LESSONS.get(key) if key else None
 
 

@@ -20,7 +20,7 @@ from streamlit.dataframe_util import convert_anything_to_arrow_bytes
 
 from dashboard import charts
 from dashboard.broadcast import Room, Rooms
-from dashboard.lab_page import status
+from dashboard.lab_page import chart_captions, chart_grid, status
 from dashboard.runner import Runner, Snapshot
 
 WATCH_REFRESH_S = float(os.environ.get("RNN_LAB_WATCH_REFRESH_S", "0.25"))  # a viewer's redraw period
@@ -132,13 +132,6 @@ def shared_frame(room: Room, log_y: bool, max_age: float = WATCH_REFRESH_S) -> F
         return frame
 
 
-def _chart_grid(frame: Frame) -> None:
-    """Every chart of the Lab page, in its layout, from the shared frame."""
-    for row in (("loss", "profile"), ("heatmap", "grad_norm"), ("radius",)):
-        for name, col in zip(row, st.columns(2), strict=False):
-            col.vega_lite_chart(spec=frame.specs[name], key=f"chart_{name}")
-
-
 def _lesson(info: dict[str, Any]) -> None:
     if not info.get("title"):
         return
@@ -193,6 +186,6 @@ def watch_page(code: str) -> None:
         _lesson(room.info)
         _settings(frame.snap)
         status(frame.snap)
-        _chart_grid(frame)
+        chart_grid(frame.specs, chart_captions(frame.snap))
 
     _live()

@@ -56,3 +56,12 @@ def test_one_click_sets_the_real_sidebar_and_a_url_that_reproduces_the_lesson():
         assert not app.exception
         assert app.session_state["shown_config"] == lesson.config.to_dict(), key
         assert RunConfig.from_strings(dict(app.query_params)) == lesson.config, key
+
+
+def test_a_shared_link_opens_with_the_lesson_card():
+    # The browser writes a clicked pill into the URL by its label; here, the link's way back in.
+    shared = AppTest.from_function(_panel, default_timeout=30)
+    shared.query_params["lesson"] = LESSONS["vanishing"].title
+    shared.run()
+    assert not shared.exception and LESSONS["vanishing"].title in shared.markdown[0].value
+    assert shared.session_state["loads"] == []  # the link carries the config itself; nothing is re-applied

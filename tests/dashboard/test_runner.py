@@ -98,6 +98,7 @@ def test_divergence_stops_training_and_keeps_the_history():
     _wait(lambda: runner.snapshot().state == "diverged")
     snap = runner.snapshot()
     assert snap.history.latest.diverged and snap.step == len(snap.history.scalars)
+    _wait(lambda: not live_threads())  # the thread publishes "diverged" just before it returns
     runner.train()  # no-op: the run is over until reset
     assert runner.snapshot().state == "diverged" and not live_threads()
 
