@@ -131,15 +131,23 @@ def app_rates(context: object, url: str, config: RunConfig, seconds: float) -> d
     button(page, "Train").wait_for(timeout=30_000)
     page.wait_for_timeout(1000)  # let the first render settle
     page.evaluate(WATCH_STEPS)
+    cdp = context.new_cdp_session(page)
+    cdp.send("Performance.enable")
     clicked = page.evaluate("performance.now() / 1000")
     button(page, "Train").click()
     page.wait_for_timeout(seconds * 1000)
     samples = page.evaluate("window.__steps")
+    busy = _task_seconds(cdp)  # the renderer's main-thread time since Performance.enable (~ the window)
     button(page, "Pause").click()
     page.close()
     (t0, s0), (t1, s1) = samples[0], samples[-1]
     return {"first_step_s": t0 - clicked, "refresh_per_s": (len(samples) - 1) / (t1 - t0),
-            "steps_per_s": (s1 - s0) / (t1 - t0)}
+            "steps_per_s": (s1 - s0) / (t1 - t0), "browser_ms_per_refresh": 1000 * busy / len(samples)}
+
+
+def _task_seconds(cdp: object) -> float:
+    """Chromium's TaskDuration: seconds its renderer's main thread has been busy (parsing, script, layout, paint)."""
+    return next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == "TaskDuration")
 
 
 @contextlib.contextmanager
@@ -170,7 +178,8 @@ def measure(context: object, url: str, config: RunConfig, seconds: float, rounds
     return (f"headless {med['headless']:.0f} steps/s | in app {med['steps_per_s']:.0f} steps/s ({med['ratio']:.0%}, "
             f"worst round {min(r['ratio'] for r in rounds_):.0%}) | UI refreshes {med['refresh_per_s']:.1f}/s "
             f"(worst {min(r['refresh_per_s'] for r in rounds_):.1f}) | Train -> first step drawn "
-            f"{med['first_step_s']:.2f} s (worst {max(r['first_step_s'] for r in rounds_):.2f}) | headless beside a "
+            f"{med['first_step_s']:.2f} s (worst {max(r['first_step_s'] for r in rounds_):.2f}) | browser busy "
+            f"{med['browser_ms_per_refresh']:.0f} ms per refresh | headless beside a "
             f"busy core {beside:.0f} steps/s ({beside / med['headless']:.0%})")
 
 

@@ -5,31 +5,25 @@ import re
 
 import pytest
 
-from dashboard.bench import button, chromium, serve, step_count
-from tests.browser.test_lab_browser import _thread_log, _wait
+from dashboard.bench import button, chromium, step_count
+from tests.browser.polling import thread_log, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
-
-
-@pytest.fixture(scope="module")
-def app_server():
-    with serve() as running:
-        yield running
 
 
 def _broadcast(page) -> str:
     """Press "Broadcast this run" and read the room code off the watch link the page shows."""
     page.get_by_text("Broadcast to a class").first.click()  # the Lab keeps the panel in an expander
     start = page.get_by_role("button", name="Broadcast this run")
-    _wait(lambda: start.count() == 1, timeout=20)  # wired by the Lab page: dashboard.viewer.present_panel
+    wait_until(lambda: start.count() == 1, timeout=20)  # wired by the Lab page: dashboard.viewer.present_panel
     start.click()
     link = page.get_by_text(re.compile(r"\?watch=")).first
     link.wait_for(timeout=20_000)
     return re.search(r"\?watch=(\w+)", link.inner_text()).group(1)
 
 
-def test_a_class_watches_one_training_thread(app_server):
-    url, log = app_server
+def test_a_class_watches_one_training_thread(server):
+    url, log = server
     with chromium() as context:
         presenter = context.new_page()
         presenter.goto(f"{url}/?steps=100000")
@@ -41,22 +35,22 @@ def test_a_class_watches_one_training_thread(app_server):
         viewer = context.new_page()
         viewer.goto(f"{url}/?watch={code}")
         charts = viewer.get_by_test_id("stVegaLiteChart")
-        _wait(lambda: charts.count() == 5, timeout=60)
-        _wait(lambda: step_count(viewer) > 0)
+        wait_until(lambda: charts.count() == 5, timeout=60)
+        wait_until(lambda: step_count(viewer) > 0)
         first, profile = step_count(viewer), charts.nth(1).screenshot()
-        _wait(lambda: step_count(viewer) > first + 50)  # the viewer's counter follows the presenter's run
+        wait_until(lambda: step_count(viewer) > first + 50)  # the viewer's counter follows the presenter's run
         viewer.wait_for_timeout(500)
         assert charts.nth(1).screenshot() != profile  # and its gradient-profile chart is redrawn with new data
         watching = presenter.get_by_test_id("stMetric").filter(has_text="Watching now")
-        _wait(lambda: watching.get_by_test_id("stMetricValue").inner_text() == "1", timeout=15)
+        wait_until(lambda: watching.get_by_test_id("stMetricValue").inner_text() == "1", timeout=15)
         for page in (presenter, viewer):
             assert page.get_by_test_id("stException").count() == 0
 
-        started = [name for name, event in _thread_log(log) if event == "started"]
-        assert len(started) == 1 and not [e for _, e in _thread_log(log) if e != "started"]  # one, still running
+        started = [name for name, event in thread_log(log) if event == "started"]
+        assert len(started) == 1 and not [e for _, e in thread_log(log) if e != "started"]  # one, still running
 
         presenter.close()  # the presenter leaves: the thread stops, the room closes, the viewer is told
-        _wait(lambda: _thread_log(log)[-1] == (started[0], "ended (live=0)"), timeout=15)
+        wait_until(lambda: thread_log(log)[-1] == (started[0], "ended (live=0)"), timeout=15)
         viewer.get_by_text("has ended").wait_for(timeout=15_000)
         assert viewer.get_by_test_id("stException").count() == 0
-    assert [name for name, event in _thread_log(log) if event == "started"] == started
+    assert [name for name, event in thread_log(log) if event == "started"] == started

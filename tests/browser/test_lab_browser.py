@@ -1,32 +1,12 @@
 """A real browser against `streamlit run`: Train fills the charts, Pause stops the counter,
 closing the tab ends the server's training thread (read from the server's log)."""
 
-import re
-import time
-
 import pytest
 
-from dashboard.bench import button, chromium, serve, step_count
+from dashboard.bench import button, chromium, step_count
+from tests.browser.polling import thread_log, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
-
-
-@pytest.fixture(scope="module")
-def server():
-    with serve() as running:
-        yield running
-
-
-def _wait(predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
-def _thread_log(log) -> list[tuple[str, str]]:
-    """(thread name, "started" / "ended (live=N)") in the order the server logged them."""
-    return re.findall(r"training thread (\S+) (started|ended \(live=\d+\))", log.read_text())
 
 
 def test_train_pause_and_closing_the_tab_ends_the_thread(server):
@@ -36,12 +16,12 @@ def test_train_pause_and_closing_the_tab_ends_the_thread(server):
         page.goto(f"{url}/?steps=100000")
         button(page, "Train").wait_for(timeout=60_000)
         charts = page.get_by_test_id("stVegaLiteChart")
-        _wait(lambda: charts.count() == 5)
+        wait_until(lambda: charts.count() == 5)
         page.wait_for_timeout(1000)
         empty = charts.nth(1).screenshot()
 
         button(page, "Train").click()
-        _wait(lambda: step_count(page) > 50)
+        wait_until(lambda: step_count(page) > 50)
         page.wait_for_timeout(1000)
         assert charts.nth(1).screenshot() != empty  # the gradient profile got drawn
 
@@ -53,10 +33,10 @@ def test_train_pause_and_closing_the_tab_ends_the_thread(server):
         assert page.get_by_test_id("stException").count() == 0
 
         button(page, "Resume").click()
-        _wait(lambda: step_count(page) > stopped)
-        name = _thread_log(log)[-1][0]
-        assert _thread_log(log)[-1] == (name, "started")
+        wait_until(lambda: step_count(page) > stopped)
+        name = thread_log(log)[-1][0]
+        assert thread_log(log)[-1] == (name, "started")
         page.close()  # the tab closes while training
         # The session's on_release stops it; no training thread is left in the server.
-        _wait(lambda: any(n == name and event.startswith("ended") for n, event in _thread_log(log)), timeout=10)
-    assert _thread_log(log)[-1] == (name, "ended (live=0)")
+        wait_until(lambda: any(n == name and event.startswith("ended") for n, event in thread_log(log)), timeout=10)
+    assert thread_log(log)[-1] == (name, "ended (live=0)")
