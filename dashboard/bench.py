@@ -95,6 +95,14 @@ def button(page: object, label: str) -> object:
         has_text=label)
 
 
+def open_lab(context: object, url: str, query: str) -> object:
+    """A new tab on the Lab at `url/?query`, returned once its Train button is drawn."""
+    page = context.new_page()
+    page.goto(f"{url}/?{query}")
+    button(page, "Train").wait_for(timeout=60_000)
+    return page
+
+
 def step_count(page: object) -> int:
     """The Step metric ("123 / 500") of the Lab page."""
     text = page.locator('[data-testid="stMetricValue"]').first.inner_text()
@@ -126,9 +134,7 @@ WATCH_STEPS = """() => {
 
 def app_rates(context: object, url: str, config: RunConfig, seconds: float) -> dict[str, float]:
     """Open the Lab with `config`, press Train, record every change of the step counter for `seconds`."""
-    page = context.new_page()
-    page.goto(f"{url}/?{share_query(config)}")
-    button(page, "Train").wait_for(timeout=30_000)
+    page = open_lab(context, url, share_query(config))
     page.wait_for_timeout(1000)  # let the first render settle
     page.evaluate(WATCH_STEPS)
     cdp = context.new_cdp_session(page)

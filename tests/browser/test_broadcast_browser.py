@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from dashboard.bench import button, chromium, step_count
+from dashboard.bench import button, chromium, open_lab, step_count
 from tests.browser.polling import thread_log, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -25,9 +25,7 @@ def _broadcast(page) -> str:
 def test_a_class_watches_one_training_thread(server):
     url, log = server
     with chromium() as context:
-        presenter = context.new_page()
-        presenter.goto(f"{url}/?steps=100000")
-        button(presenter, "Train").wait_for(timeout=60_000)
+        presenter = open_lab(context, url, "steps=100000")
         button(presenter, "Train").click()
         button(presenter, "Pause").wait_for(timeout=20_000)
         code = _broadcast(presenter)

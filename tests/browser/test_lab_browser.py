@@ -3,7 +3,7 @@ closing the tab ends the server's training thread (read from the server's log)."
 
 import pytest
 
-from dashboard.bench import button, chromium, step_count
+from dashboard.bench import button, chromium, open_lab, step_count
 from tests.browser.polling import thread_log, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -12,9 +12,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 def test_train_pause_and_closing_the_tab_ends_the_thread(server):
     url, log = server
     with chromium() as context:
-        page = context.new_page()
-        page.goto(f"{url}/?steps=100000")
-        button(page, "Train").wait_for(timeout=60_000)
+        page = open_lab(context, url, "steps=100000")
         charts = page.get_by_test_id("stVegaLiteChart")
         wait_until(lambda: charts.count() == 5)
         page.wait_for_timeout(1000)
