@@ -1,8 +1,9 @@
 """Trainability map: how much gradient reaches the first timestep, at initialization.
 
 For every (recurrent gain, sequence length) cell of a grid, one forward + backward pass of
-the untrained model on a fixed seeded batch gives log10(‖∂L/∂h_0‖ / ‖∂L/∂h_T‖), h_T the last
-state: negative where gradients vanish, positive where they explode; the zero contour is the
+the untrained model on a fixed seeded batch gives log10(‖∂L/∂h_1‖ / ‖∂L/∂h_T‖), h_1 the state after
+the first word and h_T the last (grad_first / grad_last in the table): negative where gradients
+vanish, positive where they explode; the zero contour is the
 "edge of chaos" (Bertschinger & Natschläger 2004; Chen, Pennington & Schoenholz 2018 for RNN signal propagation).
 
 Cells are independent, so they run in parallel through joblib (local cores, `loky`) or on a
@@ -31,9 +32,9 @@ from tqdm import tqdm
 
 from models.backprop import gradient_profile
 from models.cells import build_model
+from models.cli import Parser, add_config_flags, prog
 from models.config import RunConfig
 from models.tasks import make_task
-from models.train import _Parser, add_config_flags
 
 # |log10 ratio| beyond this is "out of range": float64 underflowed to 0 (or overflowed to
 # inf / NaN) somewhere near here, and no colour or digit would mean more than "vanished".
@@ -81,7 +82,7 @@ def measure(config: RunConfig) -> dict[str, float | int | bool]:
         x, y = task.sample(config.batch_size)  # (B, T, D), (B,)
         model = build_model(config, task.input_size).double()  # float32 init, float64 arithmetic
         hidden = gradient_profile(model, x.double(), y.double(), task.loss).hidden  # (T,)
-    first, last = float(hidden[0]), float(hidden[-1])
+    first, last = float(hidden[0]), float(hidden[-1])  # ‖∂L/∂h_1‖, ‖∂L/∂h_T‖ (arrays are 0-indexed)
     value, below, above = log_ratio(first, last)
     return {"gain": config.recurrent_gain, "seq_len": config.seq_length, "log_ratio": value, "grad_first": first,
             "grad_last": last, "below_range": below, "above_range": above}
@@ -100,8 +101,12 @@ def grid(base: RunConfig, gains: Iterable[float], seq_lens: Iterable[int]) -> li
 @contextmanager
 def _ray(address: str | None) -> Iterator[None]:
     """Connect to (or start) Ray unless already connected, and register its joblib backend."""
-    import ray  # optional dependency: only this backend needs it
-    from ray.util.joblib import register_ray
+    try:  # optional dependency: only this backend needs it
+        import ray
+        from ray.util.joblib import register_ray
+    except ImportError as error:
+        raise ImportError("backend 'ray' needs Ray: pip install -r requirements-ray.txt "
+                          "(or the project's extra: pip install '.[ray]')") from error
 
     started = not ray.is_initialized()
     if started:
@@ -171,7 +176,7 @@ def _seq_lens(text: str) -> tuple[int, ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m models.sweep", description=__doc__.splitlines()[0])
+    parser = Parser(prog=prog("models.sweep"), description=__doc__.splitlines()[0])
     add_config_flags(parser, INIT_FIELDS)
     parser.add_argument("--gains", type=_gains, default=gain_grid(0.5, 2.0, 16),
                         help="recurrent gains: LO:HI:COUNT or a comma list [default: 0.5:2.0:16]")

@@ -1,7 +1,9 @@
-"""Command-line training: `python -m models.train --model lstm --seq-len 51 --out run.csv`.
+"""Command-line training: `python -m models.train --model lstm --seq-len 51 --out run.csv --save lstm.pt`.
 
 One flag per RunConfig field (`--seq-len` for `seq_len`); one CSV row per step with the
-scalar metrics and the per-timestep norms (hidden_0 .. hidden_{T-1}, cell_*, term_*).
+scalar metrics and the per-timestep norms, numbered like the words x_1..x_T: hidden_t is
+‖∂L/∂h_t‖ (hidden_1 .. hidden_T), then cell_t (LSTM) and term_t. `--save` writes the trained
+weights with their RunConfig (models/export.py).
 """
 
 from __future__ import annotations
@@ -9,16 +11,17 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
-from dataclasses import fields
 from pathlib import Path
-from typing import IO, NoReturn
+from typing import IO
 
 import torch
 from tqdm import tqdm
 
-from models.config import CHOICES, RunConfig, field_help
+from models import export
+from models.cli import Parser, add_config_flags, prog
+from models.config import RunConfig
 from models.trainer import StepRecord, Trainer
 
 SCALARS = ("step", "loss", "accuracy", "grad_norm", "grad_norm_clipped", "clipped", "lr", "clip",
@@ -27,34 +30,20 @@ SCALARS = ("step", "loss", "accuracy", "grad_norm", "grad_norm_clipped", "clippe
 SERIES = {"hidden": "hidden", "cell": "cell", "weight_terms": "term"}
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line, no usage dump: the message already names the valid choices.
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def add_config_flags(parser: argparse.ArgumentParser, names: Collection[str] | None = None) -> None:
-    """One flag per RunConfig field (all, or those in `names`): `--seq-len` for `seq_len`; values stay text."""
-    helps = field_help()
-    for f in fields(RunConfig):
-        if names is not None and f.name not in names:
-            continue
-        choices = f" ({', '.join(CHOICES[f.name])})" if f.name in CHOICES else ""
-        parser.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, metavar=f.name.upper(),
-                            help=f"{helps[f.name]}{choices} [default: {f.default}]")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m models.train", description=__doc__.splitlines()[0])
+    parser = Parser(prog=prog("models.train"), description=__doc__.splitlines()[0])
     add_config_flags(parser)
     parser.add_argument("--out", type=Path, help="write one CSV row per step to this file")
+    parser.add_argument("--save", type=Path, metavar="PATH",
+                        help="write the trained weights and their RunConfig to PATH; read it with "
+                             "torch.load(PATH, weights_only=True)")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads; 1 is fastest for small nets or a busy machine [default: 1]")
     return parser
 
 
 def csv_header(config: RunConfig) -> list[str]:
-    steps = range(config.seq_length)
+    steps = range(1, config.seq_length + 1)  # textbook numbering: h_1 .. h_T (record arrays are 0-indexed)
     series = [prefix for name, prefix in SERIES.items() if name != "cell" or config.model == "lstm"]
     return [*SCALARS, *(f"{prefix}_{t}" for prefix in series for t in steps)]
 
@@ -68,13 +57,12 @@ def csv_row(record: StepRecord) -> list[object]:
     return row
 
 
-def train(config: RunConfig, out: IO[str] | None = None) -> Iterator[StepRecord]:
-    """Run `config` to the end (or divergence) with a progress bar; yields each record."""
+def train(trainer: Trainer, out: IO[str] | None = None) -> Iterator[StepRecord]:
+    """Run the trainer to the end (or divergence) with a progress bar; yields each record."""
     writer = csv.writer(out) if out else None
     if writer:
-        writer.writerow(csv_header(config))
-    trainer = Trainer(config)
-    with tqdm(total=config.steps, unit="step", dynamic_ncols=True) as bar:
+        writer.writerow(csv_header(trainer.config))
+    with tqdm(total=trainer.config.steps, unit="step", dynamic_ncols=True) as bar:
         for record in trainer:
             if writer:
                 writer.writerow(csv_row(record))
@@ -86,16 +74,25 @@ def train(config: RunConfig, out: IO[str] | None = None) -> Iterator[StepRecord]
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = vars(parser.parse_args(argv))
-    out_path, threads = args.pop("out"), args.pop("threads")
+    out_path, save_path, threads = args.pop("out"), args.pop("save"), args.pop("threads")
     try:
         config = RunConfig.from_strings({k: v for k, v in args.items() if v is not None})
     except ValueError as error:
         parser.error(str(error))
+    for flag, path in (("--out", out_path), ("--save", save_path)):
+        if path is not None and not path.parent.is_dir():  # fail now, not after a long run
+            parser.error(f"{flag} {path}: folder {path.parent} does not exist")
     torch.set_num_threads(max(1, threads))
+    trainer = Trainer(config)
     with open(out_path, "w", newline="") if out_path else nullcontext() as out:
         last = None
-        for record in train(config, out):
+        for record in train(trainer, out):
             last = record
+    if save_path is not None:
+        # A diverged step applies no update: the saved weights are the last finite ones.
+        updates = trainer.step_count - (trainer.diverged_at is not None)
+        export.save(save_path, trainer.model, trainer.config, updates)
+        print(f"saved the weights after {updates} step(s) and the RunConfig to {save_path}", file=sys.stderr)
     if last is not None and last.diverged:
         print(f"diverged at step {last.step}: the loss or a gradient was not finite; "
               "try --clip norm or a smaller --lr", file=sys.stderr)
