@@ -1,18 +1,32 @@
 # Two commands on a fresh machine: `make run` (install + start the app) and
 # `make test` (install everything, lint, run every test, browser tests included).
+# Only the root requirements*.txt files are read here; dashboard/requirements.txt is Community Cloud's.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install -q
 
 .PHONY: run test lint bench chromium
 
-$(VENV)/.runtime: requirements.txt
+$(PY):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -r requirements.txt
+
+$(VENV)/.runtime: requirements.txt | $(PY)
+	$(PIP) -r requirements.txt
+	touch $@
+
+# Lint needs ruff alone, not the runtime.
+$(VENV)/.lint: requirements-lint.txt | $(PY)
+	$(PIP) -r requirements-lint.txt
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
-	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PIP) -r requirements-dev.txt
+	touch $@
+
+# Optional for users (the sweep's --backend ray); the tests start a local Ray cluster through it.
+$(VENV)/.ray: $(VENV)/.runtime requirements-ray.txt
+	$(PIP) -r requirements-ray.txt
 	touch $@
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own here).
@@ -22,10 +36,10 @@ chromium:
 run: $(VENV)/.runtime
 	$(PY) -m streamlit run dashboard/app.py
 
-lint: $(VENV)/.dev
+lint: $(VENV)/.lint
 	$(PY) -m ruff check .
 
-test: $(VENV)/.dev chromium lint
+test: $(VENV)/.dev $(VENV)/.ray chromium lint
 	$(PY) -m pytest
 
 bench: $(VENV)/.runtime

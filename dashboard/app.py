@@ -1,12 +1,16 @@
-"""Entry point: `streamlit run dashboard/app.py` (also Streamlit Community Cloud's main file)."""
+"""Entry point: `streamlit run dashboard/app.py` (also Streamlit Community Cloud's main file; `rnn-lab` runs it)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-# `streamlit run` puts dashboard/ on sys.path, not the repository root that holds `models`.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# `streamlit run dashboard/app.py` (Community Cloud runs exactly that) puts dashboard/ on sys.path, not the
+# folder that holds `models`. Added once: this file runs again on every rerun. Already there when the
+# project is installed (site-packages) or started with `python -m streamlit` from the repository root.
+_ROOT = str(Path(__file__).resolve().parents[1])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
 
 import streamlit as st
 import torch
