@@ -1,8 +1,11 @@
 """Trainability map: the edge of chaos where it was measured, long lags, and one answer from every path."""
 
+import io
+import os
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +15,7 @@ import torch
 from models import RunConfig, build_model, gradient_profile, make_task
 from models.sweep import LIMIT, crossings, gain_grid, log_ratio, main, trainability_map
 
+ROOT = Path(__file__).resolve().parents[2]
 ORTHOGONAL_TANH = RunConfig(init="orthogonal")  # Elman RNN, tanh, hidden 32, first_token, seed 0
 SMALL = dict(gains=(0.8, 1.2, 1.6), seq_lens=(5, 20))
 
@@ -95,12 +99,44 @@ def test_cli_bad_values_exit_with_one_line(argv, capsys):
     assert err.count("\n") == 1 and err.startswith("python -m models.sweep: error:")
 
 
+def _ray():
+    if os.environ.get("CI"):  # `make test` installs requirements-ray.txt: there a missing Ray fails, not skips
+        import ray
+
+        return ray
+    return pytest.importorskip("ray")
+
+
 def test_ray_backend_gives_the_same_numbers():
-    ray = pytest.importorskip("ray")
+    ray = _ray()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         on_ray = trainability_map(ORTHOGONAL_TANH, **SMALL, n_jobs=2, backend="ray")
         assert ray.is_initialized()  # a caller's own connection is left open
     finally:
         ray.shutdown()
+    pd.testing.assert_frame_equal(on_ray, trainability_map(ORTHOGONAL_TANH, **SMALL), check_exact=True)
+
+
+# Only this driver process finds `models` (sys.path, not PYTHONPATH or its working folder): Ray's worker
+# processes can import it only from the package the sweep ships with runtime_env py_modules.
+RAY_DRIVER = """
+import sys
+sys.path.insert(0, {root!r})
+import ray
+from models import RunConfig
+from models.sweep import trainability_map
+frame = trainability_map(RunConfig(init="orthogonal"), {gains!r}, {seq_lens!r}, n_jobs=2, backend="ray")
+assert not ray.is_initialized(), "the sweep must shut down the cluster it started"
+frame.to_csv(sys.stdout, index=False)
+"""
+
+
+def test_ray_backend_starts_its_own_local_cluster_and_ships_the_package(tmp_path):
+    _ray()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", RAY_DRIVER.format(root=str(ROOT), **SMALL)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    on_ray = pd.read_csv(io.StringIO(done.stdout))
     pd.testing.assert_frame_equal(on_ray, trainability_map(ORTHOGONAL_TANH, **SMALL), check_exact=True)
