@@ -176,7 +176,7 @@ class Runner:
 
         A thread stepping small torch ops re-takes the GIL after every op, so next to it a redraw
         took several times its CPU time and the page refreshed less than 3x/s. Giving the redraw
-        the GIL outright costs training only that CPU time (`python -m dashboard.bench`).
+        the GIL outright costs training only that CPU time (`python -m benchmarks.dashboard`).
         """
         self._not_drawing.clear()
         try:

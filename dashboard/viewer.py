@@ -4,7 +4,7 @@ Viewers only read the presenter's Runner through the process-wide room store: a 
 never builds a Runner or Trainer. Their charts come from one shared `Frame` per room, rebuilt
 at most once per refresh period however many students watch. Built per viewer, thirty viewers
 took the GIL from the presenter's training thread and cut its rate to 22% of a lone run; shared,
-it measured 84-96% (`python -m dashboard.bench_broadcast [--per-viewer]`).
+it measured 84-96% (`python -m benchmarks.broadcast [--per-viewer]`).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from dashboard.bench import button, chromium, open_lab, step_count
+from tests.browser.driver import button, chromium, open_lab, step_count
 from tests.browser.polling import thread_log, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]

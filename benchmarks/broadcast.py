@@ -1,4 +1,4 @@
-"""Does a watching class slow the presenter down? `python -m dashboard.bench_broadcast [--viewers 30]`.
+"""Does a watching class slow the presenter down? `python -m benchmarks.broadcast [--viewers 30]`.
 
 One Runner trains the default config in its background thread, as the Lab does, and is published
 in a room. N simulated viewers are threads that, while "watching" is on, each do every
@@ -97,7 +97,7 @@ def rate(windows: list[tuple[int, float]]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m dashboard.bench_broadcast", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.broadcast", description=__doc__.splitlines()[0])
     parser.add_argument("--viewers", type=int, default=30, help="simulated viewers [default: 30]")
     parser.add_argument("--seconds", type=float, default=10.0, help="training time per condition [default: 10]")
     parser.add_argument("--window", type=float, default=1.0, help="length of one alone/watched window [default: 1]")
