@@ -23,8 +23,9 @@ import time
 import torch
 
 from dashboard.broadcast import Rooms
-from dashboard.runner import TORCH_THREADS, Runner
-from dashboard.viewer import WATCH_REFRESH_S, shared_frame
+from dashboard.player import TORCH_THREADS
+from dashboard.runner import Runner
+from dashboard.watch_page import WATCH_REFRESH_S, shared_frame
 from models import RunConfig
 from models.trainer import warm_up
 
@@ -33,7 +34,8 @@ SETTLE_S = 0.3  # after switching the viewers on or off, before counting
 
 def refresh(store: Rooms, code: str, viewer: str, max_age: float) -> int:
     """One viewer refresh's server-side work; returns the bytes it would send."""
-    frame = shared_frame(store.watch(code, viewer), log_y=False, max_age=max_age)
+    store.watch(code, viewer)
+    frame = shared_frame(store, code, log_y=False, max_age=max_age)
     return sum(len(json.dumps({k: v for k, v in spec.items() if k != "datasets"}))
                + sum(map(len, spec["datasets"].values())) for spec in frame.specs.values())
 
