@@ -1,7 +1,7 @@
 """Below the live charts: theory next to measurement, the LSTM's gates, and run comparison.
 
-All three read a finished or paused run: the overlay a copy of the weights taken between two steps
-(`Runner.weights`), never the model a training thread is changing.
+None reads the model a training thread is changing: the overlay uses a copy of the weights taken
+between two steps (`Runner.weights`), the gates and the pinned runs use StepRecords and snapshots.
 """
 
 from __future__ import annotations
