@@ -1,4 +1,7 @@
-"""Entry point: `streamlit run dashboard/app.py` (also Streamlit Community Cloud's main file; `rnn-lab` runs it)."""
+"""Entry point: `streamlit run dashboard/app.py` (also Streamlit Community Cloud's main file; `rnn-lab` runs it).
+
+The only module that knows the pages: the others ask for one by name (dashboard.state.go_to).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,9 @@ import torch
 from dashboard.bptt_page import render as bptt_page
 from dashboard.lab_page import lab_page
 from dashboard.map_page import render as map_page
-from dashboard.runner import TORCH_THREADS
+from dashboard.player import TORCH_THREADS
+from dashboard.state import requested_page
+from dashboard.watch_page import watch_page
 from models.trainer import warm_up
 
 
@@ -29,20 +34,27 @@ def warm() -> None:
     warm_up()
 
 
+def pages() -> dict[str, st.Page]:
+    """The app's pages by the names `go_to` uses; the Lab is the default ("/")."""
+    return {
+        "lab": st.Page(lab_page, title="Lab", icon="🧪", default=True),
+        "bptt": st.Page(bptt_page, title="BPTT by hand", icon="✍️", url_path="bptt"),
+        "map": st.Page(map_page, title="Trainability map", icon="🗺️", url_path="map"),
+    }
+
+
 def main() -> None:
     st.set_page_config(page_title="RNN Gradient Lab", page_icon="🔁", layout="wide")
     warm()
     if "watch" in st.query_params:  # a student's broadcast link: read-only, trains nothing
-        from dashboard.viewer import watch_page
-
         watch_page(st.query_params["watch"])
         return
-    pages = [
-        st.Page(lab_page, title="Lab", icon="🧪", default=True),
-        st.Page(bptt_page, title="BPTT by hand", icon="✍️", url_path="bptt"),
-        st.Page(map_page, title="Trainability map", icon="🗺️", url_path="map"),
-    ]
-    st.navigation(pages).run()
+    by_name = pages()
+    navigation = st.navigation(list(by_name.values()))
+    if (page := requested_page()) in by_name:
+        st.switch_page(by_name[page])
+    navigation.run()
 
 
-main()
+if __name__ == "__main__":  # `streamlit run` executes this file as __main__; tests import main()
+    main()

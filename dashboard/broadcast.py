@@ -4,6 +4,9 @@ A process-wide store maps short room codes to the presenter's Runner. Viewers on
 its snapshots — they start no training — so thirty students cost thirty cheap reads a
 poll instead of thirty trainers on a 2-core box. Rooms expire once the presenter's page
 stops touching them, and their number is capped, so the store stays bounded.
+
+Every read and write of a room happens under the store's lock; callers get `RoomView`s,
+immutable copies, never the live room that other sessions' threads are changing.
 """
 
 from __future__ import annotations
@@ -11,15 +14,20 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 # No 0/O or 1/I/L: a code is read off a projector and typed on phones.
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 8  # 31^8 ≈ 8.5e11 codes: not guessable by trying links
 MAX_ROOMS = 64
 IDLE_SECONDS = 15 * 60  # a room whose presenter has not been seen this long is closed
+VIEWER_WINDOW = 10.0  # s: a viewer polled this recently is "watching now"
+VIEWER_FORGET = 60.0  # s: a viewer silent this long is dropped from the room (bounded memory)
+
+T = TypeVar("T")
 
 
 def new_code() -> str:
@@ -31,18 +39,31 @@ def normalize_code(text: str) -> str:
     return "".join(text.split()).upper()[: CODE_LENGTH * 2]
 
 
-@dataclass
-class Room:
+@dataclass(frozen=True)
+class RoomView:
+    """A room as it was when read, under the store's lock."""
+
     code: str
     source: Any  # the presenter's Runner: anything with .snapshot()
-    info: dict[str, Any] = field(default_factory=dict)  # lesson key, title, presenter's notes
+    info: Mapping[str, Any]  # lesson key, title, presenter's notes (read-only)
+    viewers: int  # viewers who polled within VIEWER_WINDOW seconds
+
+
+@dataclass
+class _Room:
+    """The live room: only the store touches it, under its lock (code, source and `building` never change)."""
+
+    code: str
+    source: Any
+    info: dict[str, Any] = field(default_factory=dict)
     last_presenter: float = 0.0
     viewers: dict[str, float] = field(default_factory=dict)  # viewer id -> last poll
-    frames: dict[Any, Any] = field(default_factory=dict)  # what viewers draw, built once for all (dashboard.viewer)
-    frame_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    shared: dict[Hashable, tuple[float, Any]] = field(default_factory=dict)  # key -> (made, value): see Rooms.shared
+    building: threading.Lock = field(default_factory=threading.Lock, repr=False)  # one builder of shared values
 
-    def viewer_count(self, now: float, window: float = 10.0) -> int:
-        return sum(1 for seen in self.viewers.values() if now - seen <= window)
+    def view(self, now: float) -> RoomView:
+        watching = sum(1 for seen in self.viewers.values() if now - seen <= VIEWER_WINDOW)
+        return RoomView(self.code, self.source, MappingProxyType(dict(self.info)), watching)
 
 
 class Rooms:
@@ -51,10 +72,10 @@ class Rooms:
     def __init__(self, max_rooms: int = MAX_ROOMS, idle_seconds: float = IDLE_SECONDS,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.max_rooms, self.idle_seconds, self.clock = max_rooms, idle_seconds, clock
-        self._rooms: dict[str, Room] = {}
+        self._rooms: dict[str, _Room] = {}
         self._lock = threading.Lock()
 
-    def publish(self, source: Any, info: dict[str, Any] | None = None) -> str:
+    def publish(self, source: Any, info: Mapping[str, Any] | None = None) -> str:
         """Open (or keep) the room of `source`; returns its code. Raises RuntimeError when full."""
         with self._lock:
             self._expire()
@@ -65,29 +86,50 @@ class Rooms:
                 code = new_code()
                 while code in self._rooms:
                     code = new_code()
-                room = self._rooms[code] = Room(code, source)
+                room = self._rooms[code] = _Room(code, source)
             room.info = dict(info or {})
             room.last_presenter = self.clock()
             return room.code
 
-    def touch(self, code: str, info: dict[str, Any] | None = None) -> Room | None:
+    def touch(self, code: str, info: Mapping[str, Any] | None = None) -> RoomView | None:
         """The presenter's page is still open (and what it shows); the room, or None if it is gone."""
         with self._lock:
             room = self._rooms.get(code)
-            if room is not None:
-                room.last_presenter = self.clock()
-                if info is not None:
-                    room.info = dict(info)
-            return room
+            if room is None:
+                return None
+            room.last_presenter = self.clock()
+            if info is not None:
+                room.info = dict(info)
+            return room.view(self.clock())
 
-    def watch(self, code: str, viewer: str) -> Room | None:
+    def watch(self, code: str, viewer: str) -> RoomView | None:
         """A viewer's poll: the live room, or None if there is no such (live) room."""
         with self._lock:
             self._expire()
             room = self._rooms.get(normalize_code(code))
-            if room is not None:
-                room.viewers[viewer] = self.clock()
-            return room
+            if room is None:
+                return None
+            room.viewers[viewer] = self.clock()
+            return room.view(self.clock())
+
+    def shared(self, code: str, key: Hashable, build: Callable[[Any], T], max_age: float) -> T | None:
+        """`build(source)` of room `code`, shared by every caller for `max_age` seconds; None if the room is gone.
+
+        The first caller of a period builds it (outside the store's lock: other rooms never wait),
+        the room's other callers wait for that build instead of repeating it.
+        """
+        with self._lock:
+            room = self._rooms.get(normalize_code(code))
+        if room is None:
+            return None
+        with room.building:
+            with self._lock:
+                made, value = room.shared.get(key, (None, None))
+            if made is None or self.clock() - made >= max_age:
+                made, value = self.clock(), build(room.source)
+                with self._lock:
+                    room.shared[key] = (made, value)
+            return value
 
     def close(self, code: str) -> None:
         with self._lock:
@@ -99,9 +141,10 @@ class Rooms:
             return len(self._rooms)
 
     def _expire(self) -> None:
+        """Under the lock: close rooms whose presenter left, forget viewers gone for a while."""
         now = self.clock()
         for code in [c for c, r in self._rooms.items() if now - r.last_presenter > self.idle_seconds]:
             del self._rooms[code]
-        for room in self._rooms.values():  # forget viewers gone for a while: bounded too
-            for viewer in [v for v, seen in room.viewers.items() if now - seen > 60]:
+        for room in self._rooms.values():
+            for viewer in [v for v, seen in room.viewers.items() if now - seen > VIEWER_FORGET]:
                 del room.viewers[viewer]

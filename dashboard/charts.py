@@ -1,5 +1,7 @@
-"""Run history -> long-form pandas frames, and the Altair charts that draw them.
+"""The live charts: a snapshot's history -> Arrow tables, the Altair charts that draw them, their captions.
 
+`LIVE_CHARTS` is the one table of live charts (the Lab and the broadcast viewers draw it in its
+order, two per row): adding a chart is one entry there plus its frame and chart functions.
 Each chart is authored once in Altair against *named* datasets and turned into a constant
 Vega-Lite spec (cached); a redraw only ships new frames under those names, so Vega updates
 the data in place without flicker, and no Altair validation runs while training (it cost
@@ -11,6 +13,8 @@ mark and the tooltip "below float32 range (exactly 0)": never log(0), never drop
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -19,8 +23,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from dashboard.history import SCALARS, HistoryView
-from dashboard.runner import Event, Snapshot
+from dashboard.history import SCALARS, Event, HistoryView, Snapshot
 
 FLOOR = 1e-45  # float32's smallest subnormal is 1.4e-45: a norm plotted here was exactly 0
 MAX_TIMESTEPS = 40  # heatmap columns; longer sequences show every k-th timestep
@@ -31,7 +34,6 @@ SERIES = ("‖∂L/∂h_t‖", "‖∂L/∂c_t‖")
 # these stay plain fields (no per-point expressions): the exact value and whether it underflowed.
 NORM_TOOLTIP = [alt.Tooltip("norm:Q", title="norm", format=".4g"),
                 alt.Tooltip("below:N", title="below float32 range (exactly 0)")]
-CHARTS = ("loss", "profile", "heatmap", "grad_norm", "radius")
 
 
 # --- frames (pure NumPy; pandas for the CSV export, Arrow for the charts) --------------------
@@ -225,13 +227,54 @@ def _radius_chart() -> alt.LayerChart:
     return alt.layer(line, one).properties(title="Spectral radius of W_h (dashed red = 1.0)")
 
 
+# --- the table of live charts ------------------------------------------------------------
+def _events(snap: Snapshot) -> pa.Table:
+    return events_frame(snap.events, snap.step if snap.state == "diverged" else None)
+
+
+def _profile_caption(snap: Snapshot) -> str:
+    latest = snap.history.latest
+    zeros = 0 if latest is None else int((latest.hidden == 0).sum())
+    return (f"Step {snap.step}; up to {EARLIER} earlier steps faded. {zeros} timestep(s) below float32 range "
+            "(exactly 0, drawn as ▼ at 1e-45).")
+
+
+@dataclass(frozen=True)
+class LiveChart:
+    """One live chart. Changing text stays in the caption, out of the constant spec."""
+
+    name: str  # widget key `chart_<name>`
+    frames: Callable[[Snapshot, bool], dict[str, pa.Table]]  # (snapshot, log_y) -> the named datasets it draws
+    chart: Callable[[bool, bool], alt.TopLevelMixin]  # (log_y, lstm) -> the Altair chart, against those names
+    caption: Callable[[Snapshot], str]  # the line under the chart: what it shows right now
+
+
+LIVE_CHARTS: tuple[LiveChart, ...] = (
+    LiveChart("loss", lambda snap, log_y: {"loss": loss_frame(snap.history, log_y), "events": _events(snap)},
+              lambda log_y, lstm: _loss_chart(log_y),
+              lambda snap: f"{len(snap.history.scalars)} points, every {snap.history.stride} step(s). Grey dashed "
+                           "rules: lr / clipping changed; red: diverged."),
+    LiveChart("profile", lambda snap, log_y: {"profile": profile_frame(snap.history)},
+              lambda log_y, lstm: _profile_chart(lstm), _profile_caption),
+    LiveChart("heatmap", lambda snap, log_y: {"heatmap": heatmap_frame(snap.history)},
+              lambda log_y, lstm: _heatmap_chart(),
+              lambda snap: f"{len(snap.history.profile_steps)} rows, every {snap.history.profile_stride} step(s); "
+                           f"at most {MAX_TIMESTEPS} timesteps shown."),
+    LiveChart("grad_norm", lambda snap, log_y: {"grad_norm": grad_norm_frame(snap.history), "events": _events(snap)},
+              lambda log_y, lstm: _grad_norm_chart(),
+              lambda snap: f"Clipped on {snap.history.clip_count} of {snap.step} steps (clip = {snap.config.clip})."),
+    LiveChart("radius", lambda snap, log_y: {"radius": radius_frame(snap.history)},
+              lambda log_y, lstm: _radius_chart(),
+              lambda snap: "Above 1.0, products of W_h can grow without bound (Pascanu et al. 2013)."),
+)
+CHARTS: dict[str, LiveChart] = {c.name: c for c in LIVE_CHARTS}
+
+
 @cache
-def chart(name: str, log_y: bool = False, lstm: bool = False) -> alt.LayerChart:
-    """The Altair chart `name` (one of CHARTS), styled for a projector."""
-    charts = {"loss": lambda: _loss_chart(log_y), "profile": lambda: _profile_chart(lstm), "heatmap": _heatmap_chart,
-              "grad_norm": _grad_norm_chart, "radius": _radius_chart}
-    return charts[name]().properties(height=HEIGHT).configure_axis(labelFontSize=13, titleFontSize=14).configure_title(
-        fontSize=16).configure_legend(labelFontSize=13)
+def chart(name: str, log_y: bool = False, lstm: bool = False) -> alt.TopLevelMixin:
+    """The Altair chart `name` (a key of CHARTS), styled for a projector."""
+    return CHARTS[name].chart(log_y, lstm).properties(height=HEIGHT).configure_axis(
+        labelFontSize=13, titleFontSize=14).configure_title(fontSize=16).configure_legend(labelFontSize=13)
 
 
 @cache
@@ -245,14 +288,7 @@ def _spec(name: str, log_y: bool, lstm: bool) -> tuple[dict[str, Any], dict[str,
 
 def frames(name: str, snap: Snapshot, log_y: bool = False) -> dict[str, pa.Table]:
     """The named datasets chart `name` draws for this snapshot."""
-    view = snap.history
-    diverged_at = snap.step if snap.state == "diverged" else None
-    if name == "loss":
-        return {"loss": loss_frame(view, log_y), "events": events_frame(snap.events, diverged_at)}
-    if name == "grad_norm":
-        return {"grad_norm": grad_norm_frame(view), "events": events_frame(snap.events, diverged_at)}
-    builders = {"profile": profile_frame, "heatmap": heatmap_frame, "radius": radius_frame}
-    return {name: builders[name](view)}
+    return CHARTS[name].frames(snap, log_y)
 
 
 def vega_spec(name: str, snap: Snapshot, log_y: bool = False) -> dict[str, Any]:

@@ -1,9 +1,12 @@
-"""Bounded run history: fixed-size NumPy buffers that halve their resolution when full.
+"""A run's record as the page reads it: bounded history buffers and the `Snapshot` that carries them.
 
 A 100 000-step run keeps at most CAPACITY rows of scalars and PROFILE_CAPACITY per-timestep
 profiles, so a session's memory and every chart's point count stay bounded however long it
 trains. When a buffer fills, adjacent pairs of rows merge into one (the later step's values,
 the pair's clipping fraction), and from then on only every 2nd (4th, …) step is recorded.
+
+The training thread adds each StepRecord to a History under its run's lock; the page and the
+broadcast viewers only ever see a `Snapshot`: immutable copies, safe while training goes on.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models import StepRecord
+from models import RunConfig, StepRecord
 
 SCALARS: tuple[str, ...] = ("step", "loss", "accuracy", "grad_norm", "grad_norm_clipped", "clipped",
                             "lr", "clip_threshold", "spectral_radius")
@@ -34,6 +37,47 @@ class HistoryView:
     stride: int  # scalars are kept every `stride` steps
     profile_stride: int
     clip_count: int  # steps clipped in the whole run
+
+
+@dataclass(frozen=True)
+class Event:
+    step: int  # the first step that used the change
+    text: str
+
+
+# Run states. A run polls (the page redraws) while ACTIVE; FINAL ones end only with Reset.
+ACTIVE = ("queued", "training", "pausing")
+FINAL = ("done", "diverged", "error")
+STATES = ("idle", *ACTIVE, "paused", *FINAL)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent reading of a run, taken under its lock."""
+
+    config: RunConfig  # the trainer's current config (live lr / clipping included)
+    state: str  # one of STATES
+    step: int  # steps published so far (the step in flight, if any, is step + 1)
+    steps_per_s: float  # recent wall-clock rate (pace included)
+    history: HistoryView
+    events: tuple[Event, ...] = ()
+    error: str | None = None  # state "error": the exception the step raised, as "Type: message"
+    pace: float | None = None  # steps/s limit; None = as fast as possible
+    step_running_s: float | None = None  # how long the step in flight has been running (None: no step in flight)
+    seconds_per_step: float | None = None  # mean compute time of recent steps (None before the first)
+
+    @property
+    def active(self) -> bool:
+        """The page should keep polling."""
+        return self.state in ACTIVE
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds until the run's last step at the measured speed and the pace; None before a step is measured."""
+        if self.seconds_per_step is None:
+            return None
+        per_step = max(self.seconds_per_step, 1 / self.pace if self.pace else 0.0)
+        return max(0.0, (self.config.steps - self.step) * per_step - (self.step_running_s or 0.0))
 
 
 class _Decimator:

@@ -1,6 +1,7 @@
 """Below the live charts: theory next to measurement, the LSTM's gates, and run comparison.
 
-All three read a finished or paused run (never the weights a training thread is changing).
+None reads the model a training thread is changing: the overlay uses a copy of the weights taken
+between two steps (`Runner.weights`), the gates and the pinned runs use StepRecords and snapshots.
 """
 
 from __future__ import annotations
@@ -8,8 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.compare import MAX_OVERLAY, MAX_PINS, PinnedRun, difference_labels, overlay_charts
-from dashboard.history import COLUMN
-from dashboard.runner import Runner, Snapshot
+from dashboard.history import COLUMN, Snapshot
+from dashboard.runner import Runner
 from dashboard.theory_charts import gates_chart, theory_overlay_chart
 from models.theory import predict, probe_batch
 
@@ -27,11 +28,12 @@ def theory_section(runner: Runner, snap: Snapshot) -> None:
         return
     if not st.toggle("Theory overlay: Jacobian chain and bound", key="theory_overlay"):
         return
-    if snap.active:
+    weights = None if snap.active else runner.weights()
+    if weights is None:
         st.caption("Pause to compare the current weights with theory (the overlay needs weights that hold still).")
         return
-    x, y, loss = probe_batch(snap.config, min(snap.config.batch_size, 64))
-    st.altair_chart(theory_overlay_chart(predict(runner.trainer.model, x, y, loss)), key="theory_chart")
+    x, y, loss = probe_batch(weights.config, min(weights.config.batch_size, 64))
+    st.altair_chart(theory_overlay_chart(predict(weights.model, x, y, loss)), key="theory_chart")
     st.caption("On a fixed batch, with the current weights: the dashed exact chain ∂L/∂h_T·Π diag(f'(a_k)) W_h lies "
                "on the measurement; the dotted bound (γ·σ_max(W_h))^(T−1−t) (Pascanu, Mikolov & Bengio 2013) "
                "lies above it — tight when f' ≈ γ and W_h's top singular direction dominates.")

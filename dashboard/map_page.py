@@ -11,7 +11,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.state import apply_config, read_config
+from dashboard.state import apply_config, go_to, read_config
 from models import CHOICES, RunConfig
 from models.sweep import crossings, gain_grid, trainability_map
 
@@ -80,9 +80,9 @@ def picked_config(base: RunConfig, selection: dict[str, Any]) -> RunConfig | Non
 
 
 def open_in_lab(config: RunConfig) -> None:
-    """Callback: load `config` into the lab's sidebar; this page's next run then switches to the lab."""
+    """Callback: load `config` into the lab's sidebar; the next run opens the lab."""
     apply_config(config)
-    st.session_state["map_go"] = True
+    go_to("lab")
 
 
 def _on_select(base: RunConfig) -> None:
@@ -92,17 +92,8 @@ def _on_select(base: RunConfig) -> None:
         open_in_lab(config)
 
 
-def go_to_lab() -> None:
-    """The Lab page as app.py registers it: Page identity is its url path, inferred from the function name."""
-    from dashboard.lab_page import lab_page  # the lab imports the runner; only needed on a click
-
-    st.switch_page(st.Page(lab_page))
-
-
 def render() -> None:
     """The page: controls, the heatmap, and a caption; a clicked cell opens the lab with its settings."""
-    if st.session_state.pop("map_go", False):
-        go_to_lab()
     st.title("Trainability map")
     base = controls()
     frame = sweep(base.model, base.activation, base.init)

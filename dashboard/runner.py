@@ -1,99 +1,82 @@
-"""One training run per browser session, stepped by a background thread that never draws.
+"""One training run per browser session: the state machine the page drives; a Player thread steps it.
 
-The thread publishes each StepRecord into a History under a lock; the page reads a
-`Snapshot` (copies) a few times a second. A thread lives only while a run is training:
-Pause, Reset, the end of the run or the end of the session make it return, so nothing
-lingers. A process-wide `Slots` cap keeps concurrent trainers from sharing the 2 cores
-so thinly that everyone crawls; a session over the cap waits, visibly "queued".
+    idle ──Train──▶ queued ──slot──▶ training ──Pause──▶ pausing ──step ends──▶ paused ──Train──▶ …
+                                        │ last step / non-finite loss / a step raises
+                                        ▼
+                                done · diverged · error        (Reset: a new run, idle, from any state)
+
+Every control returns at once, whatever a step costs (the largest LSTM takes ~20 s per step):
+Pause answers "pausing" and the step in flight finishes first; Reset swaps in a new run and
+leaves an abandoned step to finish in the background, its result discarded. Every field of a
+run is read and written under one lock, never held while a Trainer is built or a step runs, and
+a step only starts once the lock has confirmed nobody asked to stop. Nothing reads the model
+while a step may run: `weights()` copies it only between steps.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
-import logging
-import os
+import copy
+import functools
+import statistics
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-import torch
+from torch import nn
 
-from dashboard.history import History, HistoryView
-from models import RunConfig, Trainer
+from dashboard.history import ACTIVE, FINAL, Event, History, Snapshot
+from dashboard.player import SLOTS, THREAD_PREFIX, Player, Slots, log
+from models import RunConfig, StepRecord, Trainer
 
-THREAD_PREFIX = "rnnlab-train"
 LIVE_FIELDS = ("lr", "clip", "clip_threshold")  # may change mid-run; anything else resets
-# Intra-op threads per training run. torch.set_num_threads is per OS thread (OpenMP), so every
-# thread that steps a Trainer sets it: otherwise a new thread spins one OpenMP worker per core
-# against the server and the other runs on a 2-core box.
-TORCH_THREADS = int(os.environ.get("RNN_LAB_TORCH_THREADS", "1"))
 HEARTBEAT_TIMEOUT = 120.0  # s without a page run: the viewer is gone, pause (backs up on_release; hidden
 # tabs poll as rarely as once a minute under Chrome's timer throttling)
-
-log = logging.getLogger("dashboard.runner")
-if not log.handlers:  # one line per thread start/end on stderr: the browser test reads it
-    _handler = logging.StreamHandler(sys.stderr)
-    _handler.setFormatter(logging.Formatter("%(asctime)s rnnlab %(message)s"))
-    log.addHandler(_handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-
-
-def live_threads() -> list[str]:
-    """Names of training threads alive in this process."""
-    return [t.name for t in threading.enumerate() if t.name.startswith(THREAD_PREFIX)]
-
-
-class Slots:
-    """At most `limit` sessions train at once (default sized for a 2-core box, env RNN_LAB_MAX_TRAINING)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self._used = 0
-        self._cond = threading.Condition()
-
-    def acquire(self, timeout: float) -> bool:
-        with self._cond:
-            if self._cond.wait_for(lambda: self._used < self.limit, timeout):
-                self._used += 1
-                return True
-            return False
-
-    def release(self) -> None:
-        with self._cond:
-            self._used -= 1
-            self._cond.notify()
-
-
-SLOTS = Slots(int(os.environ.get("RNN_LAB_MAX_TRAINING", "2")))
+STEP_WAIT_S = 1.0  # Step waits this long for its step, so a quick one is drawn by the click's own rerun
+DRAW_WAIT_S = 1.0  # the longest a step waits for a redraw to finish
+RATE_WINDOW = 50  # steps in the steps/s estimate
+DURATION_WINDOW = 20  # steps in the seconds-per-step estimate
 
 
 @dataclass(frozen=True)
-class Event:
-    step: int  # the first step that used the change
-    text: str
+class Weights:
+    """A copy of the model taken between two steps: it holds still whatever training does next."""
+
+    step: int  # the steps that trained it
+    config: RunConfig  # live lr / clipping included
+    model: nn.Module
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    config: RunConfig  # the trainer's current config (live lr / clipping included)
-    state: str  # idle | queued | training | paused | done | diverged
-    step: int
-    steps_per_s: float
-    history: HistoryView
-    events: tuple[Event, ...] = field(default=())
+class _Run:
+    """What Reset throws away. Every field is read and written under Runner._lock.
 
-    @property
-    def active(self) -> bool:
-        """The page should keep polling."""
-        return self.state in ("queued", "training")
+    A run is its own generation token: its Player thread holds on to it, so a step that Reset
+    abandoned finishes on the old run (whose budget Reset set to 0), which nobody reads any more.
+    """
+
+    def __init__(self, trainer: Trainer) -> None:
+        config = trainer.config
+        self.trainer = trainer
+        self.history = History(config.seq_length, config.model == "lstm")
+        self.wanted = config  # what the sidebar shows; lr / clipping reach the trainer at its next step
+        self.pending: dict[str, object] = {}
+        self.events: collections.deque[Event] = collections.deque(maxlen=100)
+        self.times: collections.deque[tuple[float, int]] = collections.deque(maxlen=RATE_WINDOW)
+        self.durations: collections.deque[float] = collections.deque(maxlen=DURATION_WINDOW)
+        self.state = "idle"
+        self.step = 0  # published steps
+        self.error: str | None = None
+        self.budget: int | None = None  # steps that may still start: None = until told, 0 = stop
+        self.player: Player | None = None  # the thread stepping this run, if any
+        self.step_started: float | None = None  # monotonic start of the step in flight
+        self.last_start: float | None = None  # of the latest step, for the pace
 
 
 class Runner:
-    """Train / pause / resume / step / reset one run; every method returns at once."""
+    """Train / pause / step / reset one run, and read it (`snapshot`, `weights`); every control returns at once."""
 
     _ids = iter(range(1, sys.maxsize))
 
@@ -101,72 +84,86 @@ class Runner:
         self.id = next(self._ids)
         self.slots = slots
         self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._changed = threading.Condition(self._lock)  # a step started or ended, or a control was used
         self._not_drawing = threading.Event()
         self._not_drawing.set()
-        self._thread: threading.Thread | None = None
+        self._pace: float | None = None  # a setting of the session, kept across Reset
+        self._players: list[Player] = []  # every thread this runner started that may still run
         self._last_seen = time.monotonic()
-        self._start(config)
+        self._run = _Run(Trainer(config))
 
     # --- controls (page thread) -------------------------------------------------
     def train(self) -> None:
-        """Start, or resume after Pause; no-op while training or when the run is over."""
+        """Start, or resume after Pause (while "pausing", the thread finishing its step simply goes on);
+        no-op while training or when the run is over."""
         self.touch()
-        if self._stop.is_set():  # a paused thread may still be finishing its last step
-            self._join()
         with self._lock:
-            if self._alive() or self.trainer.done:
-                return
-            self._stop.clear()
-            self._state = "queued"
-            self._thread = threading.Thread(target=self._loop, name=f"{THREAD_PREFIX}-{self.id}", daemon=True)
-            self._thread.start()
+            if self._run.state not in FINAL:
+                self._play(self._run, budget=None)
 
     def pause(self) -> None:
-        self._stop.set()
+        """Stop before the next step: "pausing" while a step is in flight, then "paused"."""
         with self._lock:
-            if self._state in ("queued", "training"):
-                self._state = "paused"
+            run = self._run
+            run.budget = 0
+            if run.state in ACTIVE:
+                run.state = "pausing" if run.step_started is not None else "paused"
+            self._changed.notify_all()
 
-    def step_once(self) -> None:
-        """One step in the caller's thread (the Step button; deterministic tests)."""
-        self.pause()
-        self._join()
+    def step_once(self, wait: float = STEP_WAIT_S) -> bool:
+        """Train exactly one more step (through the same cap as Train), then pause.
+
+        Waits up to `wait` seconds for it; returns whether the run stopped within that time.
+        """
+        self.touch()
         with self._lock:
-            if self.trainer.done:
-                return
-            self._apply_pending()
-        torch.set_num_threads(TORCH_THREADS)
-        rec = self.trainer.step()
-        with self._lock:
-            self.history.add(rec)
-            self._state = self._final_state() or "paused"
+            run = self._run
+            if run.state not in FINAL:
+                self._play(run, budget=1)
+            return self._changed.wait_for(lambda: run.player is None, wait)
 
     def reset(self, config: RunConfig | None = None) -> None:
-        self.close()
-        self._start(config or self.trainer.config)
+        """A new run (same seed: same weights and data) at once; a step in flight finishes unseen."""
+        with self._lock:
+            config = config or self._run.wanted
+        trainer = Trainer(config)  # builds the model and the data: never under the lock
+        with self._lock:
+            self._run.budget = 0
+            self._run = _Run(trainer)
+            self._changed.notify_all()
 
     def close(self, wait: bool = True) -> None:
-        """Stop the thread; on_release passes wait=False (it runs on the server's event loop)."""
-        self._stop.set()
+        """Stop training; on_release passes wait=False (it runs on the server's event loop)."""
+        self.pause()
         if wait:
-            self._join()
+            with self._lock:
+                players = list(self._players)
+            for player in players:
+                player.join()
+
+    def set_pace(self, steps_per_s: float | None) -> None:
+        """At most `steps_per_s` steps a second from the next step on; None = as fast as possible."""
+        if steps_per_s is not None and not steps_per_s > 0:
+            raise ValueError(f"pace must be a positive number of steps per second or None, got {steps_per_s!r}")
+        with self._lock:
+            self._pace = steps_per_s
+            self._changed.notify_all()
 
     def configure(self, config: RunConfig) -> str | None:
         """Follow the sidebar: lr/clipping apply at the next step; any other change resets the run.
 
         Returns a notice for the page when the run was reset.
         """
-        current = self._config_wanted
-        if config == current:
-            return None
-        changed = [k for k, v in config.to_dict().items() if v != getattr(current, k)]
-        if set(changed) <= set(LIVE_FIELDS):
-            with self._lock:
-                self._config_wanted = config
-                self._pending = {k: getattr(config, k) for k in LIVE_FIELDS}
-            return None
-        had_steps = self.trainer.step_count > 0
+        with self._lock:
+            run = self._run
+            if config == run.wanted:
+                return None
+            changed = [k for k, v in config.to_dict().items() if v != getattr(run.wanted, k)]
+            if set(changed) <= set(LIVE_FIELDS):
+                run.wanted = config
+                run.pending = {k: getattr(config, k) for k in LIVE_FIELDS}
+                return None
+            had_steps = run.step > 0
         self.reset(config)
         return f"Changed {', '.join(changed)}: the run was reset." if had_steps else None
 
@@ -176,7 +173,7 @@ class Runner:
 
         A thread stepping small torch ops re-takes the GIL after every op, so next to it a redraw
         took several times its CPU time and the page refreshed less than 3x/s. Giving the redraw
-        the GIL outright costs training only that CPU time (`python -m dashboard.bench`).
+        the GIL outright costs training only that CPU time (`python -m benchmarks.dashboard`).
         """
         self._not_drawing.clear()
         try:
@@ -188,94 +185,134 @@ class Runner:
         """Heartbeat from the page: somebody is still watching."""
         self._last_seen = time.monotonic()
 
+    # --- reading (any thread) -----------------------------------------------------
     def snapshot(self) -> Snapshot:
         with self._lock:
+            run = self._run
+            running = None if run.step_started is None else time.monotonic() - run.step_started
             return Snapshot(
-                config=self.trainer.config,
-                state=self._state,
-                step=0 if self.history.latest is None else self.history.latest.step,
-                steps_per_s=self._rate(),
-                history=self.history.view(),
-                events=tuple(self._events),
+                config=run.trainer.config,
+                state=run.state,
+                step=run.step,
+                steps_per_s=_rate(run.times),
+                history=run.history.view(),
+                events=tuple(run.events),
+                error=run.error,
+                pace=self._pace,
+                step_running_s=running,
+                seconds_per_step=statistics.fmean(run.durations) if run.durations else None,
             )
 
-    # --- internals ----------------------------------------------------------------
-    def _start(self, config: RunConfig) -> None:
+    def weights(self, timeout: float = 0.0) -> Weights | None:
+        """A copy of the current model, taken when no step is in flight (waiting up to `timeout` s for one
+        to end); None if a step was still running. No step can start while the copy is made."""
         with self._lock:
-            self.trainer = Trainer(config)
-            self.history = History(config.seq_length, config.model == "lstm")
-            self._config_wanted = config
-            self._pending: dict[str, object] = {}
-            self._events: collections.deque[Event] = collections.deque(maxlen=100)
-            self._times: collections.deque[tuple[float, int]] = collections.deque(maxlen=50)
-            self._state = "idle"
+            run = self._run
+            if not self._changed.wait_for(lambda: run.step_started is None, timeout) or run is not self._run:
+                return None
+            return Weights(run.step, run.trainer.config, copy.deepcopy(run.trainer.model))
 
-    def _alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _join(self) -> None:
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join()
-
-    def _apply_pending(self) -> None:
-        """Under the lock: hand live lr / clipping changes to the trainer before its next step."""
-        if not self._pending:
+    # --- the training thread's side ------------------------------------------------
+    def _play(self, run: _Run, budget: int | None) -> None:
+        """Under the lock: let `run` take `budget` more steps, on its thread or a new one."""
+        run.budget = budget
+        if run.player is not None:  # still stepping (pausing, or paused a moment ago): it carries on
+            run.state = "training" if run.player.has_slot else "queued"
+            self._changed.notify_all()
             return
-        before, after = self.trainer.config, self._pending
-        self.trainer.set_lr(after["lr"])
-        self.trainer.set_clip(after["clip"], after["clip_threshold"])
-        now = self.trainer.config
-        diff = [f"{k} {getattr(before, k):g}→{getattr(now, k):g}" if k != "clip" else f"clip {before.clip}→{now.clip}"
-                for k in LIVE_FIELDS if getattr(before, k) != getattr(now, k)]
-        if diff:
-            self._events.append(Event(self.trainer.step_count + 1, ", ".join(diff)))
-        self._pending = {}
+        run.state = "queued"
+        run.times.clear()  # the rate counts this stretch of training only
+        run.player = Player(f"{THREAD_PREFIX}-{self.id}", self.slots, functools.partial(self._queued, run),
+                            functools.partial(self._turn, run))
+        self._players = [p for p in self._players if p.is_alive()] + [run.player]
+        run.player.start()
 
-    def _final_state(self) -> str | None:
-        if self.trainer.diverged_at is not None:
-            return "diverged"
-        return "done" if self.trainer.done else None
-
-    def _rate(self) -> float:
-        if len(self._times) < 2:
-            return 0.0
-        (t0, s0), (t1, s1) = self._times[0], self._times[-1]
-        return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
-
-    def _loop(self) -> None:
-        name = threading.current_thread().name
-        log.info("training thread %s started", name)
-        torch.set_num_threads(TORCH_THREADS)
-        try:
-            while not self._stop.is_set():  # queued: wait for a free slot
-                if self.slots.acquire(timeout=0.2):
-                    try:
-                        self._train()
-                    finally:
-                        self.slots.release()
-                    break
-        finally:
-            log.info("training thread %s ended (live=%d)", name, len(live_threads()) - 1)
-
-    def _train(self) -> None:
+    def _queued(self, run: _Run) -> bool:
+        """Player, while waiting for a slot: does `run` still want to train?"""
         with self._lock:
-            if self._stop.is_set():
-                return
-            self._state = "training"
-            self._times.clear()
-        while not self._stop.is_set():
-            if time.monotonic() - self._last_seen > HEARTBEAT_TIMEOUT:
-                self.pause()
-                return
-            self._not_drawing.wait(timeout=1.0)
+            return self._may_step(run) or self._leave(run)
+
+    def _turn(self, run: _Run) -> bool:
+        """Player: one step of `run`, unless asked to stop; False ends the thread."""
+        self._not_drawing.wait(timeout=DRAW_WAIT_S)
+        try:
             with self._lock:
-                self._apply_pending()
-            rec = self.trainer.step()
+                self._rest(run)
+                if not self._may_step(run):
+                    return self._leave(run)
+                self._begin(run)
+            record = run.trainer.step()  # the slow part: no lock held
             with self._lock:
-                self.history.add(rec)
-                self._times.append((time.monotonic(), rec.step))
-                final = self._final_state()
-                if final:
-                    self._state = final
-                    return
+                return self._publish(run, record)
+        except Exception as error:  # a step that raises must show on the page, not kill the thread silently
+            log.exception("training thread %s: step %d failed", threading.current_thread().name, run.step + 1)
+            with self._lock:
+                return self._fail(run, error)
+
+    def _rest(self, run: _Run) -> None:
+        """Under the lock: wait out the pace; Pause, Reset and a new pace end the wait at once."""
+        while run.budget != 0 and self._pace and run.last_start is not None:
+            gap = run.last_start + 1 / self._pace - time.monotonic()
+            if gap <= 0:
+                return
+            self._changed.wait(gap)
+
+    def _may_step(self, run: _Run) -> bool:
+        """Under the lock: is `run` not over, and wanted to take another step? (Reset zeroed an old run's budget.)"""
+        if time.monotonic() - self._last_seen > HEARTBEAT_TIMEOUT and run.state in ACTIVE:
+            run.budget = 0  # nobody is watching: pause
+            run.state = "paused"
+        return run.budget != 0 and run.state not in FINAL
+
+    def _begin(self, run: _Run) -> None:
+        """Under the lock: hand live lr / clipping changes to the trainer, and mark the step in flight."""
+        if run.pending:
+            before = run.trainer.config
+            run.trainer.set_lr(run.pending["lr"])
+            run.trainer.set_clip(run.pending["clip"], run.pending["clip_threshold"])
+            now = run.trainer.config
+            diff = [f"{k} {getattr(before, k):g}→{getattr(now, k):g}" if k != "clip" else
+                    f"clip {before.clip}→{now.clip}" for k in LIVE_FIELDS if getattr(before, k) != getattr(now, k)]
+            if diff:
+                run.events.append(Event(run.step + 1, ", ".join(diff)))
+            run.pending = {}
+        if run.budget is not None:
+            run.budget -= 1
+        run.state = "training"
+        run.step_started = run.last_start = time.monotonic()
+        self._changed.notify_all()
+
+    def _publish(self, run: _Run, record: StepRecord) -> bool:
+        """Under the lock: the step ended; its record joins its run (unseen if Reset abandoned that run)."""
+        now = time.monotonic()
+        run.durations.append(now - run.step_started)
+        run.history.add(record)
+        run.step = record.step
+        run.times.append((now, record.step))
+        if record.diverged:
+            run.state = "diverged"
+        elif record.step >= run.trainer.config.steps:
+            run.state = "done"
+        run.step_started = None
+        return self._may_step(run) or self._leave(run)
+
+    def _fail(self, run: _Run, error: Exception) -> bool:
+        """Under the lock: the step raised; the run stops in "error" with the message."""
+        run.step_started = None
+        run.state, run.error = "error", f"{type(error).__name__}: {error}"
+        return self._leave(run)
+
+    def _leave(self, run: _Run) -> bool:
+        """Under the lock: `run`'s thread ends; an unfinished run is paused."""
+        run.player = None
+        if run.state in ACTIVE:
+            run.state = "paused"
+        self._changed.notify_all()
+        return False
+
+
+def _rate(times: collections.deque[tuple[float, int]]) -> float:
+    if len(times) < 2:
+        return 0.0
+    (t0, s0), (t1, s1) = times[0], times[-1]
+    return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0

@@ -6,8 +6,6 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import time
-import urllib.request
 import zipfile
 from email.parser import Parser
 from pathlib import Path
@@ -20,7 +18,7 @@ from packaging.utils import parse_wheel_filename
 from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
 
-from dashboard.bench import chromium, free_port, open_lab
+from tests.browser.driver import chromium, free_port, open_lab, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPTS = {"rnn-lab": "dashboard.launch:main", "rnn-lab-train": "models.train:main",
@@ -136,7 +134,7 @@ def test_installed_wheel_runs_every_command_from_any_folder(wheel, tmp_path):
     server = subprocess.Popen([str(bin_dir / "rnn-lab"), "--server.address", "127.0.0.1", "--server.port", str(port)],
                               cwd=elsewhere, stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}", server)
+        wait_healthy(f"http://127.0.0.1:{port}", server)
         with chromium() as context:
             page = open_lab(context, f"http://127.0.0.1:{port}", "")
             assert page.get_by_test_id("stException").count() == 0
@@ -147,18 +145,6 @@ def test_installed_wheel_runs_every_command_from_any_folder(wheel, tmp_path):
         server.terminate()
         server.wait(timeout=20)
         log.close()
-
-
-def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            assert server.poll() is None and time.monotonic() < deadline, "rnn-lab did not start"
-            time.sleep(0.2)
 
 
 def test_app_puts_the_project_on_sys_path_once_whatever_the_reruns(monkeypatch):

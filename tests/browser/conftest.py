@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboard.bench import serve
+from tests.browser.driver import serve
 
 
 @pytest.fixture(scope="module")

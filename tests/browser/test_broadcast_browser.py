@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from dashboard.bench import button, chromium, open_lab, step_count
+from tests.browser.driver import button, chromium, open_lab, step_count
 from tests.browser.polling import thread_log, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -15,7 +15,7 @@ def _broadcast(page) -> str:
     """Press "Broadcast this run" and read the room code off the watch link the page shows."""
     page.get_by_text("Broadcast to a class").first.click()  # the Lab keeps the panel in an expander
     start = page.get_by_role("button", name="Broadcast this run")
-    wait_until(lambda: start.count() == 1, timeout=20)  # wired by the Lab page: dashboard.viewer.present_panel
+    wait_until(lambda: start.count() == 1, timeout=20)  # wired by the Lab page: dashboard.presenter.present_panel
     start.click()
     link = page.get_by_text(re.compile(r"\?watch=")).first
     link.wait_for(timeout=20_000)

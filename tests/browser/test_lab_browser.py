@@ -3,7 +3,7 @@ closing the tab ends the server's training thread (read from the server's log)."
 
 import pytest
 
-from dashboard.bench import button, chromium, open_lab, step_count
+from tests.browser.driver import button, chromium, open_lab, step_count
 from tests.browser.polling import thread_log, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]

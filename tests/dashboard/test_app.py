@@ -1,5 +1,6 @@
 """The Lab page through streamlit.testing: sidebar -> RunConfig, deterministic steps, URL, hostile links."""
 
+import threading
 import time
 from dataclasses import fields
 from urllib.parse import parse_qsl
@@ -8,7 +9,8 @@ import pytest
 from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
 
-from dashboard.runner import live_threads
+from dashboard.lab_page import REFRESH_S
+from dashboard.player import live_threads
 from dashboard.sidebar import share_query
 from models import RunConfig, Trainer
 from tests.dashboard.chart_data import chart_data
@@ -97,6 +99,9 @@ def test_train_runs_in_the_background_until_done():
 def test_fifty_train_stop_cycles_from_the_page_leave_no_thread():
     app = _app({"task": "cat_mat_rat", "steps": "100000"})
     for cycle in range(50):
+        while _metrics(app)["State"] == "pausing":  # Train is offered again once the step in flight has ended
+            time.sleep(0.01)
+            app.run()
         app.button(key="primary_train").click().run()
         stop = "primary_pause" if cycle % 2 else "reset_button"
         app.button(key=stop).click().run()
@@ -154,3 +159,58 @@ def test_divergence_explains_what_to_do():
     message = app.error[0].value
     assert "diverged at step 2" in message and "clipping" in message and "lower learning rate" in message
     assert chart_data(app, "events")["kind"].tolist() == ["diverged"]
+
+
+def test_a_failing_step_shows_its_message_within_a_second_and_reset_recovers(monkeypatch):
+    real = Trainer.step
+
+    def fail_at_step_4(trainer):
+        if trainer.step_count == 3:
+            raise RuntimeError("injected fault")
+        return real(trainer)
+
+    monkeypatch.setattr(Trainer, "step", fail_at_step_4)
+    app = _app({"task": "cat_mat_rat", "steps": "100000"})
+    clicked = time.monotonic()
+    app.button(key="primary_train").click().run()
+    while _metrics(app)["State"] != "error":  # each run is what the page's fragment does every REFRESH_S
+        assert time.monotonic() - clicked < 1.0, "no error on the page within a second"
+        time.sleep(REFRESH_S)
+        app.run()
+    assert "step 4 failed with `RuntimeError: injected fault`" in app.error[0].value
+    assert "press Reset" in app.error[0].value and _metrics(app)["Step"].startswith("3 /")
+    assert app.button[0].label == "Error" and app.button(key="step_button").disabled
+    deadline = time.monotonic() + 1
+    while live_threads():
+        assert time.monotonic() < deadline, live_threads()
+        time.sleep(0.05)
+
+    monkeypatch.setattr(Trainer, "step", real)
+    app.button(key="reset_button").click().run()
+    assert _metrics(app)["State"] == "idle" and not app.error
+    app.button(key="step_button").click().run()
+    assert _metrics(app)["Step"].startswith("1 /") and _metrics(app)["State"] == "paused"
+
+
+def test_pause_during_a_long_step_says_pausing_until_the_step_ends(monkeypatch):
+    real, started, finish = Trainer.step, threading.Event(), threading.Event()
+
+    def long_step(trainer):
+        started.set()
+        finish.wait(30)  # a 20 s LSTM step, held until the test lets it end
+        return real(trainer)
+
+    monkeypatch.setattr(Trainer, "step", long_step)
+    app = _app({"task": "cat_mat_rat", "steps": "100000"})
+    app.button(key="primary_train").click().run()
+    assert started.wait(10)
+    app.button(key="primary_pause").click().run()
+    assert _metrics(app)["State"] == "pausing" and _metrics(app)["Step"].startswith("0 /")
+    assert "step 1 is still running" in app.info[0].value and app.button[0].label == "Pausing…"
+    finish.set()
+    deadline = time.monotonic() + 5
+    while _metrics(app)["State"] != "paused":
+        assert time.monotonic() < deadline
+        time.sleep(REFRESH_S)
+        app.run()
+    assert _metrics(app)["Step"].startswith("1 /") and not app.info  # the step in flight was kept

@@ -1,8 +1,12 @@
+"""The room store: codes, expiry, the cap, and thread safety under a whole class polling at once."""
+
 import threading
+import time
 
 import pytest
 
-from dashboard.broadcast import ALPHABET, CODE_LENGTH, Rooms, normalize_code
+from dashboard.broadcast import ALPHABET, CODE_LENGTH, VIEWER_FORGET, Rooms, RoomView, normalize_code
+from tests.dashboard.threads import race
 
 
 class Clock:
@@ -28,9 +32,26 @@ def test_viewers_see_the_room_and_are_counted():
     code = rooms.publish(source, {"lesson": "lstm"})
     room = rooms.watch(code.lower(), "viewer-1")  # typed in lower case
     assert room is not None and room.source is source and room.info == {"lesson": "lstm"}
-    rooms.watch(code, "viewer-2")
-    assert room.viewer_count(clock.now) == 2
+    assert room.viewers == 1
+    assert rooms.watch(code, "viewer-2").viewers == 2
+    assert rooms.watch(code, "viewer-1").viewers == 2  # the same tab polling again
+    clock.now = 11  # silent for more than the 10 s window: not "watching now"
+    assert rooms.touch(code).viewers == 0
     assert rooms.watch("NOSUCHRM", "viewer-3") is None
+
+
+def test_readers_get_a_copy_not_the_live_room():
+    rooms = Rooms()
+    code = rooms.publish(object(), {"title": "one"})
+    room = rooms.watch(code, "a")
+    rooms.touch(code, {"title": "two"})
+    rooms.watch(code, "b")
+    assert room.info == {"title": "one"} and room.viewers == 1  # a snapshot of that moment
+    assert isinstance(room, RoomView)
+    with pytest.raises(TypeError):
+        room.info["title"] = "changed"  # read-only
+    with pytest.raises(AttributeError):
+        room.viewers = 5  # frozen
 
 
 def test_rooms_expire_when_the_presenter_leaves():
@@ -54,25 +75,62 @@ def test_the_number_of_rooms_is_capped():
         rooms.publish(object())
 
 
-def test_concurrent_viewers_are_thread_safe():
-    rooms, source = Rooms(), object()
-    code = rooms.publish(source)
-    errors = []
+def test_shared_values_are_built_once_per_period_for_every_caller():
+    clock = Clock()
+    rooms, builds = Rooms(clock=clock), []
+    code = rooms.publish("the presenter's run")
 
-    def poll(i: int) -> None:
-        try:
-            for _ in range(200):
-                assert rooms.watch(code, f"v{i}").source is source
-        except Exception as error:  # pragma: no cover - reported below
-            errors.append(error)
+    def build(source: str) -> tuple[str, int]:
+        builds.append(source)
+        time.sleep(0.05)  # long enough for the other callers to arrive while it builds
+        return source, len(builds)
 
-    threads = [threading.Thread(target=poll, args=(i,)) for i in range(30)]
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(rooms.shared(code, "frame", build, 1.0)))
+               for _ in range(30)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert not errors
-    assert rooms.watch(code, "last").viewer_count(rooms.clock()) == 31
+    assert builds == ["the presenter's run"] and results == [("the presenter's run", 1)] * 30
+    clock.now = 1.0  # the period is over: the next caller builds afresh
+    assert rooms.shared(code, "frame", build, 1.0) == ("the presenter's run", 2)
+    assert rooms.shared(code, "other key", build, 1.0)[1] == 3  # one value per key
+    rooms.close(code)
+    assert rooms.shared(code, "frame", build, 1.0) is None
+
+
+@pytest.mark.timeout(120)
+def test_a_class_polling_while_rooms_open_expire_and_close_never_sees_a_torn_room(fine_switching):
+    """Thirty viewers with fresh ids, a presenter, other rooms opening and closing and a clock that moves:
+    without the store's lock, expiry and counting iterate dicts that others change ("dictionary changed
+    size during iteration") and counts come out wrong."""
+    clock = Clock()
+    rooms = Rooms(clock=clock)
+    code = rooms.publish("presenter")
+
+    def viewer(n: int):
+        def poll(i: int) -> None:
+            room = rooms.watch(code, f"v{n}-{i % 50}")  # each viewer id reappears: counted once
+            assert room is not None and room.source == "presenter"
+            assert 1 <= room.viewers <= 30 * 50
+        return poll
+
+    def presenter(i: int) -> None:
+        assert rooms.touch(code, {"step": i}).info["step"] == i
+        clock.now += 0.5  # viewers drift past VIEWER_FORGET and are expired while others poll
+
+    others = [object() for _ in range(5)]  # other presenters' runs
+
+    def other_rooms(i: int) -> None:
+        other = rooms.publish(others[i % 5])
+        len(rooms)
+        if i % 2:
+            rooms.close(other)
+
+    errors = race([viewer(n) for n in range(30)] + [presenter, other_rooms], seconds=3.0)
+    assert clock.now > VIEWER_FORGET  # expiry ran while viewers polled
+    assert not errors, f"{len(errors)} errors, e.g. {errors[0]!r}"
 
 
 def test_normalize_code():

@@ -1,26 +1,40 @@
-"""Chart frames: zeros shown as below range (never log(0)), bounded point counts, constant specs."""
+"""Chart frames: zeros shown as below range (never log(0)), bounded point counts, constant specs, the table."""
+
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
 
 from dashboard import charts
-from dashboard.history import History
-from dashboard.runner import Event, Snapshot
+from dashboard.history import CAPACITY, PROFILE_CAPACITY, Event, History, Snapshot
 from models import RunConfig, StepRecord
 
 
 def _snapshot(seq_len: int = 5, steps: int = 3, zeros: int = 2, lstm: bool = False, clip: str = "none",
-              state: str = "paused") -> Snapshot:
+              state: str = "paused", losses: list[float] | None = None) -> Snapshot:
     config = RunConfig(model="lstm" if lstm else "rnn", seq_len=seq_len, clip=clip)
     history = History(seq_len, lstm)
-    for step in range(1, steps + 1):
+    losses = losses or [0.7] * steps
+    for step, loss in enumerate(losses, start=1):
         hidden = np.logspace(-30, 0, seq_len).astype(np.float32)
         hidden[:zeros] = 0.0  # float32 underflow at the earliest timesteps
-        history.add(StepRecord(step=step, loss=0.7, accuracy=0.5, grad_norm=3.0, grad_norm_clipped=1.0 if clip != "none"
-                               else 3.0, clipped=clip != "none", lr=0.1, clip=clip, clip_threshold=1.0,
-                               spectral_radius=1.2, diverged=False, hidden=hidden, cell=hidden if lstm else None,
-                               weight_terms=hidden, gates=None))
-    return Snapshot(config, state, steps, 10.0, history.view(), (Event(2, "lr 0.1→0.5"),))
+        history.add(StepRecord(step=step, loss=loss, accuracy=0.5, grad_norm=3.0, grad_norm_clipped=1.0
+                               if clip != "none" else 3.0, clipped=clip != "none", lr=0.1, clip=clip,
+                               clip_threshold=1.0, spectral_radius=1.2, diverged=False, hidden=hidden,
+                               cell=hidden if lstm else None, weight_terms=hidden, gates=None))
+    return Snapshot(config, state, len(losses), 10.0, history.view(), (Event(2, "lr 0.1→0.5"),))
+
+
+def _named_data(spec: object) -> Iterator[str]:
+    """Every dataset name a Vega-Lite spec reads ({"data": {"name": ...}}), at any depth."""
+    if isinstance(spec, dict):
+        if isinstance(spec.get("data"), dict) and "name" in spec["data"]:
+            yield spec["data"]["name"]
+        for value in spec.values():
+            yield from _named_data(value)
+    elif isinstance(spec, list):
+        for value in spec:
+            yield from _named_data(value)
 
 
 def test_profile_marks_exact_zeros_below_range_and_keeps_them():
@@ -57,9 +71,13 @@ def test_events_include_mid_run_changes_and_divergence():
                                      {"step": 7, "event": "diverged: loss or gradient not finite", "kind": "diverged"}]
 
 
-def test_log_loss_drops_non_positive_values_only_on_log_scale():
-    snap = _snapshot()
-    assert charts.loss_frame(snap.history, log_y=True).to_pandas()["loss"].notna().all()
+def test_log_scale_drops_what_a_log_axis_cannot_draw_and_linear_keeps_every_finite_loss():
+    snap = _snapshot(losses=[0.7, 0.0, np.nan, np.inf, 0.3, 1e-9])  # MSE can reach 0; a diverged step is NaN/∞
+    log = charts.loss_frame(snap.history, log_y=True).to_pandas()["loss"]
+    linear = charts.loss_frame(snap.history, log_y=False).to_pandas()["loss"]
+    assert log.isna().tolist() == [False, True, True, True, False, False]
+    assert linear.isna().tolist() == [False, False, True, True, False, False]
+    assert linear[1] == 0.0 and log[5] == 1e-9  # zero drawn on a linear axis; tiny but positive kept on log
 
 
 @pytest.mark.parametrize("name", charts.CHARTS)
@@ -68,13 +86,47 @@ def test_spec_is_constant_while_data_changes(name):
     a, b = charts.vega_spec(name, early), charts.vega_spec(name, late)
     assert {k: v for k, v in a.items() if k != "datasets"} == {k: v for k, v in b.items() if k != "datasets"}
     assert a["datasets"].keys() == b["datasets"].keys()
-    assert all(len(df) <= 5000 for df in b["datasets"].values())
 
 
-def test_empty_run_draws_empty_charts():
+def test_every_live_dataset_stays_bounded_however_long_the_run():
+    steps, seq_len = 8 * CAPACITY + 3, 500  # far more steps than rows, far more timesteps than columns
+    snap = _snapshot(seq_len=seq_len, steps=steps, lstm=True, clip="norm")
+    limits = {"loss": CAPACITY, "radius": CAPACITY, "grad_norm": 2 * CAPACITY, "events": 2,
+              "heatmap": PROFILE_CAPACITY * charts.MAX_TIMESTEPS, "profile": (1 + charts.EARLIER) * seq_len * 2}
+    for chart in charts.LIVE_CHARTS:
+        for name, table in chart.frames(snap, False).items():
+            assert 0 < len(table) <= limits[name], (chart.name, name, len(table))
+
+
+def test_empty_run_draws_empty_charts_with_every_dataset_present():
     empty = Snapshot(RunConfig(), "idle", 0, 0.0, History(20, False).view())
-    for name in charts.CHARTS:
-        assert all(len(df) == 0 for df in charts.frames(name, empty).values() if "events" not in name)
+    for chart in charts.LIVE_CHARTS:
+        datasets = charts.frames(chart.name, empty)
+        assert datasets and all(len(table) == 0 for table in datasets.values()), chart.name
+
+
+def test_events_reach_the_loss_and_gradient_charts_and_divergence_is_marked():
+    expected = [{"step": 2, "event": "lr 0.1→0.5", "kind": "change"},
+                {"step": 7, "event": "diverged: loss or gradient not finite", "kind": "diverged"}]
+    for name in ("loss", "grad_norm"):
+        assert charts.frames(name, _snapshot(steps=7, state="diverged"))["events"].to_pylist() == expected
+        assert charts.frames(name, _snapshot(steps=7))["events"].to_pylist() == expected[:1]  # paused: no red rule
+
+
+@pytest.mark.parametrize("chart", charts.LIVE_CHARTS, ids=lambda chart: chart.name)
+def test_each_table_entry_ships_exactly_the_datasets_its_chart_reads(chart):
+    for lstm in (False, True):
+        spec = charts.vega_spec(chart.name, _snapshot(lstm=lstm))
+        assert set(_named_data({k: v for k, v in spec.items() if k != "datasets"})) == set(spec["datasets"])
+
+
+def test_captions_say_what_each_chart_shows_now():
+    snap = _snapshot(seq_len=5, steps=3, zeros=2, clip="norm")
+    captions = {chart.name: chart.caption(snap) for chart in charts.LIVE_CHARTS}
+    assert captions.keys() == charts.CHARTS.keys()
+    assert captions["loss"].startswith("3 points, every 1 step(s)")
+    assert "2 timestep(s) below float32 range" in captions["profile"]
+    assert captions["grad_norm"].startswith("Clipped on 3 of 3 steps")
 
 
 def test_csv_frames_hold_every_kept_step_and_timestep():

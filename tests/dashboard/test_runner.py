@@ -1,12 +1,22 @@
-"""The per-session runner: background thread lifecycle, live changes, the global cap."""
+"""The per-session runner: its states, the background thread's lifecycle, live changes, the global cap.
 
+Steps that take "20 s" are simulated by holding `Trainer.step` at a gate the test opens (HeldSteps),
+so every test of an in-flight step is deterministic and fast.
+"""
+
+import io
+import logging
+import random
 import threading
 import time
 
+import numpy as np
 import pytest
 
-from dashboard.runner import Runner, Slots, live_threads
+from dashboard.player import Slots, live_threads
+from dashboard.runner import Runner
 from models import RunConfig, Trainer
+from tests.dashboard.threads import race
 
 SMALL = RunConfig(task="cat_mat_rat", hidden_size=8, batch_size=8, steps=100_000)
 
@@ -18,16 +28,47 @@ def _wait(predicate, timeout: float = 20.0) -> None:
         time.sleep(0.01)
 
 
+def _timed(action) -> float:
+    start = time.monotonic()
+    action()
+    return time.monotonic() - start
+
+
+class HeldSteps:
+    """`Trainer.step` replaced by one that waits for a permit from the test before it computes."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.started = 0
+        self._permits = threading.Semaphore(0)
+        self.real = real = Trainer.step  # for reference runs the test computes itself
+
+        def step(trainer: Trainer):
+            self.started += 1
+            assert self._permits.acquire(timeout=30), "a held step waited 30 s for its permit"
+            return real(trainer)
+
+        monkeypatch.setattr(Trainer, "step", step)
+
+    def allow(self, n: int = 1) -> None:
+        self._permits.release(n)
+
+
+@pytest.fixture
+def held(monkeypatch) -> HeldSteps:
+    return HeldSteps(monkeypatch)
+
+
 def test_synchronous_steps_equal_the_headless_trainer():
     runner = Runner(RunConfig(model="lstm", seq_len=6, steps=10))
     for _ in range(3):
-        runner.step_once()
+        assert runner.step_once(wait=30)
     snap = runner.snapshot()
     trainer = Trainer(RunConfig(model="lstm", seq_len=6, steps=10))
     records = [trainer.step() for _ in range(3)]
     assert snap.step == 3 and snap.state == "paused"
     assert list(snap.history.scalars[:, 1]) == [r.loss for r in records]
     assert (snap.history.latest.cell == records[-1].cell).all()
+    _wait(lambda: not live_threads())  # Step's thread ends with its step
 
 
 def test_train_runs_to_the_end_and_the_thread_ends():
@@ -80,9 +121,9 @@ def test_release_without_waiting_still_ends_the_thread():
 
 def test_lr_and_clipping_change_live_other_fields_reset():
     runner = Runner(SMALL)
-    runner.step_once()
+    runner.step_once(wait=30)
     assert runner.configure(SMALL.replace(lr=0.5, clip="norm", clip_threshold=0.3)) is None
-    runner.step_once()
+    runner.step_once(wait=30)
     snap = runner.snapshot()
     assert snap.step == 2 and snap.history.latest.lr == 0.5 and snap.history.latest.clip == "norm"
     assert [e.step for e in snap.events] == [2]
@@ -118,3 +159,218 @@ def test_sessions_over_the_cap_are_queued_until_a_slot_frees():
     second.close()
     first.close()
     assert not live_threads()
+
+
+# --- failure, pause and reset mid-step, the cap, the lock ------------------------------------
+def test_a_step_that_raises_shows_its_message_and_ends_the_thread(monkeypatch):
+    real, calls = Trainer.step, []
+
+    def failing_third_step(trainer):
+        calls.append(trainer.step_count + 1)
+        if len(calls) == 3:
+            raise RuntimeError("injected fault")
+        return real(trainer)
+
+    monkeypatch.setattr(Trainer, "step", failing_third_step)
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    logging.getLogger("dashboard.player").addHandler(handler)
+    try:
+        runner = Runner(SMALL)
+        runner.train()
+        _wait(lambda: len(calls) >= 3)
+        _wait(lambda: runner.snapshot().state == "error", timeout=1)
+    finally:
+        logging.getLogger("dashboard.player").removeHandler(handler)
+    snap = runner.snapshot()
+    assert snap.error == "RuntimeError: injected fault" and snap.step == 2 and not snap.active
+    assert "step 3 failed" in out.getvalue() and "RuntimeError: injected fault" in out.getvalue()  # with traceback
+    _wait(lambda: not live_threads(), timeout=1)
+    runner.train()  # an error ends the run until Reset
+    assert runner.snapshot().state == "error" and not live_threads()
+
+    runner.reset()  # recovers: a new run that trains (the fault was a one-off)
+    assert runner.snapshot().state == "idle" and runner.snapshot().error is None
+    assert runner.step_once(wait=30) and runner.snapshot().step == 1
+
+
+def test_pause_mid_step_is_pausing_until_the_step_ends_and_the_weights_hold_still(held):
+    runner = Runner(SMALL)
+    runner.train()
+    _wait(lambda: held.started == 1)
+    assert _timed(runner.pause) < 0.1
+    assert runner.snapshot().state == "pausing"
+    assert runner.weights() is None  # a step is in flight: no copy of weights it is changing
+    held.allow()
+    _wait(lambda: runner.snapshot().state == "paused")
+    _wait(lambda: not live_threads())
+    snap, weights = runner.snapshot(), runner.weights()
+    assert snap.step == 1 and held.started == 1  # the step in flight was kept, no other one started
+    reference = Trainer(SMALL)
+    held.real(reference)
+    assert weights.step == 1
+    for (name, mine), theirs in zip(weights.model.state_dict().items(), reference.model.state_dict().values(),
+                                    strict=True):
+        assert np.array_equal(mine.numpy(), theirs.numpy()), name
+    held.allow()
+    runner.step_once(wait=30)
+    assert runner.weights().step == 2 and weights.step == 1  # a copy: later steps do not move it
+    assert any(not np.array_equal(a.numpy(), b.numpy()) for a, b in zip(
+        weights.model.state_dict().values(), runner.weights().model.state_dict().values(), strict=True))
+
+
+def test_pause_and_reset_answer_at_once_while_a_long_step_runs(held):
+    slots = Slots(limit=1)
+    runner = Runner(SMALL, slots=slots)
+    runner.train()
+    _wait(lambda: held.started == 1)
+    assert _timed(runner.pause) < 0.1 and runner.snapshot().state == "pausing"
+    assert _timed(runner.train) < 0.1 and runner.snapshot().state == "training"  # Resume: the same thread goes on
+    assert _timed(runner.reset) < 1.0  # the issue's bar: Reset answers within 1 s whatever a step costs
+    snap = runner.snapshot()
+    assert snap.state == "idle" and snap.step == 0 and snap.history.latest is None
+    assert len(live_threads()) == 1 and slots.used == 1  # the abandoned step still computes, in its slot
+
+    runner.train()
+    time.sleep(0.3)
+    assert runner.snapshot().state == "queued"  # the cap counts the abandoned thread until it really ends
+    held.allow()  # the abandoned step ends: its record is discarded, its slot freed
+    _wait(lambda: held.started == 2)
+    assert runner.snapshot().step == 0 and runner.snapshot().state == "training"
+    held.allow()
+    _wait(lambda: runner.snapshot().step == 1)
+    assert runner.snapshot().history.latest.loss == held.real(Trainer(SMALL)).loss  # the new run's own first step
+    held.allow(10_000)
+    runner.close()
+    assert not live_threads() and slots.used == 0
+
+
+def test_a_stop_is_honoured_before_any_further_step(held):
+    runner = Runner(SMALL)
+    runner.train()
+    _wait(lambda: held.started == 1)
+    with runner.drawing():  # the page redraws: the thread waits before its next step
+        held.allow()
+        _wait(lambda: runner.snapshot().step == 1)
+        time.sleep(0.1)  # the thread is now waiting for the redraw to end
+        runner.pause()
+    time.sleep(0.3)
+    assert held.started == 1 and runner.snapshot().step == 1 and runner.snapshot().state == "paused"
+    held.allow(10_000)
+    runner.close()
+
+
+def test_step_waits_for_a_slot_like_train():
+    slots = Slots(limit=1)
+    first, second = Runner(SMALL, slots=slots), Runner(SMALL, slots=slots)
+    first.train()
+    _wait(lambda: first.snapshot().state == "training")
+    assert not second.step_once(wait=0.3)  # the cap is full: Step queues instead of training beside it
+    assert second.snapshot().state == "queued" and second.snapshot().step == 0
+    first.pause()
+    _wait(lambda: second.snapshot().state == "paused")
+    assert second.snapshot().step == 1
+    first.close()
+    second.close()
+    assert not live_threads()
+
+
+def test_building_a_new_run_holds_no_lock(monkeypatch):
+    runner = Runner(SMALL)
+    real, building, finish = Trainer.__init__, threading.Event(), threading.Event()
+
+    def slow_init(trainer, config):
+        building.set()
+        finish.wait(30)
+        real(trainer, config)
+
+    monkeypatch.setattr(Trainer, "__init__", slow_init)
+    reset = threading.Thread(target=runner.reset, args=(SMALL.replace(hidden_size=4),))
+    reset.start()
+    building.wait(10)
+    try:
+        assert _timed(runner.snapshot) < 0.5 and _timed(runner.pause) < 0.5  # the page is not blocked
+    finally:
+        finish.set()
+        reset.join()
+    assert runner.snapshot().config.hidden_size == 4
+
+
+def test_pace_limits_the_rate_changes_live_and_never_delays_pause():
+    runner = Runner(SMALL)
+    with pytest.raises(ValueError, match="pace"):
+        runner.set_pace(0)
+    runner.set_pace(20.0)
+    runner.train()
+    _wait(lambda: runner.snapshot().step >= 1)
+    start, first = time.monotonic(), runner.snapshot().step
+    time.sleep(1.0)
+    paced = runner.snapshot().step - first
+    assert 3 <= paced <= 20 * (time.monotonic() - start) + 1  # step starts are ≥ 1/20 s apart
+    assert runner.snapshot().pace == 20.0
+
+    runner.set_pace(None)  # as fast as possible, from the next step
+    time.sleep(0.5)
+    assert runner.snapshot().step - first - paced > 20  # far above what the pace allowed
+
+    runner.set_pace(0.01)  # one step per 100 s: the thread now rests between steps
+    time.sleep(0.2)
+    resting = runner.snapshot().step
+    runner.set_pace(2.0)  # a new pace ends the rest at once
+    _wait(lambda: runner.snapshot().step > resting, timeout=1.5)
+    runner.set_pace(0.01)
+    time.sleep(0.2)
+    assert _timed(runner.pause) < 0.1 and runner.snapshot().state == "paused"  # no step in flight while resting
+    _wait(lambda: not live_threads(), timeout=1)
+    runner.set_pace(None)
+    runner.reset()
+    assert runner.snapshot().pace is None  # the pace belongs to the session; Reset keeps whatever it is
+
+
+def test_progress_shows_the_step_in_flight_and_an_estimate(held):
+    runner = Runner(SMALL.replace(steps=11))
+    snap = runner.snapshot()
+    assert snap.step_running_s is None and snap.seconds_per_step is None and snap.eta_s is None
+    runner.train()
+    _wait(lambda: held.started == 1)
+    time.sleep(0.3)
+    snap = runner.snapshot()
+    assert snap.state == "training" and snap.step == 0
+    assert snap.step_running_s >= 0.3 and snap.seconds_per_step is None  # "step 1 running for 0.3 s"
+    held.allow()
+    _wait(lambda: runner.snapshot().step == 1)
+    snap = runner.snapshot()
+    assert snap.seconds_per_step >= 0.3
+    assert snap.eta_s == pytest.approx(10 * snap.seconds_per_step - (snap.step_running_s or 0))
+    runner.set_pace(0.5)  # slower than the measured speed: the estimate follows the pace
+    assert runner.snapshot().eta_s >= 10 * 2.0 - 1
+    held.allow(10_000)
+    runner.close()
+
+
+@pytest.mark.timeout(120)
+def test_snapshots_stay_consistent_while_controls_race_the_training_thread(fine_switching):
+    """Readers on four threads and a controller on another, against one training run; every snapshot must
+    be one moment of the run (a missing lock tears them: step ≠ latest record, uneven rows)."""
+    runner, rng = Runner(SMALL.replace(steps=2_000)), random.Random(0)
+    controls = [runner.train, runner.pause, lambda: runner.step_once(wait=0), runner.reset,
+                lambda: runner.configure(SMALL.replace(steps=2_000, lr=rng.choice([0.1, 0.2]))),
+                lambda: runner.set_pace(rng.choice([None, 500.0]))]
+
+    def read(_: int) -> None:
+        snap = runner.snapshot()
+        steps = snap.history.scalars[:, 0]
+        assert (snap.history.latest is None) == (snap.step == 0), "step without its record"
+        if snap.step:
+            assert snap.history.latest.step == snap.step, "step and latest record disagree"
+            assert steps[-1] > snap.step - snap.history.stride, "rows lag the step"
+            assert np.all(np.diff(steps) == snap.history.stride), "rows unevenly spaced"
+
+    def control(_: int) -> None:
+        rng.choice(controls)()
+        time.sleep(0.02)
+
+    errors = race([read] * 4 + [control], seconds=3.0)
+    runner.close()
+    assert not errors, f"{len(errors)} torn snapshots, e.g. {errors[0]!r}"
+    assert not live_threads() and not runner.snapshot().active

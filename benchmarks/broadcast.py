@@ -1,4 +1,4 @@
-"""Does a watching class slow the presenter down? `python -m dashboard.bench_broadcast [--viewers 30]`.
+"""Does a watching class slow the presenter down? `python -m benchmarks.broadcast [--viewers 30]`.
 
 One Runner trains the default config in its background thread, as the Lab does, and is published
 in a room. N simulated viewers are threads that, while "watching" is on, each do every
@@ -23,8 +23,9 @@ import time
 import torch
 
 from dashboard.broadcast import Rooms
-from dashboard.runner import TORCH_THREADS, Runner
-from dashboard.viewer import WATCH_REFRESH_S, shared_frame
+from dashboard.player import TORCH_THREADS
+from dashboard.runner import Runner
+from dashboard.watch_page import WATCH_REFRESH_S, shared_frame
 from models import RunConfig
 from models.trainer import warm_up
 
@@ -33,7 +34,8 @@ SETTLE_S = 0.3  # after switching the viewers on or off, before counting
 
 def refresh(store: Rooms, code: str, viewer: str, max_age: float) -> int:
     """One viewer refresh's server-side work; returns the bytes it would send."""
-    frame = shared_frame(store.watch(code, viewer), log_y=False, max_age=max_age)
+    store.watch(code, viewer)
+    frame = shared_frame(store, code, log_y=False, max_age=max_age)
     return sum(len(json.dumps({k: v for k, v in spec.items() if k != "datasets"}))
                + sum(map(len, spec["datasets"].values())) for spec in frame.specs.values())
 
@@ -97,7 +99,7 @@ def rate(windows: list[tuple[int, float]]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m dashboard.bench_broadcast", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.broadcast", description=__doc__.splitlines()[0])
     parser.add_argument("--viewers", type=int, default=30, help="simulated viewers [default: 30]")
     parser.add_argument("--seconds", type=float, default=10.0, help="training time per condition [default: 10]")
     parser.add_argument("--window", type=float, default=1.0, help="length of one alone/watched window [default: 1]")

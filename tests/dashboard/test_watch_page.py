@@ -6,15 +6,17 @@ import pytest
 from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
 
-from dashboard.runner import Runner, live_threads
-from dashboard.viewer import WATCH_REFRESH_S, rooms, shared_frame
+from dashboard.player import live_threads
+from dashboard.presenter import rooms
+from dashboard.runner import Runner
+from dashboard.watch_page import WATCH_REFRESH_S, shared_frame
 from models import RunConfig, Trainer
 from tests.dashboard.chart_data import chart_data
 
 APP = "../../dashboard/app.py"
 PANEL = """
+from dashboard.presenter import present_panel
 from dashboard.runner import Runner
-from dashboard.viewer import present_panel
 from models import RunConfig
 import streamlit as st
 
@@ -39,7 +41,7 @@ def room():
     config = RunConfig(task="cat_mat_rat", steps=500)
     presenter_run = Runner(config)
     for _ in range(3):
-        presenter_run.step_once()
+        presenter_run.step_once(wait=30)
     trainer = Trainer(config)
     records = [trainer.step() for _ in range(3)]
     code = rooms().publish(presenter_run, {"title": "Vanishing gradients", "explanation": "Watch the left end.",
@@ -85,9 +87,9 @@ def test_viewer_sees_the_presenters_run_and_trains_nothing(room, monkeypatch):
     assert "Vanishing gradients" in app.markdown[0].value + app.markdown[1].value
     assert "task = cat_mat_rat" in app.caption[0].value
     assert live_threads() == threads
-    assert rooms().watch(code, "presenter check").viewer_count(rooms().clock()) == 2  # the page, this check
+    assert rooms().watch(code, "presenter check").viewers == 2  # the page, this check
 
-    presenter_run.step_once()  # the presenter moves on: the viewer's next refresh shows it
+    presenter_run.step_once(wait=30)  # the presenter moves on: the viewer's next refresh shows it
     time.sleep(WATCH_REFRESH_S)  # the room's shared frame is rebuilt once per refresh period
     app.run()
     assert {m.label: m.value for m in app.metric}["Step"] == "4 / 500"
@@ -124,9 +126,9 @@ def test_closing_the_presenters_tab_closes_the_room():
 
 def test_viewers_share_one_frame_per_refresh_period(room):
     code, presenter_run, _ = room
-    first = shared_frame(rooms().watch(code, "a"), log_y=False, max_age=60)
-    presenter_run.step_once()
-    assert shared_frame(rooms().watch(code, "b"), log_y=False, max_age=60) is first  # built once for both
-    fresh = shared_frame(rooms().watch(code, "a"), log_y=False, max_age=0)
+    first = shared_frame(rooms(), code, log_y=False, max_age=60)
+    presenter_run.step_once(wait=30)
+    assert shared_frame(rooms(), code.lower(), log_y=False, max_age=60) is first  # built once for both
+    fresh = shared_frame(rooms(), code, log_y=False, max_age=0)
     assert fresh is not first and fresh.snap.step == 4
     assert all(isinstance(data, bytes) for spec in fresh.specs.values() for data in spec["datasets"].values())

@@ -1,112 +1,35 @@
-"""Measure the live dashboard against the headless engine: `python -m dashboard.bench`.
+"""Measure the live dashboard against the headless engine: `python -m benchmarks.dashboard`.
 
 Starts `streamlit run dashboard/app.py` on a free local port, drives it with Playwright and
 Debian's Chromium, and prints: headless Trainer.step() rate, in-app training rate (and its
 ratio), UI refreshes per second while streaming, and latency from Train to the first step
 drawn. Headless and in-app windows alternate, so the box's load drifts out of the ratios. The
 last figure, headless training beside a busy-loop process, shows what the browser's rendering on
-the other core costs training by itself on this machine. The server helpers here are also what
-tests/browser uses.
+the other core costs training by itself on this machine. The server and browser come from the
+browser tests' driver (tests/browser/driver.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import torch
 
 from dashboard.sidebar import share_query
 from models import RunConfig, Trainer
 from models.trainer import warm_up
+from tests.browser.driver import button, chromium, open_lab, serve
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 CONFIGS = {  # long enough that neither finishes during a measurement
     "default (tanh RNN, T=20, H=32, B=64)": RunConfig(steps=100_000),
     "LSTM, T=50, H=64": RunConfig(model="lstm", seq_len=50, hidden_size=64, steps=100_000),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def serve(*options: str, timeout: float = 60.0) -> Iterator[tuple[str, Path]]:
-    """`streamlit run dashboard/app.py [options]` on 127.0.0.1; yields (base url, path of the server's log)."""
-    port = free_port()
-    log = Path(tempfile.mkstemp(prefix="rnnlab-server-", suffix=".log")[1])
-    cmd = [sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.address", "127.0.0.1",
-           "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false", *options]
-    with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start:\n{log.read_text()}") from None
-                time.sleep(0.2)
-        yield url, log
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@contextlib.contextmanager
-def chromium(width: int = 1600, height: int = 1000) -> Iterator[object]:
-    """A Playwright browser context on Debian's Chromium (Playwright cannot download its own here)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_context(viewport={"width": width, "height": height})
-        finally:
-            browser.close()
-
-
-def button(page: object, label: str) -> object:
-    """The Lab's control button `label` ("Train", "Pause", "Resume", "Step", "Reset")."""
-    return page.get_by_test_id("stBaseButton-primary").or_(page.get_by_test_id("stBaseButton-secondary")).filter(
-        has_text=label)
-
-
-def open_lab(context: object, url: str, query: str) -> object:
-    """A new tab on the Lab at `url/?query`, returned once its Train button is drawn."""
-    page = context.new_page()
-    page.goto(f"{url}/?{query}")
-    button(page, "Train").wait_for(timeout=60_000)
-    return page
-
-
-def step_count(page: object) -> int:
-    """The Step metric ("123 / 500") of the Lab page."""
-    text = page.locator('[data-testid="stMetricValue"]').first.inner_text()
-    return int(text.split("/")[0])
 
 
 def headless_rate(config: RunConfig, seconds: float) -> float:
@@ -190,7 +113,7 @@ def measure(context: object, url: str, config: RunConfig, seconds: float, rounds
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m dashboard.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.dashboard", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each measurement window [default: 5]")
     parser.add_argument("--rounds", type=int, default=3, help="in-app windows per config [default: 3]")
     parser.add_argument("--config", choices=range(len(CONFIGS)), type=int, action="append",

@@ -1,0 +1,114 @@
+"""Broadcast, the students' side: the read-only `?watch=CODE` page.
+
+Viewers only read the presenter's Runner through the process-wide room store: a watch page
+never builds a Runner or Trainer. Their charts come from one shared `Frame` per room, rebuilt
+at most once per refresh period however many students watch. Built per viewer, thirty viewers
+took the GIL from the presenter's training thread and cut its rate to 22% of a lone run; shared,
+it measured 84-96% (`python -m benchmarks.broadcast [--per-viewer]`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+from streamlit.dataframe_util import convert_anything_to_arrow_bytes
+
+from dashboard.broadcast import Rooms, RoomView
+from dashboard.charts import LIVE_CHARTS, vega_spec
+from dashboard.history import Snapshot
+from dashboard.live_view import chart_grid, status
+from dashboard.presenter import base_url, rooms
+
+WATCH_REFRESH_S = float(os.environ.get("RNN_LAB_WATCH_REFRESH_S", "0.25"))  # a viewer's redraw period
+VIEWER_KEY = "watch_viewer"
+SEEN_KEY = "watch_seen"  # codes this viewer has watched: tells "ended" from "no such code"
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One refresh of a room as every viewer draws it: the snapshot and each chart's spec, data Arrow-encoded."""
+
+    snap: Snapshot
+    specs: dict[str, dict[str, Any]]
+
+
+def _encoded_spec(name: str, snap: Snapshot, log_y: bool) -> dict[str, Any]:
+    """charts.vega_spec with its datasets as Arrow bytes, which st.vega_lite_chart passes through as is."""
+    spec = vega_spec(name, snap, log_y)
+    return spec | {"datasets": {k: convert_anything_to_arrow_bytes(df) for k, df in spec["datasets"].items()}}
+
+
+def build_frame(source: Any, log_y: bool) -> Frame:
+    """A frame of the presenter's run `source` (its Runner)."""
+    snap = source.snapshot()
+    return Frame(snap, {c.name: _encoded_spec(c.name, snap, log_y) for c in LIVE_CHARTS})
+
+
+def shared_frame(store: Rooms, code: str, log_y: bool, max_age: float = WATCH_REFRESH_S) -> Frame | None:
+    """Room `code`'s current frame, rebuilt when older than `max_age`: one build per period for all viewers
+    (the presenter steps hundreds of times a second, so sharing per step would share nothing). None: no room."""
+    return store.shared(code, log_y, lambda source: build_frame(source, log_y), max_age)
+
+
+def _lesson(info: Mapping[str, Any]) -> None:
+    if not info.get("title"):
+        return
+    with st.container(border=True):
+        st.markdown(f"#### {info['title']}")
+        if info.get("explanation"):
+            st.markdown(info["explanation"])
+        if info.get("watch"):
+            st.markdown(f"**What to watch.** {info['watch']}")
+
+
+def _settings(snap: Snapshot) -> None:
+    """The presenter's current settings (live lr / clipping included), one line."""
+    st.caption(" · ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
+                          for k, v in snap.config.to_dict().items()))
+
+
+def _gone(code: str) -> None:
+    if code in st.session_state[SEEN_KEY]:
+        st.info(f"The broadcast **{code}** has ended. Thanks for watching! Ask your presenter for a new link, "
+                "or open the lab yourself:")
+    else:
+        st.warning(f"There is no live broadcast with the code **{code or '(empty)'}**. Check the code on the "
+                   "presenter's screen (letters and digits, no 0/O or 1/I), or open the lab yourself:")
+    st.link_button("Open RNN Gradient Lab", base_url(), icon=":material/science:")
+
+
+def _room(code: str) -> RoomView | None:
+    room = rooms().watch(code, st.session_state[VIEWER_KEY])
+    if room is not None:
+        st.session_state[SEEN_KEY].add(code)
+    return room
+
+
+def watch_page(code: str) -> None:
+    """Read-only live view of broadcast `code`: lesson text, settings, status and every chart."""
+    if VIEWER_KEY not in st.session_state:
+        st.session_state[VIEWER_KEY] = secrets.token_urlsafe(8)  # this tab in the viewer count
+        st.session_state[SEEN_KEY] = set()
+    st.title("RNN Gradient Lab — live broadcast")
+    if _room(code) is None:
+        _gone(code)
+        return
+    log_y = st.toggle("Log-scale loss", key="watch_log_loss")
+
+    @st.fragment(run_every=WATCH_REFRESH_S)
+    def _live() -> None:
+        room = _room(code)
+        frame = None if room is None else shared_frame(rooms(), code, log_y)
+        if frame is None:
+            st.rerun()  # full run: show why, and stop polling
+        _lesson(room.info)
+        _settings(frame.snap)
+        status(frame.snap)
+        chart_grid(frame.snap, frame.specs)
+
+    _live()

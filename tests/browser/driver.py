@@ -1,0 +1,101 @@
+"""Drive the real app: a `streamlit run` server on a free port, Debian's Chromium through Playwright, and the
+Lab's controls. The browser tests and `python -m benchmarks.dashboard` use these."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0, log: Path | None = None) -> None:
+    """Return once the Streamlit server at `url` answers its health check; raise if `proc` dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start:\n{log.read_text() if log else ''}") from None
+            time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def serve(*options: str, before: str = "", timeout: float = 60.0) -> Iterator[tuple[str, Path]]:
+    """`streamlit run dashboard/app.py [options]` on 127.0.0.1; yields (base url, path of the server's log).
+
+    `before` is Python the server process runs before Streamlit starts (a test's fault injection).
+    """
+    port = free_port()
+    log = Path(tempfile.mkstemp(prefix="rnnlab-server-", suffix=".log")[1])
+    args = ["streamlit", "run", "dashboard/app.py", "--server.address", "127.0.0.1", "--server.port", str(port),
+            "--server.headless", "true", "--browser.gatherUsageStats", "false", *options]
+    cmd = [sys.executable, "-m", *args]
+    if before:  # the same command, in a process that ran `before` first
+        launch = f"import sys\nfrom streamlit.web.cli import main\nsys.argv = {args!r}\nmain()"
+        cmd = [sys.executable, "-c", f"{before}\n{launch}"]
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc, timeout, log)
+        yield url, log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@contextlib.contextmanager
+def chromium(width: int = 1600, height: int = 1000) -> Iterator[object]:
+    """A Playwright browser context on Debian's Chromium (Playwright cannot download its own here)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_context(viewport={"width": width, "height": height})
+        finally:
+            browser.close()
+
+
+def button(page: object, label: str) -> object:
+    """The Lab's control button `label` ("Train", "Pause", "Resume", "Step", "Reset")."""
+    return page.get_by_test_id("stBaseButton-primary").or_(page.get_by_test_id("stBaseButton-secondary")).filter(
+        has_text=label)
+
+
+def open_lab(context: object, url: str, query: str) -> object:
+    """A new tab on the Lab at `url/?query`, returned once its Train button is drawn."""
+    page = context.new_page()
+    page.goto(f"{url}/?{query}")
+    button(page, "Train").wait_for(timeout=60_000)
+    return page
+
+
+def step_count(page: object) -> int:
+    """The Step metric ("123 / 500") of the Lab page."""
+    text = page.locator('[data-testid="stMetricValue"]').first.inner_text()
+    return int(text.split("/")[0])

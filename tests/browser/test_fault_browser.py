@@ -1,0 +1,57 @@
+"""A real browser against a server whose Trainer.step fails at step 4 (injected in the server process before
+Streamlit starts): the page shows the exception's message within a second, the training thread ends, and
+Reset recovers."""
+
+import pytest
+
+from tests.browser.driver import button, chromium, open_lab, serve
+from tests.browser.polling import thread_log, wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+FAULT = """
+import models.trainer
+
+_real_step = models.trainer.Trainer.step
+
+
+def _failing_step(self):
+    if self.step_count == 3:
+        raise RuntimeError("injected fault")
+    return _real_step(self)
+
+
+models.trainer.Trainer.step = _failing_step
+"""
+
+
+# Records, in the page, when the error's text first appears: Playwright's own polling adds up to ~0.8 s on a busy box.
+WATCH_FOR = """text => {
+  window.__shown = null;
+  window.__clicked = performance.now();
+  new MutationObserver(() => {
+    if (window.__shown === null && document.body.innerText.includes(text)) window.__shown = performance.now();
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def test_a_failing_step_shows_its_message_within_a_second_and_leaves_no_thread():
+    with serve(before=FAULT) as (url, log), chromium() as context:
+        page = open_lab(context, url, "steps=100000")
+        page.wait_for_timeout(1000)  # let the first render settle
+        message = page.get_by_test_id("stAlert").filter(has_text="injected fault")
+        page.evaluate(WATCH_FOR, "injected fault")
+        button(page, "Train").click()
+        message.wait_for(timeout=10_000)
+        shown = page.evaluate("(window.__shown - window.__clicked) / 1000")
+        assert shown < 1.0, f"the error took {shown:.2f} s to show"
+        assert "step 4 failed with RuntimeError: injected fault" in message.inner_text()
+        assert page.get_by_test_id("stException").count() == 0  # a message, not a crash
+
+        wait_until(lambda: thread_log(log) and thread_log(log)[-1][1] == "ended (live=0)", timeout=5)
+        assert [event for _, event in thread_log(log)] == ["started", "ended (live=0)"]
+        assert "step 4 failed" in log.read_text() and "RuntimeError: injected fault" in log.read_text()
+
+        page.get_by_role("button", name="Reset").click()  # recovers: a new run, idle, no message
+        wait_until(lambda: message.count() == 0, timeout=10)
+        assert button(page, "Train").count() == 1
