@@ -2,7 +2,7 @@
 
 Zeros (a gradient that underflowed to exactly 0) are drawn at FLOOR with a triangle and say so in
 the tooltip, as on the lab's own profile chart; a bound that overflowed to inf is left out.
-Timesteps are the textbook's, t = 1..T (h_0 = 0 is the initial state, which has no gradient).
+The split and slope charts count timesteps the textbook's way, t = 1..T (h_0 = 0 is the initial state).
 """
 
 from __future__ import annotations
@@ -18,7 +18,10 @@ from models.config import CHOICES, RunConfig
 from models.theory import Split, Theory
 from models.trainer import StepRecord
 
-CURVES = ("measured", "exact Jacobian chain", "bound (γσ_max)^(T−t)")
+# The overlay and gates charts still count timesteps from 0 like the Lab's other charts (index i is h_{i+1});
+# the lead moves them to t = 1..T together with the rest of the dashboard (tests/dashboard/test_insight.py
+# reads this bound's name).
+CURVES = ("measured", "exact Jacobian chain", "bound (γσ_max)^(T−1−t)")
 GATES = ("forget gate f_t", "input gate i_t", "output gate o_t")
 BELOW = "exactly 0 (drawn at the floor)"
 # Streamlit fits a stretched chart's title, legend and axes inside its height: leave room for the plot.
@@ -36,7 +39,7 @@ def _log_ready(df: pd.DataFrame) -> pd.DataFrame:
 def theory_frame(theory: Theory) -> pd.DataFrame:
     """Long form: one row per (curve, t), with `plotted`, `below` and tooltip `value` columns."""
     frames = [
-        pd.DataFrame({"t": np.arange(1, len(values) + 1), "curve": name, "norm": np.asarray(values, dtype=np.float64)})
+        pd.DataFrame({"t": np.arange(len(values)), "curve": name, "norm": np.asarray(values, dtype=np.float64)})
         for name, values in zip(CURVES, (theory.measured, theory.exact, theory.bound), strict=True)
     ]
     return _log_ready(pd.concat(frames, ignore_index=True))
@@ -51,7 +54,7 @@ def theory_overlay_chart(theory: Theory) -> alt.LayerChart:
     """Measured profile, the exact chain that reproduces it, and Pascanu et al.'s (2013) bound above both."""
     df = theory_frame(theory)
     base = alt.Chart(df).encode(
-        x=alt.X("t:Q", title="timestep t (1 = first word)"),
+        x=alt.X("t:Q", title="timestep t (0 = first word)"),
         y=alt.Y("plotted:Q", title="‖∂L/∂h_t‖ (log)", scale=alt.Scale(type="log")),
         # The exact chain lies on the measurement: draw the measurement wide and pale, the chain dashed on top.
         color=_by_curve(alt.Color, ["#1f77b4", "#ff7f0e", "#7f7f7f"], title=None, legend=alt.Legend(orient="top")),
@@ -70,7 +73,7 @@ def gates_frame(record: StepRecord) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(gate means per t, long form) and (‖∂L/∂c_t‖ per t, with floor columns) from an LSTM StepRecord."""
     if record.gates is None or record.cell is None:
         raise ValueError("gates and cell gradients exist only for LSTM runs")
-    steps = np.arange(1, record.gates.shape[1] + 1)
+    steps = np.arange(record.gates.shape[1])
     gates = pd.concat([pd.DataFrame({"t": steps, "gate": name, "mean": record.gates[row].astype(np.float64)})
                        for row, name in enumerate(GATES)], ignore_index=True)
     cell = pd.DataFrame({"t": steps, "norm": record.cell.astype(np.float64)})

@@ -33,7 +33,6 @@ def test_theory_frame_is_long_form_with_every_curve():
     df = theory_frame(_theory())
     assert set(df["curve"]) == set(CURVES) and len(df) == 3 * 12
     assert {"t", "plotted", "below", "value"} <= set(df.columns)
-    assert df["t"].min() == 1 and df["t"].max() == 12  # textbook timesteps: h_1 … h_T
 
 
 def test_zeros_sit_below_range_and_infinities_are_dropped():
