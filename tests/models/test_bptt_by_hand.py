@@ -1,6 +1,7 @@
 """The hand-summed chain rule for cat / mat / rat equals autograd to 1e-10 in float64."""
 
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,8 +83,6 @@ def test_label_rule_and_bad_sentences():
 
 
 def test_readme_states_the_pages_numbers():
-    from pathlib import Path
-
     e = worked_example()
     text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     section = text[text.index("### BPTT by hand"):text.index("### Theory next to measurement")]

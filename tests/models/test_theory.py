@@ -1,13 +1,19 @@
 """The Jacobian chain predicts the measured profile exactly; Pascanu et al.'s bound lies above it; the split of
 the decay into f′ and W_h adds up, and agrees with an independent autograd computation."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from models import RunConfig, build_model
+from models.lessons import LESSONS
 from models.theory import predict, probe_batch, split, split_at_init
+from models.trainer import spectral_radius
+
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 CASES = [
     ("rnn", "tanh", "default", 1.0),  # vanishes
@@ -18,11 +24,15 @@ CASES = [
 ]
 
 
-def _theory(model: str, activation: str, init: str, gain: float, seq_len: int = 25):
+def _model_and_batch(model: str, activation: str, init: str, gain: float, seq_len: int = 25):
     config = RunConfig(model=model, activation=activation, init=init, recurrent_gain=gain, seq_len=seq_len,
                        hidden_size=8, batch_size=6, negative_slope=0.2, seed=4)
     x, y, loss = probe_batch(config)
-    return predict(build_model(config, x.shape[-1]), x, y, loss)
+    return build_model(config, x.shape[-1]), x, y, loss
+
+
+def _theory(model: str, activation: str, init: str, gain: float):
+    return predict(*_model_and_batch(model, activation, init, gain))
 
 
 @pytest.mark.parametrize(("model", "activation", "init", "gain"), CASES)
@@ -71,13 +81,6 @@ SPLIT_CASES = [
     ("residual", "tanh", "default", 1.0),
     ("residual", "sigmoid", "orthogonal", 0.9),
 ]
-
-
-def _model_and_batch(model: str, activation: str, init: str, gain: float, seq_len: int = 25):
-    config = RunConfig(model=model, activation=activation, init=init, recurrent_gain=gain, seq_len=seq_len,
-                       hidden_size=8, batch_size=6, negative_slope=0.2, seed=4)
-    x, y, loss = probe_batch(config)
-    return build_model(config, x.shape[-1]), x, y, loss
 
 
 def _autograd_gradients(net, x, y, loss):
@@ -151,18 +154,13 @@ def test_split_refuses_the_lstm():
 
 def test_readme_states_lesson_2s_split():
     """Every number README's 'Theory next to measurement' gives for lesson 2 at initialization, recomputed."""
-    from pathlib import Path
-
-    from models.lessons import LESSONS
-    from models.trainer import spectral_radius
-
     config = LESSONS["vanishing"].config
     parts = split_at_init(config)
     x, y, loss = probe_batch(config, 64)
     net = build_model(config, x.shape[-1])
     theory = predict(net, x, y, loss)
     rho, T = spectral_radius(net), config.seq_len
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    text = README.read_text()
     section = text[text.index("### Theory next to measurement"):text.index("### Screenshots")]
     decades = parts.decades()
     stated = [f"{parts.exact[0] / parts.exact[-1]:.3g}", f"{-parts.log_ratio:.2f} decades",
