@@ -321,8 +321,8 @@ _LESSONS = (
             "tanh′ ≈ 1."
         ),
         watch=(
-            "At step 1, W_h removes no decades at all and tanh′ less than 0.1: more than 90% of the gradient "
-            "reaches the first word. The loss leaves chance and falls below 0.1 within 200 steps. The "
+            "At step 1, W_h removes no decades at all and tanh′ less than a tenth of one: more than 90% of the "
+            "gradient reaches the first word. The loss leaves chance and falls below 0.1 within 200 steps. The "
             "initialization does the work that lesson 3 hoped ReLU would do."
         ),
         try_next=(
@@ -347,7 +347,8 @@ _LESSONS = (
             "ReLU units that are off pass nothing back. The batch accuracy reaches 100% and stays above 99% over "
             "the last 100 steps. By then the profile is no longer flat: the first word's gradient differs from the "
             "last word's by more than a factor of ten, up or down depending on the seed. A timestep drawn at "
-            "exactly 0 (▼) is genuine: every ReLU unit was off there, so nothing passes back."
+            "exactly 0 (▼) received no gradient in float32: ReLU units that are off pass back exactly nothing, and "
+            "what little passes the others can fall below float32's range."
         ),
         try_next="Raise the learning rate to 0.001, lesson 4's, and compare across a few seeds with tanh.",
         claim=claim(ratio(1, above=0.2, below=0.9), mean_accuracy(100, above=0.99), ratio_spread_at_end(above=1.0)),
@@ -379,7 +380,7 @@ _LESSONS = (
         config=BIG_WEIGHTS,
         explanation=(
             "The adding problem (Hochreiter & Schmidhuber 1997) with a ReLU RNN whose W_h is 2.2 × an orthogonal "
-            "matrix: going back one step multiplies the gradient's norm by exactly 2.2 before the slopes act. "
+            "matrix: at every step back, W_h's factor multiplies the gradient's norm by exactly 2.2. "
             "Plain SGD at lr 0.1, the step size that trains lesson 10."
         ),
         watch=(
