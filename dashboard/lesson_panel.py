@@ -8,7 +8,7 @@ from dashboard.state import apply_config
 from models.lessons import LESSONS, Lesson
 
 # Set by the click, read once by the lab page: a lesson must start a fresh run even when it differs
-# from the current one only in live settings (lesson 5 -> 6 changes clipping alone; a diverged run
+# from the current one only in live settings (lesson 8 -> 10 changes the learning rate and step budget; a diverged run
 # would otherwise just carry on diverged).
 JUST_LOADED = "lesson_just_loaded"
 
