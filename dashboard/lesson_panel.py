@@ -8,7 +8,7 @@ from dashboard.state import apply_config
 from models.lessons import LESSONS, Lesson
 
 # Set by the click, read once by the lab page: a lesson must start a fresh run even when it differs
-# from the current one only in live settings (lesson 5 -> 6 changes clipping alone; a diverged run
+# from the current one only in live settings (lesson 8 -> 10 changes the learning rate and step budget; a diverged run
 # would otherwise just carry on diverged).
 JUST_LOADED = "lesson_just_loaded"
 
@@ -37,11 +37,12 @@ def lesson_picker() -> Lesson | None:
 
 
 def lesson_card(lesson: Lesson) -> None:
-    """The teacher's two or three sentences: what this shows, what to watch, what to try next."""
+    """The teacher's three short paragraphs, then how often the lesson's claim holds and what it claims."""
     with st.container(border=True):
         st.markdown(f"#### {lesson.title}")
         st.markdown(lesson.explanation)
         st.markdown(f"**What to watch.** {lesson.watch}")
         st.markdown(f"**Try next.** {lesson.try_next}")
-        st.caption(f"Checked by a test with this preset and seed: {lesson.claim_text}. "
-                   f"Reproduce: `python -m models.lessons {lesson.key}`")
+        # The figure is recorded in models/lessons.py and recomputed by tests/models/test_lessons.py.
+        st.badge(f"Claim {lesson.robustness}", icon=":material/verified:", color="green")
+        st.caption(f"{lesson.claim_text}. Reproduce: `python -m models.lessons {lesson.key} --seeds 0-9`")

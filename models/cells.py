@@ -2,7 +2,7 @@
 
 Parameter names and layouts are PyTorch's own (`weight_ih_l0`, LSTM gate order i, f, g, o),
 so `torch.nn.RNN` / `torch.nn.LSTM` load our weights with `load_state_dict` and agree.
-Unlike them, the activation is a choice (tanh / relu / leaky_relu) for every cell.
+Unlike them, the activation is a choice (tanh / sigmoid / relu / leaky_relu) for every cell.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from models.config import RunConfig
 # RunConfig), but not PyTorch's gradient at a = 0, which is why autograd gets the originals.
 ACTIVATIONS: dict[str, Callable[..., Tensor]] = {
     "tanh": lambda a, slope, out=None: torch.tanh(a, out=out),
+    "sigmoid": lambda a, slope, out=None: torch.sigmoid(a, out=out),
     "relu": lambda a, slope, out=None: torch.relu(a) if out is None else torch.clamp(a, min=0, out=out),
     "leaky_relu": lambda a, slope, out=None: (
         F.leaky_relu(a, slope) if out is None else torch.maximum(a, a * slope, out=out)
@@ -31,14 +32,16 @@ ACTIVATIONS: dict[str, Callable[..., Tensor]] = {
 # f'(a) for a batch of pre-activations; the hand-written backward pass needs it.
 DERIVATIVES: dict[str, Callable[[Tensor, float], Tensor]] = {
     "tanh": lambda a, slope: 1 - torch.tanh(a).square(),
+    "sigmoid": lambda a, slope: torch.sigmoid(a) * (1 - torch.sigmoid(a)),
     "relu": lambda a, slope: (a > 0).to(a.dtype),
     "leaky_relu": lambda a, slope: torch.where(a > 0, 1.0, slope).to(a.dtype),
 }
 
-# The same f'(a), written in terms of the output y = f(a): saves recomputing tanh.
-# Exact for these three, since relu / leaky_relu keep the sign of a.
+# The same f'(a), written in terms of the output y = f(a): saves recomputing tanh or σ.
+# Exact for all four, since relu / leaky_relu keep the sign of a.
 DERIVATIVES_FROM_OUTPUT: dict[str, Callable[[Tensor, float], Tensor]] = {
     "tanh": lambda y, slope: y.square().neg_().add_(1),
+    "sigmoid": lambda y, slope: y * (1 - y),
     "relu": lambda y, slope: (y > 0).to(y.dtype),
     "leaky_relu": lambda y, slope: torch.where(y > 0, 1.0, slope).to(y.dtype),
 }
@@ -46,6 +49,7 @@ DERIVATIVES_FROM_OUTPUT: dict[str, Callable[[Tensor, float], Tensor]] = {
 # Largest |f'|: the gamma of Pascanu, Mikolov & Bengio's (2013) vanishing/exploding bound.
 MAX_SLOPE: dict[str, Callable[[float], float]] = {
     "tanh": lambda slope: 1.0,
+    "sigmoid": lambda slope: 0.25,  # σ'(a) = σ(1 − σ) peaks at a = 0
     "relu": lambda slope: 1.0,
     "leaky_relu": lambda slope: max(1.0, slope),
 }

@@ -14,7 +14,7 @@ from typing import Any
 # dicts by the same names (a test checks they agree).
 CHOICES: dict[str, tuple[str, ...]] = {
     "model": ("rnn", "lstm", "residual"),
-    "activation": ("tanh", "relu", "leaky_relu"),
+    "activation": ("tanh", "sigmoid", "relu", "leaky_relu"),
     "init": ("default", "xavier", "kaiming", "orthogonal", "identity", "normal"),
     "optimizer": ("sgd", "momentum", "adam"),
     "clip": ("none", "norm", "value"),

@@ -25,8 +25,8 @@ def _xavier(w_ih: Tensor, w_hh: Tensor, config: RunConfig) -> None:
 
 
 def _kaiming(w_ih: Tensor, w_hh: Tensor, config: RunConfig) -> None:
-    # He et al. (2015) assume ReLU; for tanh use torch's gain for tanh instead.
-    nonlinearity = "tanh" if config.activation == "tanh" else "leaky_relu"
+    # He et al. (2015) assume ReLU; for tanh and sigmoid use torch's gain for them instead (5/3 and 1).
+    nonlinearity = config.activation if config.activation in ("tanh", "sigmoid") else "leaky_relu"
     slope = config.negative_slope if config.activation == "leaky_relu" else 0.0
     for weight in (w_ih, *_blocks(w_hh, config.hidden_size)):
         nn.init.kaiming_normal_(weight, a=slope, nonlinearity=nonlinearity)

@@ -1,107 +1,215 @@
 """One-click lessons: a preset RunConfig, what to say, what to watch, and a claim a test checks.
 
-Every claim is a function of the run's StepRecords, so `python -m models.lessons` (and
-tests/models/test_lessons.py) can replay a lesson headlessly and confirm that what the
-text promises actually happens with that preset and seed.
+Every number a lesson states is a bound in its claim, and every claim is checked on seeds 0–9,
+not just on the preset's seed: `python -m models.lessons --seeds 0-9` prints how often each
+holds, `Lesson.seeds_passing` records it for the lesson card, and tests/models/test_lessons.py
+recomputes it. A claim is a list of checks, each one number measured from the run's StepRecords
+(or, for `at_init`, from the exact split of the untrained model's gradient, models.theory.split)
+and the bound the text puts on it.
+
+Timesteps are the textbook's: words x_1..x_T, states h_1..h_T after reading them, h_0 = 0. The
+engine's arrays are 0-indexed, so record.hidden[0] is ‖∂L/∂h_1‖ and record.hidden[-1] is ‖∂L/∂h_T‖.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import torch
+from joblib import Parallel, delayed
 
 from models.config import RunConfig
+from models.theory import Split, split_at_init
 from models.trainer import StepRecord, Trainer
 
 Records = Sequence[StepRecord]
-# A check returns (holds, what was measured) so a failure says what happened instead.
-Check = Callable[[Records], tuple[bool, str]]
+SEEDS = tuple(range(10))  # the seeds every claim is checked on
+NEVER = math.inf  # "first step at which …" when it never happened
+
+
+@dataclass(frozen=True)
+class Check:
+    """One number measured from a run (or from the split at initialization) and the bound a claim puts on it."""
+
+    label: str  # what is measured, e.g. "‖∂L/∂h_1‖/‖∂L/∂h_T‖ at step 1"
+    measure: Callable[[Any], float]
+    above: float | None = None  # strict bounds: the check holds when above < value < below
+    below: float | None = None
+    fmt: str = ".3g"
+    says: str | None = None  # the sentence, when the bound reads better in words ("diverges before step 3")
+
+    @property
+    def text(self) -> str:
+        if self.says:
+            return self.says
+        if self.above is not None and self.below is not None:
+            return f"{self.above:g} < {self.label} < {self.below:g}"
+        if self.below is not None:
+            return f"{self.label} < {self.below:g}"
+        return f"{self.label} > {self.above:g}"
+
+    def holds(self, value: float) -> bool:
+        return (self.above is None or value > self.above) and (self.below is None or value < self.below)
+
+    def show(self, value: float) -> str:
+        return "never" if value == NEVER else f"{value:{self.fmt}}"
 
 
 @dataclass(frozen=True)
 class Claim:
-    """A sentence about a run and the check that decides it."""
+    """Sentences about a run, each decided by one Check; callable on what the checks measure."""
 
-    text: str
-    check: Check
+    checks: tuple[Check, ...]
 
-    def __call__(self, records: Records) -> tuple[bool, str]:
-        return self.check(records)
+    @property
+    def text(self) -> str:
+        return "; ".join(c.text for c in self.checks)
 
+    def values(self, subject: Any) -> list[float]:
+        return [float(c.measure(subject)) for c in self.checks]
 
-def loss_below(threshold: float, by_step: int) -> Claim:
-    def check(records: Records) -> tuple[bool, str]:
-        first = next((r.step for r in records if r.loss < threshold), None)
-        return first is not None and first <= by_step, f"first step with loss < {threshold:g}: {first}"
+    def judge(self, values: Sequence[float]) -> tuple[bool, str]:
+        holds = all(c.holds(v) for c, v in zip(self.checks, values, strict=True))
+        return holds, "; ".join(f"{c.label} = {c.show(v)}" for c, v in zip(self.checks, values, strict=True))
 
-    return Claim(f"loss < {threshold:g} by step {by_step}", check)
-
-
-def diverges_before(step: int) -> Claim:
-    def check(records: Records) -> tuple[bool, str]:
-        at = next((r.step for r in records if r.diverged), None)
-        return at is not None and at < step, f"diverged at step {at}"
-
-    return Claim(f"the run diverges before step {step}", check)
+    def __call__(self, subject: Any) -> tuple[bool, str]:
+        """(holds, what was measured): a failure says what happened instead."""
+        return self.judge(self.values(subject))
 
 
-def stays_finite(mean_loss_below: float, last: int) -> Claim:
-    def check(records: Records) -> tuple[bool, str]:
-        diverged = any(r.diverged for r in records)
-        mean = float(np.mean([r.loss for r in records[-last:]]))
-        return not diverged and mean < mean_loss_below, f"diverged={diverged}, mean loss of last {last} = {mean:.4f}"
-
-    return Claim(f"no divergence in {{steps}} steps and mean loss of the last {last} < {mean_loss_below:g}", check)
+def claim(*checks: Check) -> Claim:
+    return Claim(tuple(checks))
 
 
-def stays_at_chance(mean_loss_above: float, last: int) -> Claim:
-    def check(records: Records) -> tuple[bool, str]:
-        mean = float(np.mean([r.loss for r in records[-last:]]))
-        return mean > mean_loss_above, f"mean loss of last {last} = {mean:.4f}"
+# --- what a check can measure in a run ---------------------------------------------------------------
 
-    return Claim(f"mean loss of the last {last} steps stays > {mean_loss_above:g} (chance: ln 2 ≈ 0.693)", check)
+def _first(records: Records, test: Callable[[StepRecord], bool]) -> float:
+    return next((float(r.step) for r in records if test(r)), NEVER)
 
 
-def profile_ratio(step: int, *, below: float = 0.0, above: float = 0.0, series: str = "hidden") -> Claim:
-    """‖∂L/∂h_0‖ / ‖∂L/∂h_T‖ (or the cell's) at `step`: how much gradient survives the whole lag."""
+def _finite(records: Records) -> list[StepRecord]:
+    return [r for r in records if not r.diverged]
+
+
+def loss_below(threshold: float, by_step: int) -> Check:
+    return Check(f"first step with loss < {threshold:g}", lambda rs: _first(rs, lambda r: r.loss < threshold),
+                 below=by_step + 1, fmt=".0f", says=f"loss < {threshold:g} by step {by_step}")
+
+
+def _diverged_at(records: Records) -> float:
+    return _first(records, lambda r: r.diverged)
+
+
+def diverges_before(step: int) -> Check:
+    return Check("step at which the run diverges", _diverged_at, below=step, fmt=".0f",
+                 says=f"the run diverges before step {step}")
+
+
+def never_diverges() -> Check:
+    # NEVER is the only value above any finite step count.
+    return Check("step at which the run diverges", _diverged_at, above=1e9, fmt=".0f", says="the run never diverges")
+
+
+def mean_loss(last: int, *, above: float | None = None, below: float | None = None) -> Check:
+    return Check(f"mean loss of the last {last} steps", lambda rs: np.mean([r.loss for r in _finite(rs)[-last:]]),
+                 above=above, below=below, fmt=".4f")
+
+
+def mean_accuracy(last: int, above: float) -> Check:
+    return Check(f"mean batch accuracy over the last {last} steps",
+                 lambda rs: np.mean([r.accuracy for r in _finite(rs)[-last:]]), above=above, fmt=".3f")
+
+
+def ratio(step: int | None, *, above: float | None = None, below: float | None = None,
+          series: str = "hidden") -> Check:
+    """‖∂L/∂h_1‖/‖∂L/∂h_T‖ (or the cell's) at `step` (None: the last step): how much survives the whole lag."""
     name = "h" if series == "hidden" else "c"
+    where = f"step {step}" if step else "the last step"
 
-    def check(records: Records) -> tuple[bool, str]:
-        profile = getattr(records[step - 1], series)
-        ratio = float(profile[0] / profile[-1])
-        holds = (ratio < below if below else True) and (ratio > above if above else True)
-        return holds, f"‖∂L/∂{name}_0‖/‖∂L/∂{name}_T‖ at step {step} = {ratio:.3g}"
+    def measure(records: Records) -> float:
+        profile = getattr(records[step - 1] if step else _finite(records)[-1], series)
+        return float(profile[0] / profile[-1])
 
-    bounds = " and ".join(([f"< {below:g}"] if below else []) + ([f"> {above:g}"] if above else []))
-    return Claim(f"‖∂L/∂{name}_0‖/‖∂L/∂{name}_T‖ at step {step} {bounds}", check)
+    return Check(f"‖∂L/∂{name}_1‖/‖∂L/∂{name}_T‖ at {where}", measure, above=above, below=below)
 
 
-def gradient_spike(factor: float) -> Claim:
-    def check(records: Records) -> tuple[bool, str]:
-        finite = [r.grad_norm for r in records if math.isfinite(r.grad_norm)]
-        growth = max(finite) / finite[0]
-        return growth > factor, f"largest finite ‖∇L‖ / step-1 ‖∇L‖ = {growth:.3g}"
+def ratio_spread_at_end(above: float) -> Check:
+    """|log10 ‖∂L/∂h_1‖/‖∂L/∂h_T‖| at the last step: how far from flat the profile ends, in either direction."""
+    def measure(records: Records) -> float:
+        profile = _finite(records)[-1].hidden
+        with np.errstate(divide="ignore"):
+            return abs(float(np.log10(profile[0]) - np.log10(profile[-1])))
 
-    return Claim(f"the total gradient norm grows > {factor:g}× before the end", check)
+    return Check("decades between ‖∂L/∂h_1‖ and ‖∂L/∂h_T‖ at the last step, either way", measure, above=above,
+                 fmt=".2f")
 
 
-def all_of(*claims: Claim) -> Claim:
-    def check(records: Records) -> tuple[bool, str]:
-        results = [c(records) for c in claims]
-        return all(ok for ok, _ in results), "; ".join(text for _, text in results)
+def clipped_fraction(below: float) -> Check:
+    return Check("fraction of steps clipped", lambda rs: np.mean([r.clipped for r in _finite(rs)]), above=0.0,
+                 below=below, fmt=".3f")
 
-    return Claim("; ".join(c.text for c in claims), check)
+
+RADII: dict[str, tuple[str, Callable[[list[float]], float]]] = {
+    "first": ("ρ(W_h) at step 1", lambda radii: radii[0]),
+    "max": ("largest ρ(W_h) during the run", max),
+    "min": ("smallest ρ(W_h) during the run", min),
+}
+
+
+def spectral_radius(which: str, *, above: float | None = None, below: float | None = None) -> Check:
+    """ρ(W_h) at step 1, or its largest / smallest finite value over the run."""
+    label, pick = RADII[which]
+    return Check(label, lambda rs: pick([r.spectral_radius for r in rs if math.isfinite(r.spectral_radius)]),
+                 above=above, below=below)
+
+
+def short_terms(last: int, above: float) -> Check:
+    """The source's 'the short-term terms dominate': share of Σ_t ‖δ_t h_{t−1}ᵀ‖ from the last `last` steps."""
+    def measure(records: Records) -> float:
+        terms = records[0].weight_terms
+        return float(terms[-last:].sum() / terms.sum())
+
+    return Check(f"share of Σ_t ‖δ_t h_(t−1)ᵀ‖ at step 1 from the last {last} steps", measure, above=above)
+
+
+def forget_gate(above: float) -> Check:
+    """The LSTM's smallest mean forget gate over the timesteps at step 1."""
+    return Check("smallest mean forget gate over t at step 1", lambda rs: float(rs[0].gates[0].min()), above=above)
+
+
+# --- what a check can measure in the split at initialization -----------------------------------------
+
+def decades(part: str, *, above: float | None = None, below: float | None = None) -> Check:
+    """Decades (log10) that f′ ("slope") or W_h ("weights") contribute to ‖∂L/∂h_1‖/‖∂L/∂h_T‖ at initialization."""
+    name = {"slope": "f′", "weights": "W_h"}[part]
+    return Check(f"decades from {name} at initialization", lambda s: s.decades()[part], above=above, below=below,
+                 fmt=".2f")
+
+
+def no_decades_from_weights() -> Check:
+    """W_h = I (or any orthogonal W_h) keeps every norm: its share is 0 up to rounding."""
+    return Check("decades from W_h at initialization", lambda s: s.decades()["weights"], above=-1e-9, below=1e-9,
+                 fmt=".2f", says="W_h removes no decades at initialization (to 1e-9)")
+
+
+def weights_share(above: float) -> Check:
+    def measure(s: Split) -> float:
+        parts = s.decades()
+        return parts["weights"] / (parts["weights"] + parts["slope"])
+
+    return Check("W_h's share of the decades lost at initialization", measure, above=above, fmt=".2f")
 
 
 @dataclass(frozen=True)
 class Lesson:
-    """A preset the lab loads in one click, with the words a teacher needs for it."""
+    """A preset the lab loads in one click, the words a teacher needs for it, and what a test checks."""
 
     key: str
     title: str
@@ -109,20 +217,32 @@ class Lesson:
     explanation: str
     watch: str
     try_next: str
-    claim: Claim
+    claim: Claim  # about the training run: claim(records) -> (holds, measured)
+    seeds_passing: int  # of SEEDS on which the whole claim holds; recorded, recomputed by a test
+    at_init: Claim | None = None  # about the untrained model's split (models.theory.split_at_init)
+    pace: float | None = None  # steps per second for the dashboard, so a run unfolds in ~20–30 s; None = flat out
 
     @property
     def claim_text(self) -> str:
-        return self.claim.text.replace("{steps}", str(self.config.steps))
+        at_init = f"; {self.at_init.text}" if self.at_init else ""
+        return self.claim.text + at_init
+
+    @property
+    def robustness(self) -> str:
+        """What the lesson card shows: how often the claim holds."""
+        return f"holds on {self.seeds_passing} of seeds {SEEDS[0]}–{SEEDS[-1]}"
 
 
-# Lessons 2, 3, 4 and 8 share this long-lag task and optimizer, so the only thing that
-# changes between them is the recurrence: that is what makes the comparison fair.
-LONG_LAG = RunConfig(task="first_token", seq_len=50, hidden_size=16, batch_size=64, optimizer="adam", lr=0.01,
+# The long-lag task ("Marathi … Maharashtra … ___"): remember the first of 50 words. Lessons 2–6 and 11
+# share it with its optimizer, so only the recurrence changes between them.
+LONG_LAG = RunConfig(task="first_token", seq_len=50, hidden_size=16, batch_size=64, optimizer="adam", lr=0.001,
                      steps=300, seed=0)
-# Lessons 5, 6 and 7 share this exploding run: ReLU, W_h orthogonal × 1.2 (σ_max = 1.2), plain SGD.
-EXPLODING = RunConfig(task="adding", activation="relu", init="orthogonal", recurrent_gain=1.2, seq_len=20,
-                      hidden_size=16, optimizer="sgd", lr=0.1, steps=400, seed=0)
+# Exploding from the weights: ReLU, W_h = 2.2 × an orthogonal matrix, plain SGD at an ordinary step size.
+BIG_WEIGHTS = RunConfig(task="adding", seq_len=20, hidden_size=16, batch_size=64, activation="relu",
+                        init="orthogonal", recurrent_gain=2.2, optimizer="sgd", lr=0.1, steps=400, seed=0)
+# Exploding from the learning rate: a tanh RNN with PyTorch's init, whose gradient vanishes, and SGD at lr 1.
+BIG_STEPS = RunConfig(task="adding", seq_len=10, hidden_size=16, batch_size=64, optimizer="sgd", lr=1.0, steps=400,
+                      seed=0)
 
 _LESSONS = (
     Lesson(
@@ -132,170 +252,373 @@ _LESSONS = (
                          hidden_size=8, steps=200, seed=0),
         explanation=(
             "The source's own example: three-word sentences over cat, mat and rat, label 1 when a rat appears. "
-            "A tanh RNN reads one word per step and plain gradient descent trains it. The sequence is so short "
-            "that backpropagation through time only has to go back three steps, so nothing vanishes."
+            "A tanh RNN reads one word per step, h_t = tanh(W_in x_t + W_h h_{t−1} + b) from h_0 = 0, and plain "
+            "gradient descent trains it. Backpropagation through time goes back two steps, from h_3 to h_1."
         ),
         watch=(
-            "The loss falls towards 0 and accuracy reaches 100%. Over three steps little is lost: the first word "
-            "still receives about a quarter of the gradient the last word gets. The 'BPTT by hand' page works "
-            "through the same kind of network with real numbers."
+            "The loss falls below 0.1 within 100 steps. At step 1 the first word's state h_1 receives only 10–40% "
+            "of the gradient that h_3 gets: each step back already shrinks it. Over two steps that does no harm; "
+            "over 49 steps it is lesson 2."
         ),
-        try_next="Open 'BPTT by hand' to see every chain-rule factor, then try lesson 2, where the lag is 50 words.",
-        claim=all_of(loss_below(0.1, by_step=100), profile_ratio(1, above=0.1)),
+        try_next="Open 'BPTT by hand' to see every chain-rule factor with real numbers, then lesson 2.",
+        claim=claim(loss_below(0.1, by_step=100), ratio(1, above=0.1, below=0.4)),
+        seeds_passing=10,
+        pace=8.0,
     ),
     Lesson(
         key="vanishing",
         title="2 · Vanishing gradient",
         config=LONG_LAG,
         explanation=(
-            "'Marathi is spoken in Maharashtra … I could not enjoy the film because I don't understand ___': the "
-            "answer depends on a word far back. Here the label is the first word and 49 distractors follow. "
-            "Backpropagating to h_t multiplies by diag(tanh'(a_k)) W_h once per step; with small weights each factor "
-            "shrinks the gradient, so after 49 of them almost nothing is left (Pascanu, Mikolov & Bengio 2013)."
+            "'Marathi is spoken in Maharashtra … I don't understand ___': the answer depends on a word far back. "
+            "Here the label is the first of 50 words. Each step back multiplies the gradient by the Jacobian "
+            "diag(tanh′(a_t)) W_h, 49 times over (Bengio, Simard & Frasconi 1994; Pascanu, Mikolov & Bengio 2013). "
+            "Two factors can shrink it: the slope tanh′ ≤ 1 and the matrix W_h."
         ),
         watch=(
-            "The per-timestep profile ‖∂L/∂h_t‖ drops by more than ten orders of magnitude from the last word back to "
-            "the first. The loss stays at chance (ln 2 ≈ 0.693) even with Adam: rescaling steps cannot create a "
-            "signal that never arrives."
+            "At step 1, ‖∂L/∂h_1‖/‖∂L/∂h_T‖ is below 1e-10. Cutting each step at its two factors shows who did it: "
+            "W_h (PyTorch's default init, spectral radius below 0.7) removes more than three quarters of those "
+            "decades, tanh′ less than 2.5 of them. So the terms δ_t h_{t−1}ᵀ of ∂L/∂W_h from the last five words make "
+            "up over 90% of the sum of the terms' sizes, and the loss stays at chance (ln 2 ≈ 0.693), even with Adam."
         ),
-        try_next="Switch on the theory overlay: the Jacobian chain reproduces the curve exactly. Then lessons 3, 4, 8.",
-        claim=all_of(profile_ratio(1, below=1e-10), stays_at_chance(0.65, last=50)),
+        try_next=(
+            "Open the theory overlay: the exact Jacobian chain lies on the measured curve, far below the classic "
+            "bound. Lessons 3 and 4 change one factor each."
+        ),
+        claim=claim(ratio(1, below=1e-10), spectral_radius("first", below=0.7), short_terms(5, above=0.9),
+                    mean_loss(50, above=0.65)),
+        at_init=claim(weights_share(above=0.75), decades("slope", above=-2.5)),
+        seeds_passing=10,
+        pace=12.0,
+    ),
+    Lesson(
+        key="relu_alone",
+        title="3 · A better activation alone (ReLU)",
+        config=LONG_LAG.replace(activation="relu"),
+        explanation=(
+            "Lesson 2 with ReLU instead of tanh, nothing else changed. ReLU's slope is exactly 1 where a unit is "
+            "on, the usual argument for it; but it is 0 where the unit is off, and an off unit passes no gradient "
+            "back."
+        ),
+        watch=(
+            "It does not help here. At step 1 the slopes remove more than five decades (tanh′ removed less than 2.5 "
+            "in lesson 2) and W_h, with the same ordinary init, still removes more than nine. ‖∂L/∂h_1‖/‖∂L/∂h_T‖ "
+            "stays below 1e-10 (the chart may show 0: too small for float32) and the loss stays at chance."
+        ),
+        try_next="Try leaky_relu, whose off units keep a small slope, or sigmoid, whose slope never exceeds 1/4.",
+        claim=claim(ratio(1, below=1e-10), mean_loss(50, above=0.65)),
+        at_init=claim(decades("slope", below=-5.0), decades("weights", below=-9.0)),
+        seeds_passing=10,
+        pace=12.0,
+    ),
+    Lesson(
+        key="init_alone",
+        title="4 · A better initialization alone (W_h = I)",
+        config=LONG_LAG.replace(init="identity"),
+        explanation=(
+            "Lesson 2's tanh RNN started from W_h = I with tiny input weights, the initialization Le, Jaitly & "
+            "Hinton (2015) proposed for ReLU RNNs. Multiplying by I changes no norm, and while the states are small "
+            "tanh′ ≈ 1."
+        ),
+        watch=(
+            "At step 1, W_h removes no decades at all and tanh′ less than a tenth of one: more than 90% of the "
+            "gradient reaches the first word. The loss leaves chance and falls below 0.1 within 200 steps. The "
+            "initialization does the work that lesson 3 hoped ReLU would do."
+        ),
+        try_next=(
+            "Set init to orthogonal (Saxe et al. 2014): W_h again removes nothing, since an orthogonal matrix keeps "
+            "every norm; watch what tanh′ does on its own."
+        ),
+        claim=claim(ratio(1, above=0.9), loss_below(0.1, by_step=200)),
+        at_init=claim(no_decades_from_weights(), decades("slope", above=-0.1)),
+        seeds_passing=10,
+        pace=12.0,
     ),
     Lesson(
         key="irnn",
-        title="3 · Better activation and initialization (IRNN)",
-        config=LONG_LAG.replace(activation="relu", init="identity", steps=400),
+        title="5 · Both together: ReLU and W_h = I (IRNN)",
+        config=LONG_LAG.replace(activation="relu", init="identity", lr=0.0003, steps=800),
         explanation=(
-            "Le, Jaitly & Hinton (2015) start a ReLU RNN with W_h = I (the IRNN). ReLU's slope is exactly 1 "
-            "wherever a unit is active, so each Jacobian diag(f') W_h starts as diag(f'): it passes an active "
-            "unit's gradient back unchanged instead of shrinking it a little at every step, as tanh' < 1 does. "
-            "Same task, same optimizer as lesson 2."
+            "Le, Jaitly & Hinton (2015)'s IRNN: ReLU and W_h = I together. Adam's step is 0.0003 here, lesson 4's "
+            "was 0.001: a ReLU state has no ceiling, so large steps are riskier."
         ),
         watch=(
-            "The profile is flat at step 1: about half of the gradient survives all 50 steps, instead of 1e-14. "
-            "The loss then leaves chance and falls below 0.1. A flatter gradient is necessary, not sufficient: with "
-            "seed 1 this preset stays at chance for all 400 steps."
+            "At step 1, 20–90% of the gradient reaches the first word: less than with tanh in lesson 4, because "
+            "ReLU units that are off pass nothing back. The batch accuracy reaches 100% and stays above 99% over "
+            "the last 100 steps. By then the profile is no longer flat: the first word's gradient differs from the "
+            "last word's by more than a factor of ten, up or down depending on the seed. A timestep drawn at "
+            "exactly 0 (▼) received no gradient in float32: ReLU units that are off pass back exactly nothing, and "
+            "what little passes the others can fall below float32's range."
         ),
-        try_next=(
-            "Set init to orthogonal (Saxe et al. 2014) with tanh: better than lesson 2, yet tanh' < 1 still shrinks "
-            "the gradient. Raise recurrent_gain to 1.2: the profile tilts the other way, the first word now gets "
-            "thousands of times the last word's gradient."
-        ),
-        claim=all_of(profile_ratio(1, above=0.1), loss_below(0.1, by_step=400)),
+        try_next="Raise the learning rate to 0.001, lesson 4's, and compare across a few seeds with tanh.",
+        claim=claim(ratio(1, above=0.2, below=0.9), mean_accuracy(100, above=0.99), ratio_spread_at_end(above=1.0)),
+        seeds_passing=10,
+        pace=32.0,
     ),
     Lesson(
         key="skip",
-        title="4 · Skip connections (residual RNN)",
+        title="6 · Skip connections (residual RNN)",
         config=LONG_LAG.replace(model="residual"),
         explanation=(
-            "A residual recurrence h_t = h_{t−1} + tanh(…) adds an identity path through time: ∂h_t/∂h_{t−1} = "
-            "I + diag(f') W_h. The gradient can always travel back along the identity, whatever the weights do — "
-            "the same idea as skip RNNs and as the LSTM's cell state. Same task and optimizer as lesson 2."
+            "Lesson 2 with a skip connection through time: h_t = h_{t−1} + tanh(W_in x_t + W_h h_{t−1} + b), so "
+            "∂h_t/∂h_{t−1} = I + diag(tanh′(a_t)) W_h. The identity keeps the product from collapsing as lesson "
+            "2's did, the idea behind skip RNNs and the LSTM's cell. tanh bounds each increment, not h_t itself."
         ),
         watch=(
-            "The profile no longer vanishes; here the first word even receives more gradient than the last, "
-            "because each step adds its own path to the identity one. The loss drops below 0.1 within about fifty "
-            "steps."
+            "The product of (I + diag(tanh′) W_h) is not the identity either: at step 1 the first word receives "
+            "10 to 10⁴ times the last word's gradient, a mild explosion rather than a flat profile. It does not "
+            "stop learning: the loss falls below 0.1 within 250 steps."
         ),
-        try_next=(
-            "Switch activation to relu: nothing bounds h_t any more, the profile grows ten-million-fold toward the "
-            "first word and the loss ends above chance. Compare lesson 5."
-        ),
-        claim=all_of(profile_ratio(1, above=1.0), loss_below(0.1, by_step=100)),
+        try_next="Open the theory overlay: the bound's base is 1 + γσ_max, above 1, so it can only grow.",
+        claim=claim(ratio(1, above=10.0, below=1e4), loss_below(0.1, by_step=250)),
+        seeds_passing=10,
+        pace=12.0,
     ),
     Lesson(
         key="exploding",
-        title="5 · Exploding gradient",
-        config=EXPLODING,
+        title="7 · Exploding gradient: weights above 1",
+        config=BIG_WEIGHTS,
         explanation=(
-            "The adding problem (Hochreiter & Schmidhuber 1997) with a ReLU RNN whose W_h is orthogonal times 1.2. "
-            "ReLU does not saturate, so nothing damps the product of Jacobians, and plain SGD takes the full, "
-            "suddenly enormous gradient as its step: Pascanu, Mikolov & Bengio (2013)'s cliff."
+            "The adding problem (Hochreiter & Schmidhuber 1997) with a ReLU RNN whose W_h is 2.2 × an orthogonal "
+            "matrix: at every step back, W_h's factor multiplies the gradient's norm by exactly 2.2. "
+            "Plain SGD at lr 0.1, the step size that trains lesson 10."
         ),
         watch=(
-            "At step 2 the total gradient norm is over a hundred times that of step 1 and the profile tilts toward "
-            "the first word; the loss spikes, the spectral radius of W_h shoots far past 1, and a step or two later "
-            "the loss is no longer a number: the lab stops and says that the run diverged."
+            "Before any update, at step 1, the first word already receives more than 100× the last word's "
+            "gradient: W_h adds more than six decades over the 19 steps back, and the ReLUs that are off take "
+            "some back. One SGD step with that gradient throws the weights so far that the run diverges at step 2 "
+            "(Pascanu, Mikolov & Bengio 2013's cliff)."
         ),
-        try_next="Keep everything and turn clipping on (lesson 6), or lower the learning rate tenfold (lesson 7).",
-        claim=all_of(diverges_before(10), gradient_spike(100.0), profile_ratio(2, above=1.0)),
+        try_next="Turn clipping on (lesson 9), or set recurrent_gain back to 1 and watch the profile flatten.",
+        claim=claim(ratio(1, above=100.0), diverges_before(3)),
+        at_init=claim(decades("weights", above=6.0), decades("slope", below=0.0)),
+        seeds_passing=10,
+        pace=1.0,
+    ),
+    Lesson(
+        key="exploding_lr",
+        title="8 · Exploding: a learning rate too large",
+        config=BIG_STEPS,
+        explanation=(
+            "The other cause: the step size. A tanh RNN with PyTorch's ordinary init on the adding problem, plain "
+            "SGD at lr 1.0. Nothing about these weights explodes at the start."
+        ),
+        watch=(
+            "At step 1 the profile vanishes (‖∂L/∂h_1‖/‖∂L/∂h_T‖ below 0.01) and the spectral radius ρ(W_h) is below "
+            "1. Then every update overshoots: ρ(W_h) climbs past 10 and the run diverges before step 20. The "
+            "learning rate, not the initial weights, blew it up."
+        ),
+        try_next="Lower the learning rate tenfold (lesson 10), or keep it and turn on clipping.",
+        claim=claim(ratio(1, below=0.01), spectral_radius("first", below=1.0), diverges_before(20),
+                    spectral_radius("max", above=10.0)),
+        seeds_passing=10,
+        pace=1.0,
     ),
     Lesson(
         key="clipping",
-        title="6 · Gradient clipping rescues it",
-        config=EXPLODING.replace(clip="norm", clip_threshold=0.1),
+        title="9 · Gradient clipping",
+        config=BIG_WEIGHTS.replace(clip="norm", clip_threshold=3.0, steps=2000),
         explanation=(
-            "Lesson 5's run, unchanged except that every gradient whose norm exceeds 0.1 is rescaled to norm 0.1 "
-            "before the step (clipping by norm, Pascanu, Mikolov & Bengio 2013). The direction is kept; only the "
-            "size of the jump off the cliff is bounded."
+            "Lesson 7's run with clipping by norm (Pascanu, Mikolov & Bengio 2013): a gradient whose norm exceeds 3 "
+            "is rescaled to norm 3 before the step. Its direction is kept; only the jump off the cliff is bounded."
         ),
         watch=(
-            "Red ticks on the gradient-norm chart mark clipped steps. The run survives all 400 steps and learns: "
-            "the loss ends well below 0.167, the error of always guessing the mean."
+            "Red ticks mark clipped steps: fewer than one step in ten, the spikes. The run never diverges and the "
+            "loss of the last 100 steps ends below 0.15, under the 0.167 of always guessing the mean. Clipping "
+            "does not fix the weights: ρ(W_h) stays above 1 for the whole run."
         ),
         try_next=(
-            "Raise clip_threshold to 1, then 10: the run still survives here, but learns less in 400 steps — "
-            "the threshold trades safety against speed."
+            "Lower clip_threshold toward 0.1: once nearly every step is clipped, this is no longer clipping of "
+            "spikes but normalised gradient descent with a small step."
         ),
-        claim=stays_finite(0.13, last=50),
+        claim=claim(never_diverges(), clipped_fraction(below=0.1), mean_loss(100, below=0.15),
+                    spectral_radius("min", above=1.0)),
+        seeds_passing=10,
+        pace=80.0,
     ),
     Lesson(
         key="small_lr",
-        title="7 · A controlled learning rate",
-        config=EXPLODING.replace(lr=0.01),
-        explanation=(
-            "Lesson 5's run with a ten times smaller learning rate and no clipping. The gradients are just as large "
-            "at first, but each update is ten times smaller, so W_h is never thrown far enough to blow up."
+        title="10 · A controlled learning rate",
+        config=BIG_STEPS.replace(lr=0.1, steps=1000),
+        explanation="Lesson 8's run with a ten times smaller learning rate, 0.1, and no clipping.",
+        watch=(
+            "No divergence in 1000 steps, and the loss of the last 100 steps ends below 0.16, under the 0.167 of "
+            "always guessing the mean: slow, modest learning instead of a blow-up."
         ),
-        watch="No divergence, and the loss ends below 0.167 (guessing the mean), if more slowly than with clipping.",
-        try_next="Try lr = 0.03 and 0.05: both survive with this seed, so the cliff lies between 0.05 and 0.1.",
-        claim=stays_finite(0.15, last=50),
+        try_next="Step the learning rate up between 0.1 and 1 to find where this run's cliff begins.",
+        claim=claim(never_diverges(), mean_loss(100, below=0.16)),
+        seeds_passing=10,
+        pace=40.0,
     ),
     Lesson(
         key="lstm",
-        title="8 · LSTM remembers",
+        title="11 · LSTM remembers",
         config=LONG_LAG.replace(model="lstm", forget_bias=5.0),
         explanation=(
-            "Hochreiter & Schmidhuber (1997)'s LSTM keeps a cell state c_t that is updated additively: "
-            "c_t = f_t c_{t−1} + i_t g_t. With the forget-gate bias at 5 the forget gate starts near σ(5) ≈ 0.99, "
-            "so the cell can carry 'the hero of the story' — here the first word — across all 50 steps, and "
-            "∂L/∂c_t flows back through the products of f_t rather than through W_h."
+            "The LSTM (Hochreiter & Schmidhuber 1997) keeps a cell state c_t updated additively; the forget gate "
+            "of Gers, Schmidhuber & Cummins (2000) makes it c_t = f_t c_{t−1} + i_t g_t. With the forget-gate bias "
+            "at 5, f_t starts near σ(5) ≈ 0.99, so ∂L/∂c_t flows back through the products of f_t rather than "
+            "through W_h. Same task and optimizer as lesson 2."
         ),
         watch=(
-            "The gates view shows the forget gate near 1 at every timestep and ‖∂L/∂c_t‖ staying within two orders "
-            "of magnitude along the sequence. The loss drops below 0.1 in under a hundred steps, where lesson 2's RNN "
-            "stayed at chance."
+            "At step 1 the gates view shows the forget gate above 0.95 at every timestep, and ‖∂L/∂c_1‖ is within "
+            "a factor of 100 of ‖∂L/∂c_T‖. The loss falls below 0.1 within 300 steps, where lesson 2's RNN stayed "
+            "at chance."
         ),
-        try_next="Set forget_bias back to 1: the same LSTM forgets and stays at chance for 300 steps.",
-        claim=all_of(loss_below(0.1, by_step=100), profile_ratio(1, above=1e-2, series="cell")),
+        try_next="Set forget_bias back to 1 and compare the cell-state profile.",
+        claim=claim(forget_gate(above=0.95), ratio(1, above=0.01, below=100.0, series="cell"),
+                    loss_below(0.1, by_step=300)),
+        seeds_passing=10,
+        pace=12.0,
+    ),
+    Lesson(
+        key="lstm_exploding",
+        title="12 · LSTM with weights above 1",
+        config=BIG_WEIGHTS.replace(model="lstm", activation="tanh", steps=200),
+        explanation=(
+            "Lesson 7's setting, W_h's blocks 2.2 × orthogonal and SGD at lr 0.1, with an LSTM (tanh, its usual "
+            "activation). Its state h_t = o_t tanh(c_t) is bounded, and its sigmoid gates have slopes of at most 1/4."
+        ),
+        watch=(
+            "At step 1, ‖∂L/∂h_1‖/‖∂L/∂h_T‖ stays between 0.1 and 10 (lesson 7's RNN: above 100), and the run "
+            "does not diverge in 200 steps. In practice LSTMs are still trained with gradient clipping "
+            "(Graves 2013; Sutskever, Vinyals & Le 2014)."
+        ),
+        try_next="Turn clipping on as practitioners do, and compare the loss with lesson 9's clipped RNN.",
+        claim=claim(never_diverges(), ratio(1, above=0.1, below=10.0)),
+        seeds_passing=10,
+        pace=8.0,
     ),
 )
 
 LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in _LESSONS}
 
 
-def run_lesson(lesson: Lesson) -> list[StepRecord]:
-    """Train the preset headlessly to its step budget or divergence."""
-    return list(Trainer(lesson.config))
+def run_lesson(lesson: Lesson, seed: int | None = None) -> list[StepRecord]:
+    """Train the preset (with another seed, if given) headlessly to its step budget or divergence."""
+    config = lesson.config if seed is None else lesson.config.replace(seed=seed)
+    return list(Trainer(config))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One lesson on one seed: whether its whole claim held, every checked number, and the time it took."""
+
+    key: str
+    seed: int
+    holds: bool
+    values: tuple[float, ...]  # the claim's checks, then at_init's
+    measured: str
+    steps: int
+    seconds: float
+
+
+def check(key: str, seed: int) -> Outcome:
+    """Run lesson `key` with `seed` and judge its claim (and its claim at initialization)."""
+    torch.set_num_threads(1)  # also inside joblib workers: two threads per worker would fight over 2 cores
+    lesson = LESSONS[key]
+    start = time.perf_counter()
+    records = run_lesson(lesson, seed)
+    values = lesson.claim.values(records)
+    holds, measured = lesson.claim.judge(values)
+    if lesson.at_init is not None:
+        init_values = lesson.at_init.values(split_at_init(lesson.config.replace(seed=seed)))
+        init_holds, init_measured = lesson.at_init.judge(init_values)
+        values, holds, measured = values + init_values, holds and init_holds, f"{measured}; {init_measured}"
+    return Outcome(key, seed, holds, tuple(values), measured, len(records), time.perf_counter() - start)
+
+
+def sweep(keys: Sequence[str], seeds: Sequence[int], jobs: int = 2) -> dict[str, list[Outcome]]:
+    """Every (lesson, seed) pair, in parallel worker processes with one torch thread each."""
+    # Longest runs first, so that no worker is left with a long one at the end (LSTM steps cost ~4× an RNN's).
+    cost = {k: LESSONS[k].config.steps * LESSONS[k].config.seq_length * (4 if LESSONS[k].config.model == "lstm" else 1)
+            for k in keys}
+    pairs = sorted(((k, s) for k in keys for s in seeds), key=lambda pair: -cost[pair[0]])
+    outcomes = Parallel(n_jobs=jobs)(delayed(check)(k, s) for k, s in pairs)
+    return {k: [o for o in outcomes if o.key == k] for k in keys}
+
+
+def _checks(lesson: Lesson) -> tuple[Check, ...]:
+    return lesson.claim.checks + (lesson.at_init.checks if lesson.at_init else ())
+
+
+def measured_range(outcomes: Sequence[Outcome], index: int) -> str:
+    """'min … max' over the seeds of the lesson's `index`-th checked number (claim's checks first, then at_init's)."""
+    check_ = _checks(LESSONS[outcomes[0].key])[index]
+    lo, hi = (f(o.values[index] for o in outcomes) for f in (min, max))
+    return check_.show(lo) if check_.show(lo) == check_.show(hi) else f"{check_.show(lo)} … {check_.show(hi)}"
+
+
+def preset_text(config: RunConfig) -> str:
+    """The preset as the settings that differ from RunConfig's defaults (seed aside)."""
+    default = RunConfig()
+    changed = [f"{f.name}={getattr(config, f.name):g}" if isinstance(getattr(config, f.name), float)
+               else f"{f.name}={getattr(config, f.name)}"
+               for f in fields(RunConfig) if f.name != "seed" and getattr(config, f.name) != getattr(default, f.name)]
+    return ", ".join(changed)
+
+
+def markdown(results: dict[str, list[Outcome]]) -> str:
+    """README's table: each lesson's preset, claim, how often it holds, and the range of every checked number."""
+    seeds = [o.seed for o in next(iter(results.values()))]
+    span = f"seeds {min(seeds)}–{max(seeds)}"
+    rows = [f"| # | Lesson | Preset (differences from RunConfig's defaults) | Claim | Holds on {span} "
+            f"| Measured on {span} (min … max) |", "|---|---|---|---|---|---|"]
+    for key, outcomes in results.items():
+        lesson = LESSONS[key]
+        number, title = lesson.title.split(" · ", 1)
+        spans = [f"{c.label}: {measured_range(outcomes, i)}" for i, c in enumerate(_checks(lesson))]
+        passing = sum(o.holds for o in outcomes)
+        cells = [number, f"{title} (`{key}`)", preset_text(lesson.config), lesson.claim_text,
+                 f"{passing} / {len(outcomes)}", "; ".join(spans)]
+        rows.append("| " + " | ".join(cell.replace("|", r"\|") for cell in cells) + " |")
+    return "\n".join(rows)
+
+
+def pass_table(results: dict[str, list[Outcome]]) -> str:
+    """The command line's lesson × pass-rate table, with each lesson's median time per seed."""
+    width = max(map(len, results))
+    lines = [f"{'lesson':<{width}}  holds  median s/seed  failing seeds"]
+    for key, outcomes in results.items():
+        failing = ", ".join(str(o.seed) for o in outcomes if not o.holds) or "-"
+        seconds = statistics.median(o.seconds for o in outcomes)
+        lines.append(f"{key:<{width}}  {sum(o.holds for o in outcomes):>2}/{len(outcomes):<2}  {seconds:>13.2f}  "
+                     f"{failing}")
+    return "\n".join(lines)
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-9' or '0,3,5' or '2' -> a list of seeds."""
+    seeds: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        seeds += range(int(lo), int(hi or lo) + 1)
+    return seeds
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m models.lessons", description="Replay lessons and check claims.")
     parser.add_argument("keys", nargs="*", metavar="KEY", help=f"lessons to run (default: all): {', '.join(LESSONS)}")
-    keys = parser.parse_args(argv).keys or list(LESSONS)
-    # One thread, as in the dashboard: on a shared 2-core box two threads spin-wait and run ~20× slower.
-    torch.set_num_threads(1)
+    parser.add_argument("--seeds", type=parse_seeds, metavar="0-9",
+                        help="check every lesson on these seeds and print a pass-rate table")
+    parser.add_argument("--markdown", action="store_true", help="print README's table instead (implies --seeds 0-9)")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes for --seeds (default 2)")
+    args = parser.parse_args(argv)
+    keys = args.keys or list(LESSONS)
     if unknown := sorted(set(keys) - set(LESSONS)):
         parser.error(f"unknown lesson(s) {', '.join(unknown)}; choose from {', '.join(LESSONS)}")
+    # One thread, as in the dashboard: on a shared 2-core box two threads spin-wait and run ~20× slower.
+    torch.set_num_threads(1)
+    if args.seeds or args.markdown:
+        results = sweep(keys, args.seeds or list(SEEDS), args.jobs)
+        print(markdown(results) if args.markdown else pass_table(results))
+        return 1 if any(10 * sum(o.holds for o in out) < 9 * len(out) for out in results.values()) else 0
     failed = 0
     for key in keys:
-        lesson = LESSONS[key]
-        start = time.perf_counter()
-        records = run_lesson(lesson)
-        holds, measured = lesson.claim(records)
-        failed += not holds
-        print(f"{'PASS' if holds else 'FAIL'} {key} ({len(records)} steps, {time.perf_counter() - start:.1f} s)\n"
-              f"  claim:    {lesson.claim_text}\n  measured: {measured}", flush=True)
+        outcome = check(key, LESSONS[key].config.seed)
+        failed += not outcome.holds
+        print(f"{'PASS' if outcome.holds else 'FAIL'} {key} ({outcome.steps} steps, {outcome.seconds:.1f} s)\n"
+              f"  claim:    {LESSONS[key].claim_text}\n  measured: {outcome.measured}", flush=True)
     return 1 if failed else 0
 
 

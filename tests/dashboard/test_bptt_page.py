@@ -1,5 +1,8 @@
 """The BPTT page reveals one term per click and ends with hand sums equal to autograd's."""
 
+import re
+
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -32,12 +35,40 @@ def test_last_term_shows_hand_sums_next_to_autograd(app):
     count = len(steps(worked_example()))
     app.slider(key="bptt_step").set_value(count).run()
     assert not app.exception
-    assert len(app.latex) == count + 2 * 6  # every term, then hand | autograd for six parameters
+    assert len(app.latex) == count + 6  # every term, then hand over autograd for six parameters
     assert "Largest difference" in app.success[0].value
     assert float(app.success[0].value.split(": ")[1].split(" ")[0]) < 1e-10
-    hand = [x.value for x in app.latex if "by hand" in x.value]
-    auto = [x.value for x in app.latex if "autograd" in x.value]
-    assert [h.split("=", 1)[1] for h in hand] == [a.split("=", 1)[1] for a in auto]  # same numbers to 4 digits
+    for latex in [x.value for x in app.latex[count:]]:
+        hand, auto = re.findall(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}", latex)
+        assert hand == auto  # same numbers to 4 digits
+        assert latex.index("by hand") < latex.index("autograd")
+
+
+def _term(example, words: str) -> str:
+    return next(latex for caption, latex in steps(example) if words in caption)
+
+
+def test_first_word_gradient_general_form_and_update_are_shown():
+    e = worked_example()
+    norms = e.gradient_norms
+    first = _term(e, "first word's state receives less gradient")
+    assert f"= {num(norms[0])}" in first and f"= {num(norms[2])}" in first and r"\;<\;" in first
+    general = _term(e, "any length $T$")
+    assert r"\sum_{t=1}^{T} \delta_t" in general and r"\prod_{k=t+1}^{T}" in general
+    sizes = _term(e, "sizes of the three terms")
+    assert all(num(float(np.linalg.norm(m))) in sizes for m in e.terms["W_h"])
+    update = _term(e, "One step of gradient descent")
+    assert f"- {e.lr:g} {mat(e.hand['W_h'])}" in update and f"= {mat(e.updated['W_h'])}" in update
+    assert rf"L: {num(e.loss)} \to {num(e.loss_after)}" in _term(e, "before and after the step")
+
+
+def test_every_vector_is_a_column_and_every_gradient_term_an_outer_product():
+    e = worked_example()
+    into = _term(e, "Into the last hidden state")
+    assert f"= {mat(e.dL_dh[2])}" in into and e.dL_dh[2].ndim == 1  # mat() of a 1-D array is a column
+    back = _term(e, "Back one step")
+    assert r"\right)^{\!\top}" in back  # the transposed Jacobian multiplies the column gradient
+    assert r"\delta_t h_{t-1}^\top" in next(c for c, _ in steps(e) if "outer product" in c)
 
 
 def test_other_sentence_changes_the_numbers(app):

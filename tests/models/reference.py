@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 ACT = {
     "tanh": lambda a, s: torch.tanh(a),
+    "sigmoid": lambda a, s: 1 / (1 + torch.exp(-a)),
     "relu": lambda a, s: torch.relu(a),
     "leaky_relu": lambda a, s: torch.where(a > 0, a, s * a),
 }
