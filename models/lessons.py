@@ -13,7 +13,6 @@ engine's arrays are 0-indexed, so record.hidden[0] is ‖∂L/∂h_1‖ and reco
 
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import time
@@ -25,6 +24,7 @@ import numpy as np
 import torch
 from joblib import Parallel, delayed
 
+from models.cli import Parser, prog
 from models.config import RunConfig
 from models.theory import Split, split_at_init
 from models.trainer import StepRecord, Trainer
@@ -597,7 +597,7 @@ def parse_seeds(text: str) -> list[int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m models.lessons", description="Replay lessons and check claims.")
+    parser = Parser(prog=prog("models.lessons"), description="Replay lessons and check claims.")
     parser.add_argument("keys", nargs="*", metavar="KEY", help=f"lessons to run (default: all): {', '.join(LESSONS)}")
     parser.add_argument("--seeds", type=parse_seeds, metavar="0-9",
                         help="check every lesson on these seeds and print a pass-rate table")
