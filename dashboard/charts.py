@@ -270,18 +270,24 @@ LIVE_CHARTS: tuple[LiveChart, ...] = (
 CHARTS: dict[str, LiveChart] = {c.name: c for c in LIVE_CHARTS}
 
 
+# Axis, title and legend text sizes: the Lab's (read from a laptop) and presentation mode's (read across a room).
+FONTS = {False: {"label": 13, "title": 14, "heading": 16}, True: {"label": 17, "title": 18, "heading": 21}}
+
+
 @cache
-def chart(name: str, log_y: bool = False, lstm: bool = False) -> alt.TopLevelMixin:
-    """The Altair chart `name` (a key of CHARTS), styled for a projector."""
+def chart(name: str, log_y: bool = False, lstm: bool = False, presentation: bool = False) -> alt.TopLevelMixin:
+    """The Altair chart `name` (a key of CHARTS); `presentation` sizes its text for a projector."""
+    size = FONTS[presentation]
     return CHARTS[name].chart(log_y, lstm).properties(height=HEIGHT).configure_axis(
-        labelFontSize=13, titleFontSize=14).configure_title(fontSize=16).configure_legend(labelFontSize=13)
+        labelFontSize=size["label"], titleFontSize=size["title"]).configure_title(
+        fontSize=size["heading"]).configure_legend(labelFontSize=size["label"])
 
 
 @cache
-def _spec(name: str, log_y: bool, lstm: bool) -> tuple[dict[str, Any], dict[str, pa.Table]]:
+def _spec(name: str, log_y: bool, lstm: bool, presentation: bool) -> tuple[dict[str, Any], dict[str, pa.Table]]:
     """(spec without data, its constant datasets). Canvas, not SVG: an SVG redraw touches every mark's DOM node
     and cost the browser ~25% more per refresh. Altair moves inline data (the 1.0 rule) into "datasets"."""
-    spec = chart(name, log_y, lstm).to_dict() | {"usermeta": {"embedOptions": {"renderer": "canvas"}}}
+    spec = chart(name, log_y, lstm, presentation).to_dict() | {"usermeta": {"embedOptions": {"renderer": "canvas"}}}
     constant = {key: pa.Table.from_pylist(rows) for key, rows in spec.pop("datasets", {}).items()}
     return spec, constant
 
@@ -291,7 +297,7 @@ def frames(name: str, snap: Snapshot, log_y: bool = False) -> dict[str, pa.Table
     return CHARTS[name].frames(snap, log_y)
 
 
-def vega_spec(name: str, snap: Snapshot, log_y: bool = False) -> dict[str, Any]:
+def vega_spec(name: str, snap: Snapshot, log_y: bool = False, presentation: bool = False) -> dict[str, Any]:
     """Constant spec plus this snapshot's datasets, ready for st.vega_lite_chart."""
-    spec, constant = _spec(name, log_y, snap.config.model == "lstm")
+    spec, constant = _spec(name, log_y, snap.config.model == "lstm", presentation)
     return {**spec, "datasets": constant | frames(name, snap, log_y)}

@@ -34,9 +34,9 @@ def status(snap: Snapshot) -> None:
                  "step before it; press Reset to start the run again.")
 
 
-def chart_specs(snap: Snapshot, log_y: bool) -> dict[str, dict[str, Any]]:
-    """Every live chart's spec with this snapshot's data."""
-    return {c.name: vega_spec(c.name, snap, log_y) for c in LIVE_CHARTS}
+def chart_specs(snap: Snapshot, log_y: bool, presentation: bool = False) -> dict[str, dict[str, Any]]:
+    """Every live chart's spec with this snapshot's data (text sized for a projector in presentation mode)."""
+    return {c.name: vega_spec(c.name, snap, log_y, presentation) for c in LIVE_CHARTS}
 
 
 def chart_grid(snap: Snapshot, specs: dict[str, dict[str, Any]]) -> None:

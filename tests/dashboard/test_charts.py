@@ -155,3 +155,11 @@ def test_radius_reference_rule_is_one_constant_row_shipped_with_every_refresh():
     datasets = charts.vega_spec("radius", _snapshot(steps=30))["datasets"]
     constant = [table for name, table in datasets.items() if name != "radius"]
     assert len(constant) == 1 and constant[0].to_pylist() == [{"rho": 1.0}]  # one rule, not one per kept step
+
+
+def test_presentation_mode_enlarges_every_text_size():
+    for name in charts.CHARTS:
+        lab, room = charts.vega_spec(name, _snapshot()), charts.vega_spec(name, _snapshot(), presentation=True)
+        for section, size in (("axis", "labelFontSize"), ("axis", "titleFontSize"), ("title", "fontSize"),
+                              ("legend", "labelFontSize")):
+            assert room["config"][section][size] > lab["config"][section][size], (name, section, size)
