@@ -32,7 +32,7 @@ ACTIVATIONS: dict[str, Callable[..., Tensor]] = {
 DERIVATIVES: dict[str, Callable[[Tensor, float], Tensor]] = {
     "tanh": lambda a, slope: 1 - torch.tanh(a).square(),
     "relu": lambda a, slope: (a > 0).to(a.dtype),
-    "leaky_relu": lambda a, slope: torch.where(a > 0, 1.0, slope).to(a.dtype),
+    "leaky_relu": lambda a, slope: torch.full_like(a, slope).masked_fill_(a > 0, 1.0),  # slope in a's dtype
 }
 
 # The same f'(a), written in terms of the output y = f(a): saves recomputing tanh.
@@ -40,7 +40,7 @@ DERIVATIVES: dict[str, Callable[[Tensor, float], Tensor]] = {
 DERIVATIVES_FROM_OUTPUT: dict[str, Callable[[Tensor, float], Tensor]] = {
     "tanh": lambda y, slope: y.square().neg_().add_(1),
     "relu": lambda y, slope: (y > 0).to(y.dtype),
-    "leaky_relu": lambda y, slope: torch.where(y > 0, 1.0, slope).to(y.dtype),
+    "leaky_relu": lambda y, slope: torch.full_like(y, slope).masked_fill_(y > 0, 1.0),
 }
 
 # Largest |f'|: the gamma of Pascanu, Mikolov & Bengio's (2013) vanishing/exploding bound.
