@@ -29,4 +29,4 @@ test: $(VENV)/.dev chromium lint
 	$(PY) -m pytest
 
 bench: $(VENV)/.runtime
-	$(PY) -m models.bench
+	$(PY) -m benchmarks.engine
