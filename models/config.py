@@ -7,8 +7,11 @@ The same field names appear in the dashboard's sidebar, the page URL and the CLI
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
+
+import models.cost as cost
 
 # Every choice field maps to one of these names; the implementing modules key their
 # dicts by the same names (a test checks they agree).
@@ -21,7 +24,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "task": ("cat_mat_rat", "first_token", "adding"),
 }
 
-# Inclusive ranges. The caps keep one user's run from starving a shared 2-core server.
+# Inclusive ranges. The caps, and the cost budget on seq_len × batch_size × hidden_size²
+# together (models/cost.py), keep one user's run from starving a shared 2-core server.
 RANGES: dict[str, tuple[float, float]] = {
     "negative_slope": (0.0, 1.0),
     "init_std": (1e-6, 10.0),
@@ -81,6 +85,12 @@ class RunConfig:
             lo, hi = RANGES[f.name]
             if not lo <= value <= hi:  # also rejects NaN
                 raise ValueError(f"{f.name}={value!r} is outside [{lo:g}, {hi:g}]")
+        estimate = cost.step_seconds(self)
+        if estimate > cost.BUDGET_SECONDS:
+            raise ValueError(
+                f"seq_len × batch_size × hidden_size² too large for model={self.model}: ~{estimate:.1f} s per "
+                f"training step, over the {cost.BUDGET_SECONDS:g} s budget of a shared 2-core server; lower "
+                f"seq_len ({self.seq_length}), batch_size ({self.batch_size}) or hidden_size ({self.hidden_size})")
 
     @property
     def seq_length(self) -> int:
@@ -99,16 +109,31 @@ class RunConfig:
 
         lenient=True keeps the default for every field whose value is bad (a hostile
         link must not crash the page); otherwise the first bad value raises ValueError.
+        Sizes are judged together against the cost budget, not one by one; if together
+        they exceed it, lenient parsing applies the fields in order and skips the one
+        that crosses it.
         """
-        config = cls()
+        defaults = cls()
+        valid = {}
         for f in fields(cls):
             if f.name not in values:
                 continue
             try:
-                config = replace(config, **{f.name: _parse(f.name, f.type, values[f.name])})
+                value = _parse(f.name, f.type, values[f.name])
+                replace(defaults, **{f.name: value})  # valid on its own
+                valid[f.name] = value
             except ValueError:
                 if not lenient:
                     raise
+        try:
+            return replace(defaults, **valid)
+        except ValueError:
+            if not lenient:
+                raise
+        config = defaults
+        for name, value in valid.items():
+            with suppress(ValueError):
+                config = replace(config, **{name: value})
         return config
 
 

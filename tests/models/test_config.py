@@ -1,10 +1,11 @@
 import math
+from dataclasses import dataclass
 
 import pytest
 
-from models import CHOICES, RunConfig
+from models import CHOICES, RunConfig, cost
 from models.backprop import LOSSES
-from models.cells import ACTIVATIONS, CELLS, DERIVATIVES, MAX_SLOPE
+from models.cells import ACTIVATIONS, CELLS, DERIVATIVES, DERIVATIVES_FROM_OUTPUT, MAX_SLOPE
 from models.config import RANGES, field_help
 from models.initializers import INITIALIZERS
 from models.tasks import TASKS
@@ -18,15 +19,15 @@ def test_defaults_are_valid_and_frozen():
 
 
 @pytest.mark.parametrize(("field", "registry"), [
-    ("model", CELLS), ("activation", ACTIVATIONS), ("init", INITIALIZERS), ("optimizer", OPTIMIZERS),
-    ("clip", CLIPPERS), ("task", TASKS),
+    ("model", CELLS), ("model", cost.COEFFICIENTS), ("model", cost.GATE_BLOCKS), ("activation", ACTIVATIONS),
+    ("init", INITIALIZERS), ("optimizer", OPTIMIZERS), ("clip", CLIPPERS), ("task", TASKS),
 ])
 def test_every_choice_name_has_an_implementation(field, registry):
     assert tuple(registry) == CHOICES[field]
 
 
 def test_activation_tables_agree():
-    assert ACTIVATIONS.keys() == DERIVATIVES.keys() == MAX_SLOPE.keys()
+    assert ACTIVATIONS.keys() == DERIVATIVES.keys() == DERIVATIVES_FROM_OUTPUT.keys() == MAX_SLOPE.keys()
     assert set(LOSSES) == {"bce", "mse"}
 
 
@@ -61,6 +62,61 @@ def test_whole_number_fields():
 
 def test_caps_protect_a_shared_server():
     assert RANGES["seq_len"][1] <= 500 and RANGES["hidden_size"][1] <= 256 and RANGES["batch_size"][1] <= 512
+
+
+@dataclass
+class _Sizes:
+    """Just the fields the cost model reads, so the edge is found without RunConfig's validation."""
+
+    model: str
+    seq_length: int
+    hidden_size: int
+    batch_size: int
+
+
+@pytest.mark.parametrize("model", CHOICES["model"])
+def test_cost_budget_edges(model):
+    """The biggest runs are refused by their estimated step time, with the estimate and the fields named."""
+    with pytest.raises(ValueError, match=r"seq_len × batch_size × hidden_size² too large.*~\d+\.\d s per"):
+        RunConfig(model=model, task="first_token", seq_len=500, hidden_size=256, batch_size=512)
+    h = max(n for n in range(1, 257) if cost.step_seconds(_Sizes(model, 500, n, 512)) <= cost.BUDGET_SECONDS)
+    assert 8 <= h < 256
+    edge = RunConfig(model=model, task="first_token", seq_len=500, hidden_size=h, batch_size=512)
+    assert cost.step_seconds(edge) <= cost.BUDGET_SECONDS
+    with pytest.raises(ValueError) as error:
+        edge.replace(hidden_size=h + 1)
+    message = str(error.value)
+    assert f"hidden_size ({h + 1})" in message and "seq_len (500)" in message and "batch_size (512)" in message
+    assert "2 s budget" in message
+
+
+def test_cost_grows_with_every_size_and_the_lstm_costs_more():
+    base = RunConfig(task="first_token", seq_len=100, hidden_size=64, batch_size=64)
+    for field in ("seq_len", "hidden_size", "batch_size"):
+        assert cost.step_seconds(base.replace(**{field: getattr(base, field) * 2})) > cost.step_seconds(base)
+    assert cost.step_seconds(base.replace(model="lstm")) > 2 * cost.step_seconds(base)
+    assert all(c >= 0 for coefficients in cost.COEFFICIENTS.values() for c in coefficients)
+
+
+def test_cat_mat_rat_costs_its_three_words_not_seq_len():
+    """The worked example is always three words, so a long seq_len does not count against it."""
+    big = dict(model="lstm", hidden_size=256, batch_size=512, seq_len=500)
+    assert RunConfig(task="cat_mat_rat", **big).seq_length == 3
+    with pytest.raises(ValueError, match="too large"):
+        RunConfig(task="first_token", **big)
+
+
+def test_from_strings_judges_sizes_together():
+    """seq_len 500 and hidden 256 fit with a small batch: strict parsing must not fail half-way."""
+    values = {"model": "lstm", "seq_len": "500", "hidden_size": "256", "batch_size": "4"}
+    config = RunConfig.from_strings(values)
+    assert (config.seq_len, config.hidden_size, config.batch_size) == (500, 256, 4)
+    too_big = {**values, "batch_size": "512"}
+    with pytest.raises(ValueError, match="too large"):
+        RunConfig.from_strings(too_big)
+    lenient = RunConfig.from_strings(too_big, lenient=True)  # the field that crosses the budget is skipped
+    assert (lenient.seq_len, lenient.hidden_size, lenient.batch_size) == (500, RunConfig().hidden_size, 512)
+    assert cost.step_seconds(lenient) <= cost.BUDGET_SECONDS
 
 
 def test_from_strings_strict_and_lenient():
