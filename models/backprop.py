@@ -71,6 +71,8 @@ class _Workspace(threading.local):
     A training step needs tens of MB of scratch; fresh allocations that large come from
     the OS each time and cost a page fault per 4 KB on first touch. Thread-local, because
     several runs train at once on a shared server. Nothing returned to callers aliases them.
+    Buffers start zeroed, so entries that are read but never written (initial states, the
+    zero slot of the LSTM multipliers) stay zero without being cleared every step.
     """
 
     def __init__(self) -> None:
@@ -80,7 +82,7 @@ class _Workspace(threading.local):
         buffer = self.buffers.get(name)
         if buffer is None or buffer.shape != shape or buffer.dtype != like.dtype:
             self.buffers.pop(name, None)  # free the old one before allocating the new one
-            buffer = self.buffers[name] = like.new_empty(shape)
+            buffer = self.buffers[name] = like.new_zeros(shape)
         return buffer
 
 
@@ -90,67 +92,72 @@ _workspace = _Workspace()
 def _norms(x: Tensor) -> np.ndarray:
     """(T, ...) -> (T,) Frobenius norm of each timestep's slice, as float64.
 
-    Summed in x's dtype, except where its squares would leave the normal range: in float32
-    a vanishing gradient (largest entry below ~3e-16) would lose digits and read 0 below ~1e-23,
-    and an exploding one (above ~1e16) would read inf. Those few rows are summed in float64.
+    Summed in x's dtype, except the rows where that fails: squares below the normal range
+    lose digits or vanish (float32: a vanishing gradient with entries under ~1e-23 would read 0),
+    and squares past the largest float read inf for an exploding one. Those rows, a small norm
+    or an inf one, are summed again in float64.
     """
     flat = x.flatten(1)  # (T, N)
-    norms = torch.linalg.vector_norm(flat, dim=1).double()
-    largest = torch.linalg.vector_norm(flat, ord=math.inf, dim=1)
+    norms = torch.linalg.vector_norm(flat, dim=1)
     info = torch.finfo(x.dtype)
-    safe = (largest >= math.sqrt(info.tiny / info.eps)) & (largest <= math.sqrt(info.max / flat.shape[1]))
-    redo = ~safe & (largest > 0) & torch.isfinite(largest)
+    # Entries whose squares underflow add at most N·tiny to the sum: negligible above this.
+    redo = (norms < math.sqrt(flat.shape[1] * info.tiny / info.eps)) | torch.isinf(norms)
+    norms = norms.double()
     if redo.any():
         norms[redo] = torch.linalg.vector_norm(flat[redo], dim=1, dtype=torch.float64)
     return norms.numpy()
 
 
-def _parameter_grads(delta: Tensor, h_prev: Tensor, x: Tensor) -> tuple[dict[str, Tensor], np.ndarray]:
-    """Weight gradients from δ_t (T, K, B), h_{t-1} (T, H, B), x_t (T, D, B); and the (T,) ‖δ_tᵀ h_{t-1}‖_F.
+def _parameter_grads(delta: Tensor, inputs: Tensor, hidden: int) -> tuple[dict[str, Tensor], np.ndarray]:
+    """Gradients of W_ih, W_hh and the biases from δ_t (T, K, B); and the (T,) ‖δ_tᵀ h_{t-1}‖_F.
 
-    The step-t terms δ_tᵀ h_{t-1} are formed once, in chunks of ~16 MB: their norms are the
-    profile and their sum is ∂L/∂W_h, so it costs no GEMM of its own.
+    Each of them is a sum over timesteps of δ_t times what step t read: inputs[t] =
+    (h_{t-1}; x_t; 1), see _start. One batched GEMM forms those per-step products, in chunks
+    of ~16 MB: their h_{t-1} rows are the weight terms of the profile, and the sums over t are
+    the gradients, so no GEMM is spent on the sums.
     """
     T, K, _ = delta.shape
-    H = h_prev.shape[1]
-    chunk = min(T, max(1, (1 << 22) // (K * H)))
-    terms = _workspace.get("terms", (chunk, K, H), delta)
-    w_hh = delta.new_zeros(K, H)
+    rows = inputs.shape[1]  # H + D + 1
+    chunk = min(T, max(1, (1 << 22) // (K * rows)))
+    products = _workspace.get("products", (chunk, rows, K), delta)
+    total = delta.new_zeros(rows, K)
     norms = []
     for s in range(0, T, chunk):
         n = min(chunk, T - s)
-        torch.bmm(delta[s : s + n], h_prev[s : s + n].transpose(1, 2), out=terms[:n])  # (n, K, H)
-        norms.append(_norms(terms[:n]))
-        w_hh += terms[:n].sum(0)
-    bias = delta.sum((0, 2))
+        torch.bmm(inputs[s : s + n], delta[s : s + n].transpose(1, 2), out=products[:n])  # (n, H + D + 1, K)
+        norms.append(_norms(products[:n, :hidden]))  # (h_{t-1} δ_tᵀ)ᵀ: the same norm
+        total += products[:n].sum(0)
+    bias = total[-1]
     grads = {
-        "rnn.weight_ih_l0": torch.bmm(x, delta.transpose(1, 2)).sum(0).T,  # (K, D); this way round is the fast one
-        "rnn.weight_hh_l0": w_hh,
+        "rnn.weight_ih_l0": total[hidden:-1].T.contiguous(),
+        "rnn.weight_hh_l0": total[:hidden].T.contiguous(),
         "rnn.bias_ih_l0": bias,
         "rnn.bias_hh_l0": bias.clone(),
     }
     return grads, np.concatenate(norms)
 
 
-def _start(model: RecurrentModel, x: Tensor, gates: int) -> tuple[Tensor, Tensor, Tensor]:
-    """x (B, T, D) -> x_t as (T, D, B), the pre-activations x_t W_ihᵀ + b as (T, gates, H, B), and h.
+def _start(model: RecurrentModel, x: Tensor, gates: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Buffers for one pass over x (B, T, D), and the weights that read them.
 
     Everything runs feature-major, each timestep's (H, B) slab contiguous: per-timestep
     elementwise ops on strided slices cost several times more than on contiguous ones.
-    h[t + 1] = h_t as (H, B), h[0] = the zero initial state.
+    inputs (T + 1, H + D + 1, B): inputs[t] = (h_{t-1}; x_t; 1), all that step t reads, so
+    that a_t = (W_hh W_ih b) inputs[t] is one GEMM forward and _parameter_grads needs one.
+    h = inputs[:, :H] is a view: h[t + 1] = h_t, and h[0], never written, the zero state.
+    pre (T, gates, H, B) is for the pre-activations; w (gates·H, H + D + 1) stacks the
+    weights with the gate blocks in FORWARD_ORDER.
     """
     rnn = model.rnn
-    B, T, _ = x.shape
+    B, T, D = x.shape
     H = rnn.hidden_size
-    x_t = x.permute(1, 2, 0).contiguous()  # (T, D, B)
+    inputs = _workspace.get("inputs", (T + 1, H + D + 1, B), x)
+    inputs[:T, H : H + D] = x.permute(1, 2, 0)
+    inputs[:T, -1] = 1.0
     pre = _workspace.get(f"pre{gates}", (T, gates, H, B), x)
-    order = FORWARD_ORDER if gates == 4 else (0,)
-    bias = _gate_blocks(rnn.bias_ih_l0 + rnn.bias_hh_l0, order)[:, None]  # (G·H, 1)
-    w_ih = _gate_blocks(rnn.weight_ih_l0, order).expand(T, -1, -1)  # (T, G·H, D)
-    torch.baddbmm(bias, w_ih, x_t, out=pre.view(T, gates * H, B))
-    h = _workspace.get("h", (T + 1, H, B), x)
-    h[0].zero_()
-    return x_t, pre, h
+    bias = (rnn.bias_ih_l0 + rnn.bias_hh_l0)[:, None]
+    w = _gate_blocks(torch.cat([rnn.weight_hh_l0, rnn.weight_ih_l0, bias], dim=1), FORWARD_ORDER[:gates])
+    return inputs, pre, inputs[:, :H], w
 
 
 def _head(model: RecurrentModel, h_last: Tensor, y: Tensor, loss: str, grad_h: Tensor
@@ -167,12 +174,11 @@ def _head(model: RecurrentModel, h_last: Tensor, y: Tensor, loss: str, grad_h: T
 def _rnn_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Backprop:
     rnn = model.rnn
     T = x.shape[1]
-    x_t, pre, h = _start(model, x, 1)
+    inputs, pre, h, w = _start(model, x, 1)
     a = pre[:, 0]  # (T, H, B), a_t
-    w_hh = rnn.weight_hh_l0
-    a_t, h_t = a.unbind(0), h.unbind(0)  # per-timestep views, made once
+    a_t, in_t, h_t = a.unbind(0), inputs.unbind(0), h.unbind(0)  # per-timestep views, made once
     for t in range(T):
-        a_t[t].addmm_(w_hh, h_t[t])
+        torch.mm(w, in_t[t], out=a_t[t])
         rnn.act(a_t[t], out=h_t[t + 1])
         if rnn.residual:
             h_t[t + 1].add_(h_t[t])
@@ -184,7 +190,7 @@ def _rnn_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Bac
         delta = DERIVATIVES[rnn.activation](a, rnn.negative_slope)
     else:
         delta = DERIVATIVES_FROM_OUTPUT[rnn.activation](h[1:], rnn.negative_slope)
-    w_hh_t = w_hh.T.contiguous()  # ∂L/∂h_{t-1} = W_hhᵀ δ_t
+    w_hh_t = rnn.weight_hh_l0.T.contiguous()  # ∂L/∂h_{t-1} = W_hhᵀ δ_t
     d_t, g_t = delta.unbind(0), grad_h.unbind(0)
     for t in range(T - 1, -1, -1):
         d_t[t].mul_(g_t[t])
@@ -192,7 +198,7 @@ def _rnn_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Bac
             torch.mm(w_hh_t, d_t[t], out=g_t[t - 1])
             if rnn.residual:  # the skip path: ∂h_t/∂h_{t-1} = I + diag(f') W_h
                 g_t[t - 1].add_(g_t[t])
-    grads, terms = _parameter_grads(delta, h[:-1], x_t)
+    grads, terms = _parameter_grads(delta, inputs[:T], rnn.hidden_size)
     profile = GradientProfile(float(value), _norms(grad_h), None, terms)
     return Backprop(value, z, grads | head_grads, profile)
 
@@ -202,22 +208,22 @@ def _gate_blocks(weight: Tensor, order: tuple[int, ...]) -> Tensor:
     return weight.view(len(order), -1, *weight.shape[1:])[list(order)].flatten(0, 1)
 
 
-def _lstm_forward(rnn: LSTM, pre: Tensor, h: Tensor) -> tuple[Tensor, Tensor]:
-    """Runs the LSTM from the pre-activations, keeping what the backward pass needs.
+def _lstm_forward(rnn: LSTM, inputs: Tensor, pre: Tensor, w: Tensor) -> tuple[Tensor, Tensor]:
+    """Runs the LSTM, keeping what the backward pass needs (buffers from _start).
 
     pre (T, 4, H, B) becomes the gates: pre[t] = (i_t, f_t, o_t, ·) after the sigmoid.
-    state (T + 1, 3, H, B): state[t] = (g_t, c_{t-1}, act(c_t)), so c_t sits at state[t + 1, 1].
+    state (T + 1, 3, H, B): state[t] = (g_t, c_{t-1}, act(c_t)), so c_t sits at state[t + 1, 1];
+    c_{-1} = state[0, 1] is never written, so it stays zero.
     """
     T, _, H, B = pre.shape
     state = _workspace.get("lstm.state", (T + 1, 3, H, B), pre)
-    state[0, 1].zero_()  # c_{-1}
-    w_hh = _gate_blocks(rnn.weight_hh_l0, FORWARD_ORDER)  # (4H, H)
     # Per-timestep views, made once: indexing inside the loop would cost more than the maths.
     a_t, sig_t, i_t, f_t, o_t, pre_g = (v.unbind(0) for v in (
         pre.flatten(1, 2), pre[:, :3], pre[:, 0], pre[:, 1], pre[:, 2], pre[:, 3]))
-    g_t, c_t, act_c, h_t = state[:, 0].unbind(0), state[:, 1].unbind(0), state[:, 2].unbind(0), h.unbind(0)
+    g_t, c_t, act_c = state[:, 0].unbind(0), state[:, 1].unbind(0), state[:, 2].unbind(0)
+    in_t, h_t = inputs.unbind(0), inputs[:, :H].unbind(0)
     for t in range(T):
-        a_t[t].addmm_(w_hh, h_t[t])  # (4H, B) pre-activations
+        torch.mm(w, in_t[t], out=a_t[t])  # (4H, B) pre-activations
         sig_t[t].sigmoid_()
         rnn.act(pre_g[t], out=g_t[t])
         torch.mul(i_t[t], g_t[t], out=c_t[t + 1])
@@ -232,12 +238,11 @@ def _lstm_multipliers(rnn: LSTM, gates: Tensor, state: Tensor) -> Tensor:
 
     Once multiplied by ∂L/∂c_t (slots 1-4) or ∂L/∂h_t (slots 5-6) these are the carry
     f_t ∂L/∂c_t into step t-1, δ_t in the gate order g, i, f, o, and the direct part of ∂L/∂c_t.
+    Slot 0, and slot 1 of row T (no carry into the last step), are never written: zero.
     """
     T, _, H, B = gates.shape
     slope = DERIVATIVES_FROM_OUTPUT[rnn.activation]
     m = _workspace.get("lstm.multipliers", (T + 1, 7, H, B), gates)
-    m[:, 0].zero_()
-    m[T, 1].zero_()  # no carry into the last step
     sig = gates[:, :3]  # i, f, o
     torch.addcmul(sig, sig, sig, value=-1, out=m[:T, 3:6]).mul_(state[:T])  # σ′ = s(1 - s), times g, c_{t-1}, act(c)
     torch.mul(gates[:, 0::2], slope(state[:T, 0::2], rnn.negative_slope), out=m[:T, 2::4])  # i g′, o act′(c)
@@ -257,8 +262,8 @@ def _lstm_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Ba
     """
     rnn = model.rnn
     T = x.shape[1]
-    x_t, pre, h = _start(model, x, 4)
-    gates, state = _lstm_forward(rnn, pre, h)
+    inputs, pre, h, w = _start(model, x, 4)
+    gates, state = _lstm_forward(rnn, inputs, pre, w)
     grad_h = _workspace.get("grad_h", h[1:].shape, x)  # ∂L/∂h_t
     value, z, head_grads = _head(model, h[T], y, loss, grad_h[T - 1])
     m = _lstm_multipliers(rnn, gates, state)
@@ -271,7 +276,7 @@ def _lstm_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Ba
         from_c[t].mul_(grad_c[t])  # (f_t ∂L/∂c_t, δ_g, δ_i, δ_f)
         if t > 0:
             torch.mm(w_hh_t, delta_t[t], out=g_t[t - 1])
-    grads, terms = _parameter_grads(m[:T, 2:6].flatten(1, 2), h[:-1], x_t)  # δ in gate order g, i, f, o
+    grads, terms = _parameter_grads(m[:T, 2:6].flatten(1, 2), inputs[:T], rnn.hidden_size)  # δ: g, i, f, o
     grads = {k: _gate_blocks(v, BACKWARD_TO_TORCH) for k, v in grads.items()}
     gate_means = gates[:, :3].mean((2, 3))[:, [1, 0, 2]].T  # (3, T) forget, input, output
     profile = GradientProfile(float(value), _norms(grad_h), _norms(m[:T, 6]), terms, gate_means.double().numpy())
