@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from models.cells import DERIVATIVES, DERIVATIVES_FROM_OUTPUT, LSTM, ElmanRNN, RecurrentModel
+from models.cells import ACTIVATIONS, DERIVATIVES, DERIVATIVES_FROM_OUTPUT, LSTM, ElmanRNN, RecurrentModel
 
 # name -> (loss value, ∂loss/∂logit) for a batch-mean loss over (B,) outputs.
 LOSSES: dict[str, Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]] = {
@@ -71,8 +71,7 @@ class _Workspace(threading.local):
     A training step needs tens of MB of scratch; fresh allocations that large come from
     the OS each time and cost a page fault per 4 KB on first touch. Thread-local, because
     several runs train at once on a shared server. Nothing returned to callers aliases them.
-    Buffers start zeroed, so entries that are read but never written (initial states, the
-    zero slot of the LSTM multipliers) stay zero without being cleared every step.
+    Their contents are stale: whatever is read must be written first, in every step.
     """
 
     def __init__(self) -> None:
@@ -82,7 +81,7 @@ class _Workspace(threading.local):
         buffer = self.buffers.get(name)
         if buffer is None or buffer.shape != shape or buffer.dtype != like.dtype:
             self.buffers.pop(name, None)  # free the old one before allocating the new one
-            buffer = self.buffers[name] = like.new_zeros(shape)
+            buffer = self.buffers[name] = like.new_empty(shape)
         return buffer
 
 
@@ -137,16 +136,15 @@ def _parameter_grads(delta: Tensor, inputs: Tensor, hidden: int) -> tuple[dict[s
     return grads, np.concatenate(norms)
 
 
-def _start(model: RecurrentModel, x: Tensor, gates: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _start(model: RecurrentModel, x: Tensor, gates: int) -> tuple[Tensor, Tensor, Tensor]:
     """Buffers for one pass over x (B, T, D), and the weights that read them.
 
     Everything runs feature-major, each timestep's (H, B) slab contiguous: per-timestep
     elementwise ops on strided slices cost several times more than on contiguous ones.
     inputs (T + 1, H + D + 1, B): inputs[t] = (h_{t-1}; x_t; 1), all that step t reads, so
     that a_t = (W_hh W_ih b) inputs[t] is one GEMM forward and _parameter_grads needs one.
-    h = inputs[:, :H] is a view: h[t + 1] = h_t, and h[0], never written, the zero state.
-    pre (T, gates, H, B) is for the pre-activations; w (gates·H, H + D + 1) stacks the
-    weights with the gate blocks in FORWARD_ORDER.
+    h = inputs[:, :H] is a view: h[t + 1] = h_t, h[0] = the zero initial state.
+    w (gates·H, H + D + 1) stacks the weights, gate blocks in FORWARD_ORDER.
     """
     rnn = model.rnn
     B, T, D = x.shape
@@ -154,10 +152,10 @@ def _start(model: RecurrentModel, x: Tensor, gates: int) -> tuple[Tensor, Tensor
     inputs = _workspace.get("inputs", (T + 1, H + D + 1, B), x)
     inputs[:T, H : H + D] = x.permute(1, 2, 0)
     inputs[:T, -1] = 1.0
-    pre = _workspace.get(f"pre{gates}", (T, gates, H, B), x)
+    inputs[0, :H] = 0.0
     bias = (rnn.bias_ih_l0 + rnn.bias_hh_l0)[:, None]
     w = _gate_blocks(torch.cat([rnn.weight_hh_l0, rnn.weight_ih_l0, bias], dim=1), FORWARD_ORDER[:gates])
-    return inputs, pre, inputs[:, :H], w
+    return inputs, inputs[:, :H], w
 
 
 def _head(model: RecurrentModel, h_last: Tensor, y: Tensor, loss: str, grad_h: Tensor
@@ -174,12 +172,13 @@ def _head(model: RecurrentModel, h_last: Tensor, y: Tensor, loss: str, grad_h: T
 def _rnn_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Backprop:
     rnn = model.rnn
     T = x.shape[1]
-    inputs, pre, h, w = _start(model, x, 1)
-    a = pre[:, 0]  # (T, H, B), a_t
+    inputs, h, w = _start(model, x, 1)
+    a = _workspace.get("rnn.a", h[1:].shape, x)  # (T, H, B), a_t
+    act = ACTIVATIONS[rnn.activation]
     a_t, in_t, h_t = a.unbind(0), inputs.unbind(0), h.unbind(0)  # per-timestep views, made once
     for t in range(T):
         torch.mm(w, in_t[t], out=a_t[t])
-        rnn.act(a_t[t], out=h_t[t + 1])
+        act(a_t[t], rnn.negative_slope, out=h_t[t + 1])
         if rnn.residual:
             h_t[t + 1].add_(h_t[t])
     grad_h = _workspace.get("grad_h", h[1:].shape, x)  # ∂L/∂h_t
@@ -208,46 +207,53 @@ def _gate_blocks(weight: Tensor, order: tuple[int, ...]) -> Tensor:
     return weight.view(len(order), -1, *weight.shape[1:])[list(order)].flatten(0, 1)
 
 
-def _lstm_forward(rnn: LSTM, inputs: Tensor, pre: Tensor, w: Tensor) -> tuple[Tensor, Tensor]:
-    """Runs the LSTM, keeping what the backward pass needs (buffers from _start).
+def _lstm_forward(rnn: LSTM, inputs: Tensor, w: Tensor) -> Tensor:
+    """Runs the LSTM, keeping in one buffer what the backward pass needs (inputs, w from _start).
 
-    pre (T, 4, H, B) becomes the gates: pre[t] = (i_t, f_t, o_t, ·) after the sigmoid.
-    state (T + 1, 3, H, B): state[t] = (g_t, c_{t-1}, act(c_t)), so c_t sits at state[t + 1, 1];
-    c_{-1} = state[0, 1] is never written, so it stays zero.
+    cells (T + 1, 7, H, B): cells[t] = (i_t, f_t, o_t, a_g, g_t, c_{t-1}, act(c_t)) with the
+    gates after their nonlinearity and a_g the candidate's pre-activation; c_t sits at
+    cells[t + 1, 5], and c_{-1} = cells[0, 5] = 0. _lstm_multipliers reuses the same memory.
     """
-    T, _, H, B = pre.shape
-    state = _workspace.get("lstm.state", (T + 1, 3, H, B), pre)
+    T, H, B = inputs.shape[0] - 1, rnn.hidden_size, inputs.shape[2]
+    cells = _workspace.get("lstm.cells", (T + 1, 7, H, B), inputs)
+    cells[0, 5] = 0.0
+    act = ACTIVATIONS[rnn.activation]
     # Per-timestep views, made once: indexing inside the loop would cost more than the maths.
-    a_t, sig_t, i_t, f_t, o_t, pre_g = (v.unbind(0) for v in (
-        pre.flatten(1, 2), pre[:, :3], pre[:, 0], pre[:, 1], pre[:, 2], pre[:, 3]))
-    g_t, c_t, act_c = state[:, 0].unbind(0), state[:, 1].unbind(0), state[:, 2].unbind(0)
+    a_t, sig_t, i_t, f_t, o_t, pre_g, g_t, c_t, act_c = (v.unbind(0) for v in (
+        cells[:, :4].flatten(1, 2), cells[:, :3], *cells.unbind(1)))
     in_t, h_t = inputs.unbind(0), inputs[:, :H].unbind(0)
     for t in range(T):
         torch.mm(w, in_t[t], out=a_t[t])  # (4H, B) pre-activations
         sig_t[t].sigmoid_()
-        rnn.act(pre_g[t], out=g_t[t])
+        act(pre_g[t], rnn.negative_slope, out=g_t[t])
         torch.mul(i_t[t], g_t[t], out=c_t[t + 1])
         c_t[t + 1].addcmul_(f_t[t], c_t[t])  # c_t = f_t c_{t-1} + i_t g_t
-        rnn.act(c_t[t + 1], out=act_c[t])
+        act(c_t[t + 1], rnn.negative_slope, out=act_c[t])
         torch.mul(o_t[t], act_c[t], out=h_t[t + 1])  # h_t = o_t act(c_t)
-    return pre, state
+    return cells
 
 
-def _lstm_multipliers(rnn: LSTM, gates: Tensor, state: Tensor) -> Tensor:
-    """(T + 1, 7, H, B) slots (0, f_t, i_t g′_t, g_t σ′(i_t), c_{t-1} σ′(f_t), act(c_t) σ′(o_t), o_t act′(c_t)).
+def _lstm_multipliers(rnn: LSTM, cells: Tensor) -> Tensor:
+    """Turns cells into the multipliers of the backward pass, in place: slots
+    (0, f_t, i_t g′_t, g_t σ′(i_t), c_{t-1} σ′(f_t), act(c_t) σ′(o_t), o_t act′(c_t)).
 
     Once multiplied by ∂L/∂c_t (slots 1-4) or ∂L/∂h_t (slots 5-6) these are the carry
     f_t ∂L/∂c_t into step t-1, δ_t in the gate order g, i, f, o, and the direct part of ∂L/∂c_t.
-    Slot 0, and slot 1 of row T (no carry into the last step), are never written: zero.
+    In place, so the LSTM needs one (T + 1, 7, H, B) buffer rather than two; the order of the
+    ops is the order in which the forward values are last read. σ′ = s(1 - s).
     """
-    T, _, H, B = gates.shape
+    T = cells.shape[0] - 1
     slope = DERIVATIVES_FROM_OUTPUT[rnn.activation]
-    m = _workspace.get("lstm.multipliers", (T + 1, 7, H, B), gates)
-    sig = gates[:, :3]  # i, f, o
-    torch.addcmul(sig, sig, sig, value=-1, out=m[:T, 3:6]).mul_(state[:T])  # σ′ = s(1 - s), times g, c_{t-1}, act(c)
-    torch.mul(gates[:, 0::2], slope(state[:T, 0::2], rnn.negative_slope), out=m[:T, 2::4])  # i g′, o act′(c)
-    m[:T, 1].copy_(gates[:, 1])
-    return m
+    i, f, o, ig, g, c_prev, act_c = cells[:T].unbind(1)  # (T, H, B) each; the names say what they hold now
+    mg = slope(g, rnn.negative_slope).mul_(i)
+    torch.addcmul(i, i, i, value=-1, out=ig).mul_(g)  # slot 3: g σ′(i)
+    torch.addcmul(f, f, f, value=-1, out=g).mul_(c_prev)  # slot 4: c_{t-1} σ′(f)
+    torch.addcmul(o, o, o, value=-1, out=c_prev).mul_(act_c)  # slot 5: act(c) σ′(o)
+    torch.mul(o, slope(act_c, rnn.negative_slope), out=act_c)  # slot 6: o act′(c)
+    o.copy_(mg)  # slot 2: i g′
+    cells[:, 0] = 0.0
+    cells[T, 1] = 0.0  # no carry into the last step
+    return cells
 
 
 @torch.no_grad()
@@ -262,11 +268,12 @@ def _lstm_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Ba
     """
     rnn = model.rnn
     T = x.shape[1]
-    inputs, pre, h, w = _start(model, x, 4)
-    gates, state = _lstm_forward(rnn, inputs, pre, w)
+    inputs, h, w = _start(model, x, 4)
+    cells = _lstm_forward(rnn, inputs, w)
+    gate_means = cells[:T, :3].mean((2, 3))[:, [1, 0, 2]].T  # (3, T) forget, input, output
     grad_h = _workspace.get("grad_h", h[1:].shape, x)  # ∂L/∂h_t
     value, z, head_grads = _head(model, h[T], y, loss, grad_h[T - 1])
-    m = _lstm_multipliers(rnn, gates, state)
+    m = _lstm_multipliers(rnn, cells)
     w_hh_t = _gate_blocks(rnn.weight_hh_l0, BACKWARD_ORDER).T.contiguous()  # (H, 4H)
     from_h, carry_in, from_c = m[:, 5:7].unbind(0), m[:, 0:2].unbind(0), m[:, 1:5].unbind(0)
     grad_c, delta_t = m[:, 6:7].unbind(0), m[:, 2:6].flatten(1, 2).unbind(0)
@@ -278,7 +285,6 @@ def _lstm_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Ba
             torch.mm(w_hh_t, delta_t[t], out=g_t[t - 1])
     grads, terms = _parameter_grads(m[:T, 2:6].flatten(1, 2), inputs[:T], rnn.hidden_size)  # δ: g, i, f, o
     grads = {k: _gate_blocks(v, BACKWARD_TO_TORCH) for k, v in grads.items()}
-    gate_means = gates[:, :3].mean((2, 3))[:, [1, 0, 2]].T  # (3, T) forget, input, output
     profile = GradientProfile(float(value), _norms(grad_h), _norms(m[:T, 6]), terms, gate_means.double().numpy())
     return Backprop(value, z, grads | head_grads, profile)
 
