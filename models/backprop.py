@@ -88,6 +88,11 @@ class _Workspace(threading.local):
 _workspace = _Workspace()
 
 
+def free_scratch() -> None:
+    """Give back this thread's scratch buffers (otherwise kept for its next step of the same size)."""
+    _workspace.buffers.clear()
+
+
 def _norms(x: Tensor) -> np.ndarray:
     """(T, ...) -> (T,) Frobenius norm of each timestep's slice, as float64.
 

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from models import RunConfig, backprop, build_model, gradient_profile, make_task
+from models.backprop import _workspace, free_scratch
 from tests.models.reference import ACT, unrolled
 
 MODELS = ["rnn", "lstm", "residual"]
@@ -172,6 +173,10 @@ def test_scratch_buffers_are_reused_safely(model):
         _check_profile(result, ref, model, close)
     assert all(torch.equal(first.grads[k], v) for k, v in kept.items())
     assert first.logits.shape == (5,) and torch.isfinite(first.loss)
+    free_scratch()
+    assert not _workspace.buffers  # the memory is given back...
+    net, x, y, loss, ref = cases[0]
+    _check_profile(backprop(net, x, y, loss), ref, model, _close)  # ...and the next pass allocates anew
 
 
 def test_threads_do_not_share_scratch_buffers():
