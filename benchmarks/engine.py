@@ -1,6 +1,7 @@
 """Benchmark: instrumented Trainer.step() vs the uninstrumented fused PyTorch step.
 
     python -m benchmarks.engine [--threads 1,2] [--rounds 9] [--sizes 50/64/64,100/64/64] [--clock cpu]
+    python -m benchmarks.engine --breakdown lstm --sizes 100/64/64     # where each step's time goes
 
 Both sides sample the same task batch, run forward + backward + SGD update at the same
 sizes; ours also computes the exact per-timestep profile and the spectral radius. Blocks
@@ -11,6 +12,9 @@ comes first. The machine's load average is printed first, with a warning when it
 --clock cpu times with this process's CPU time instead of the wall clock: at one thread it
 ignores the time other jobs hold the core (but not their effect on caches), so it is steadier
 on a busy machine; at two threads it adds up both threads' work and is not the latency a user feels.
+--breakdown MODEL runs torch.profiler over steps of both sides instead and lists each side's
+costliest ops, milliseconds per step of self CPU time (the profiler adds ~1 µs per op, which
+weighs more on our many small ops than on the fused kernel's few large ones).
 """
 
 from __future__ import annotations
@@ -102,6 +106,23 @@ def load_report() -> str:
     return line
 
 
+def breakdown(config: RunConfig, steps: int = 20, top: int = 8) -> str:
+    """Both sides' costliest ops under torch.profiler: ms of self CPU time per step, and the share."""
+    lines = []
+    for name, step in (("ours", Trainer(config).step), ("fused", fused_step(config))):
+        for _ in range(3):
+            step()
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            for _ in range(steps):
+                step()
+        events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+        total = sum(e.self_cpu_time_total for e in events) / steps / 1e3
+        lines.append(f"{name}: {total:.2f} ms per step")
+        lines += [f"  {e.key:40s} {e.self_cpu_time_total / steps / 1e3:7.2f} ms  {e.count // steps:5d} calls"
+                  f"  {e.self_cpu_time_total / steps / 1e3 / total:4.0%}" for e in events[:top]]
+    return "\n".join(lines)
+
+
 def _sizes(text: str) -> list[tuple[int, int, int]]:
     return [tuple(int(n) for n in item.split("/")) for item in text.split(",")]  # type: ignore[misc]
 
@@ -112,8 +133,17 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--sizes", type=_sizes, default=SIZES, help="T/H/B,... (default 3/8/4,50/64/64,...)")
     parser.add_argument("--clock", choices=CLOCKS, default="wall")
+    parser.add_argument("--breakdown", choices=("rnn", "lstm"), help="profile this model's step instead")
     args = parser.parse_args()
     print(f"torch {torch.__version__}; {load_report()}")
+    if args.breakdown:
+        for threads in (int(n) for n in args.threads.split(",")):
+            torch.set_num_threads(threads)
+            for T, H, B in args.sizes:
+                config = RunConfig(model=args.breakdown, task="first_token", seq_len=T, hidden_size=H,
+                                   batch_size=B, lr=0.01, steps=100_000)
+                print(f"\n{args.breakdown} {T}/{H}/{B}, {threads} thread(s)\n{breakdown(config)}", flush=True)
+        return
     print(f"ratio = ours / fused ({args.clock} clock), median (min–max) over rounds; lower is faster")
     for threads in (int(n) for n in args.threads.split(",")):
         torch.set_num_threads(threads)
