@@ -96,6 +96,7 @@ def open_lab(context: object, url: str, query: str) -> object:
 
 
 def step_count(page: object) -> int:
-    """The Step metric ("123 / 500") of the Lab page."""
-    text = page.locator('[data-testid="stMetricValue"]').first.inner_text()
-    return int(text.split("/")[0])
+    """The Step metric ("123 / 500") of the Lab page or a viewer's."""
+    metric = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text(
+        "Step", exact=True))
+    return int(metric.get_by_test_id("stMetricValue").inner_text().split("/")[0])
