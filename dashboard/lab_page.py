@@ -30,7 +30,7 @@ from dashboard.live_view import (
 from dashboard.presenter import broadcasting, present_button, present_panel
 from dashboard.runner import Runner
 from dashboard.sidebar import DEFAULTS, sidebar
-from dashboard.state import LESSON, PACE, PACES, PRESENTATION, pace_label, presenting, runner_pace
+from dashboard.state import PACE, PACES, PRESENTATION, pace_label, presenting, runner_pace
 from dashboard.weights import HELP as WEIGHTS_HELP
 from dashboard.weights import weights_bytes, weights_file_name
 from models import RunConfig
@@ -139,9 +139,9 @@ def live(runner: Runner, polling: bool, presentation: bool) -> None:
     _live()
 
 
-def _weights(runner: Runner) -> bytes:
+def weights_download(runner: Runner, timeout: float = 5.0) -> bytes:
     """The download's data, copied between two steps (the button is disabled while a step may run)."""
-    weights = runner.weights(timeout=5.0)
+    weights = runner.weights(timeout=timeout)
     if weights is None:
         raise RuntimeError("a training step was still running: pause the run, then download")
     return weights_bytes(weights.model, weights.config, weights.step)
@@ -156,7 +156,7 @@ def export(runner: Runner, snap: Snapshot) -> None:
             index=False), file_name="rnn_lab_steps.csv", mime="text/csv", key="csv_steps", on_click="ignore")
         cols[1].download_button("Per-timestep CSV", lambda: timesteps_frame(runner.snapshot().history).to_csv(
             index=False), file_name="rnn_lab_timesteps.csv", mime="text/csv", key="csv_timesteps", on_click="ignore")
-        cols[2].download_button("Model weights (.pt)", lambda: _weights(runner), file_name=weights_file_name(
+        cols[2].download_button("Model weights (.pt)", lambda: weights_download(runner), file_name=weights_file_name(
             snap.config), mime="application/octet-stream", key="weights_download", on_click="ignore",
             disabled=snap.state in ACTIVE, help=WEIGHTS_HELP)
         if snap.state in ACTIVE:
@@ -172,8 +172,6 @@ def _broadcast_info(lesson: object | None) -> dict[str, str]:
 
 def lab_page() -> None:
     config = sidebar()
-    with st.sidebar:
-        link_section(config, st.session_state.get(LESSON))
     presentation, lesson = header()
     link_notice(config)
     runner = session_runner()
@@ -193,6 +191,8 @@ def lab_page() -> None:
         runner.set_pace(pace)
         snap = runner.snapshot()
     long_run_warning(snap)
+    with st.sidebar:  # below the configuration, once lesson and pace have been read
+        link_section(config, lesson.key if lesson else None)
     present_panel(code, info)
     live(runner, snap.active, presentation)
     theory_section(runner, snap)

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.state import LESSON, PACE, apply_config, nearest_pace
+from dashboard.state import BY_TITLE, LESSON, PACE, apply_config, nearest_pace
 from models.lessons import LESSONS, Lesson
 
 # Set by the click, read once by the lab page: a lesson must start a fresh run even when it differs
 # from the current one only in live settings (lesson 8 -> 10 changes the learning rate and step budget; a diverged run
 # would otherwise just carry on diverged).
 JUST_LOADED = "lesson_just_loaded"
-BY_TITLE = {lesson.title: key for key, lesson in LESSONS.items()}  # the pills write titles into the URL
 
 
 def _load_lesson() -> None:
-    """on_change callback: runs before the rerun, so the sidebar is drawn with the lesson's values, and the
-    URL is written as the widgets are drawn, at the top of that run."""
+    """on_change callback: runs before the rerun, so the sidebar is drawn with the lesson's values; the sidebar
+    is the first thing the Lab draws, so its widgets write them into the URL at the start of that run."""
     key = st.session_state.get(LESSON)
     if key in LESSONS:
         apply_config(LESSONS[key].config)

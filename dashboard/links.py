@@ -21,9 +21,8 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from dashboard.lesson_panel import BY_TITLE
-from dashboard.sidebar import FIELDS, config_query, nearest_lr
-from dashboard.state import LESSON, PACE, PRESENTATION, nearest_pace, pace_label
+from dashboard.sidebar import FIELDS, nearest_lr
+from dashboard.state import BY_TITLE, LESSON, PACE, PRESENTATION, lab_query, nearest_pace, pace_label, query_for
 from models import RunConfig
 from models.lessons import LESSONS
 
@@ -115,19 +114,6 @@ def _as_written(raw: str, value: Any) -> bool:
     return raw == str(value) if isinstance(value, int) else True
 
 
-def query_for(config: RunConfig, lesson: str | None, pace: float, presentation: bool) -> dict[str, str]:
-    """The Lab's whole URL query: the configuration's non-defaults, the lesson, and the pace and presentation
-    mode when they are not the defaults."""
-    query = config_query(config)
-    if lesson in LESSONS:
-        query[LESSON] = LESSONS[lesson].title
-    if pace != math.inf:
-        query[PACE] = pace_label(pace)
-    if presentation:
-        query[PRESENTATION] = "true"
-    return query
-
-
 def check_link(query: Mapping[str, str]) -> LinkCheck:
     """Judge a link's raw query: what it loads, what it could not use and why (pure: no Streamlit)."""
     valid, ignored = _config_fields(query)
@@ -166,11 +152,6 @@ def link_notice(config: RunConfig) -> None:
     check: LinkCheck | None = st.session_state.get(CHECKED)
     if check is not None and config == check.config and (notice := check.notice()):
         st.warning(notice, icon=":material/link_off:")
-
-
-def lab_query(config: RunConfig, lesson: str | None = None) -> dict[str, str]:
-    """`query_for` with this session's pace and presentation mode."""
-    return query_for(config, lesson, st.session_state.get(PACE, math.inf), bool(st.session_state.get(PRESENTATION)))
 
 
 def share_link(query: Mapping[str, str]) -> str:

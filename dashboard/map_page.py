@@ -12,8 +12,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard.links import lab_query
-from dashboard.state import LESSON, apply_config, config_values, go_to, read_config
+from dashboard.state import LESSON, apply_config, config_values, go_to, lab_query, read_config
 from models import CHOICES, RunConfig
 from models.sweep import crossings, gain_grid, trainability_map
 
@@ -44,7 +43,8 @@ def status(frame: pd.DataFrame) -> pd.Series:
 def edge(frame: pd.DataFrame) -> pd.DataFrame:
     """The zero contour: per sequence length, the gain where the log-ratio crosses 0 (interpolated)."""
     gains = crossings(frame).dropna()
-    return pd.DataFrame({"seq_len": gains.index.astype(int), "gain": gains.to_numpy(), "curve": "log ratio = 0"})
+    return pd.DataFrame({"seq_len": gains.index.astype(int), "gain": gains.to_numpy(),
+                         "curve": "edge of chaos: log ratio = 0"})
 
 
 def heatmap(frame: pd.DataFrame) -> alt.LayerChart:
@@ -73,10 +73,12 @@ def heatmap(frame: pd.DataFrame) -> alt.LayerChart:
         color="black", size=50)).encode(
         x=alt.X("gain:Q"), y=y, order="seq_len:Q",
         stroke=alt.Stroke("curve:N", scale=alt.Scale(range=["black"]), title=None,
-                          legend=alt.Legend(orient="top", labelFontSize=13, symbolStrokeWidth=3)),
+                          legend=alt.Legend(orient="top", labelFontSize=13, symbolType="stroke", symbolStrokeWidth=3)),
         tooltip=[alt.Tooltip("seq_len:Q", title="T"), alt.Tooltip("gain:Q", title="gain at log ratio = 0",
                                                                  format=".2f")])
-    return alt.layer(cells, contour).properties(height=340)
+    # SVG: 96 cells and a line redraw only when the sweep changes; each cell gets a DOM node with an aria-label
+    # naming its gain and length (screen readers; the browser test clicks one).
+    return alt.layer(cells, contour).properties(height=340, usermeta={"embedOptions": {"renderer": "svg"}})
 
 
 def controls() -> RunConfig:

@@ -14,8 +14,9 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.sidebar import FIELDS, nearest_lr
+from dashboard.sidebar import FIELDS, config_query, nearest_lr
 from models import RunConfig
+from models.lessons import LESSONS
 
 PAGE_REQUEST = "open_page"
 # Session settings of the Lab, bound to the URL next to the RunConfig fields (widget keys = URL names).
@@ -23,6 +24,7 @@ LESSON, PACE, PRESENTATION = "lesson", "pace", "presentation"
 # Steps per second the pace slider offers: slow enough to narrate, fast enough for 300 steps in ~25 s; every
 # lesson's pace is one of them (tests/dashboard/test_lesson_panel.py). inf = as fast as possible.
 PACES: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0, 32.0, 40.0, 60.0, 80.0, 120.0, 200.0, math.inf)
+BY_TITLE = {lesson.title: key for key, lesson in LESSONS.items()}  # the lesson pills write titles into the URL
 
 
 def pace_label(pace: float) -> str:
@@ -40,6 +42,24 @@ def nearest_pace(pace: float | None) -> float:
 def runner_pace(pace: float) -> float | None:
     """The slider's value as Runner.set_pace takes it (None = as fast as possible)."""
     return None if math.isinf(pace) else pace
+
+
+def query_for(config: RunConfig, lesson: str | None, pace: float, presentation: bool) -> dict[str, str]:
+    """The Lab's whole URL query: the configuration's non-defaults, the lesson, and the pace and presentation
+    mode when they are not the defaults."""
+    query = config_query(config)
+    if lesson in LESSONS:
+        query[LESSON] = LESSONS[lesson].title
+    if pace != math.inf:
+        query[PACE] = pace_label(pace)
+    if presentation:
+        query[PRESENTATION] = "true"
+    return query
+
+
+def lab_query(config: RunConfig, lesson: str | None = None) -> dict[str, str]:
+    """`query_for` with this session's pace and presentation mode."""
+    return query_for(config, lesson, st.session_state.get(PACE, math.inf), bool(st.session_state.get(PRESENTATION)))
 
 
 def presenting() -> bool:
