@@ -10,7 +10,6 @@ import threading
 
 import pytest
 import torch
-from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
 
 from dashboard.charts import vega_spec
@@ -24,21 +23,25 @@ from models import RunConfig, Trainer
 from models.cost import step_seconds
 from models.export import load
 from models.lessons import LESSONS
+from tests.dashboard.lab_app import open_app as _open
 
-APP = "../../dashboard/app.py"
+pytestmark = pytest.mark.usefixtures("fresh_session")
 LARGEST_LSTM = RunConfig(model="lstm", seq_len=500, hidden_size=256, batch_size=50)  # ~2.0 s per step: the budget
 
 
-@pytest.fixture(autouse=True)
-def _fresh_session():
-    yield
-    clear_session_resource_cache("test session id")
+@pytest.fixture
+def held_step(monkeypatch) -> tuple[threading.Event, threading.Event]:
+    """Trainer.step held until the test sets `finish`; `started` is set once one is in flight."""
+    started, finish, real = threading.Event(), threading.Event(), Trainer.step
 
+    def held(trainer):
+        started.set()
+        finish.wait(30)
+        return real(trainer)
 
-def _open(query: dict[str, str] | None = None) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=60)
-    app.query_params.update(query or {})
-    return app.run()
+    monkeypatch.setattr(Trainer, "step", held)
+    yield started, finish
+    finish.set()
 
 
 def _progress(app: AppTest) -> str:
@@ -149,7 +152,7 @@ def test_a_choice_that_breaks_the_budget_goes_back():
     assert app.session_state["model"] == "rnn" and "model = lstm was too large" in app.sidebar.warning[0].value
 
 
-def test_the_weights_download_is_the_trained_model_and_waits_for_a_step_boundary(monkeypatch):
+def test_the_weights_download_is_the_trained_model():
     config = RunConfig(task="cat_mat_rat", hidden_size=8, steps=100)
     runner = Runner(config)
     for _ in range(2):
@@ -159,42 +162,33 @@ def test_the_weights_download_is_the_trained_model_and_waits_for_a_step_boundary
     checkpoint = load(io.BytesIO(weights_download(runner)))
     for name, tensor in trainer.model.state_dict().items():
         assert torch.equal(checkpoint.model.state_dict()[name], tensor), name
+    assert checkpoint.step == 2 and checkpoint.config == config
 
-    started, finish, real = threading.Event(), threading.Event(), Trainer.step
 
-    def held(trainer):
-        started.set()
-        finish.wait(30)
-        return real(trainer)
-
-    monkeypatch.setattr(Trainer, "step", held)
+def test_the_weights_download_never_copies_a_model_mid_step(held_step):
+    started, _ = held_step
+    runner = Runner(RunConfig(task="cat_mat_rat", hidden_size=8, steps=100))
     runner.train()
     assert started.wait(10)
     with pytest.raises(RuntimeError, match="pause the run"):
         weights_download(runner, timeout=0.2)  # never a copy of weights an optimizer step is writing
-    finish.set()
-    runner.close()
+    runner.close(wait=False)
 
 
-def test_the_weights_button_is_disabled_while_training(monkeypatch):
-    started, finish, real = threading.Event(), threading.Event(), Trainer.step
-
-    def held(trainer):
-        started.set()
-        finish.wait(30)
-        return real(trainer)
-
-    monkeypatch.setattr(Trainer, "step", held)
+def test_the_weights_button_is_disabled_while_a_step_may_run(held_step):
+    started, _ = held_step
     app = _open({"task": "cat_mat_rat"})
-    button = next(b for b in app.get("download_button") if b.proto.label == "Model weights (.pt)")
-    assert not button.proto.disabled
+    assert not _weights_button(app).proto.disabled
     app.button(key="primary_train").click().run()
     assert started.wait(10)
     app.run()
-    button = next(b for b in app.get("download_button") if b.proto.label == "Model weights (.pt)")
-    assert button.proto.disabled and any("Pause to download the weights" in c.value for c in app.caption)
-    finish.set()
+    assert _weights_button(app).proto.disabled
+    assert any("Pause to download the weights" in c.value for c in app.caption)
     app.button(key="reset_button").click().run()
+
+
+def _weights_button(app: AppTest):
+    return next(b for b in app.get("download_button") if b.proto.label == "Model weights (.pt)")
 
 
 @pytest.mark.parametrize(("page", "listen", "lan", "base", "hint"), [

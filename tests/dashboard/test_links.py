@@ -4,7 +4,6 @@ then holds the run the page shows, and a reload of it gives the same run without
 import math
 
 import pytest
-from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
 
 from dashboard.links import check_link
@@ -12,21 +11,10 @@ from dashboard.sidebar import FIELDS
 from dashboard.state import LESSON, PACE, PRESENTATION, query_for
 from models import RunConfig
 from models.lessons import LESSONS
+from tests.dashboard.lab_app import open_app as _open
 
-APP = "../../dashboard/app.py"
+pytestmark = pytest.mark.usefixtures("fresh_session")
 LARGEST_LSTM = {"model": "lstm", "seq_len": "500", "hidden_size": "256", "batch_size": "512"}  # issue 10's link
-
-
-@pytest.fixture(autouse=True)
-def _fresh_session():
-    yield
-    clear_session_resource_cache("test session id")
-
-
-def _open(query: dict[str, str]) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=60)
-    app.query_params.update(query)
-    return app.run()
 
 
 def _shown_config(app: AppTest) -> RunConfig:

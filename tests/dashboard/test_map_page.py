@@ -12,6 +12,7 @@ from dashboard.map_page import GAINS, SEQ_LENS, edge, heatmap, picked_config
 from dashboard.state import PAGE_REQUEST
 from models import RunConfig
 from models.sweep import COLUMNS, crossings, trainability_map
+from tests.dashboard.lab_app import open_app
 
 
 def map_app():
@@ -35,9 +36,7 @@ def whole_app_with_a_pick_button():
 
 def reload(at: AppTest) -> AppTest:
     """A new session on the address `at` shows, as a reload of the page would be."""
-    fresh = AppTest.from_file("../../dashboard/app.py", default_timeout=60)
-    fresh.query_params.update(at.query_params)
-    return fresh.run()
+    return open_app(dict(at.query_params))
 
 
 def chart(at: AppTest) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
