@@ -23,12 +23,11 @@ from tests.browser.driver import (
     watch,
 )
 from tests.browser.polling import wait_until
+from tests.dashboard.lab_app import LARGEST_LSTM
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 PROJECTOR = (1280, 720)
-# The largest LSTM RunConfig allows (models/cost.py's estimate: just under the 2 s budget per step).
-LARGEST_LSTM = RunConfig(model="lstm", seq_len=500, hidden_size=256, batch_size=50)
 PRIMARY_IS = "return [...document.querySelectorAll('[data-testid=stBaseButton-primary]')].some(b => " \
              "b.innerText.trim().endsWith({label!r}));"
 

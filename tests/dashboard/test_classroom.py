@@ -7,6 +7,7 @@ import json
 import math
 import statistics
 import threading
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -17,16 +18,16 @@ from dashboard.lab_page import DEFAULT_RUN_NOTE, weights_download
 from dashboard.live_view import duration, progress_line, run_estimate
 from dashboard.presenter import reach
 from dashboard.runner import Runner
-from dashboard.sidebar import largest_fitting
+from dashboard.sidebar import config_query, largest_fitting
 from dashboard.state import PACE, PACES, nearest_pace
 from models import RunConfig, Trainer
-from models.cost import step_seconds
+from models.cost import BUDGET_SECONDS, step_seconds
 from models.export import load
 from models.lessons import LESSONS
+from tests.dashboard.lab_app import LARGEST_LSTM
 from tests.dashboard.lab_app import open_app as _open
 
 pytestmark = pytest.mark.usefixtures("fresh_session")
-LARGEST_LSTM = RunConfig(model="lstm", seq_len=500, hidden_size=256, batch_size=50)  # ~2.0 s per step: the budget
 
 
 @pytest.fixture
@@ -90,7 +91,7 @@ def test_progress_names_the_step_in_flight_the_time_per_step_and_the_time_left()
 
 
 def test_a_run_estimated_over_three_minutes_is_announced_before_it_starts():
-    app = _open({"model": "lstm", "seq_len": "500", "hidden_size": "256", "batch_size": "50"})
+    app = _open(config_query(LARGEST_LSTM))
     (warning,) = [w.value for w in app.warning]
     assert warning.startswith(f"**This run takes about {duration(500 * step_seconds(LARGEST_LSTM))}**")
     assert "500 steps" in warning and "estimated on this server" in warning
@@ -134,21 +135,25 @@ def test_presentation_mode_folds_text_and_sizes_the_charts_for_a_projector():
 
 
 def test_a_size_that_breaks_the_budget_moves_back_to_the_largest_that_fits():
-    app = _open({"model": "lstm", "seq_len": "500", "batch_size": "100"})
+    app = _open({"model": "lstm", "seq_len": "500", "batch_size": "256"})
     app.slider(key="hidden_size").set_value(256).run()
-    fitted = largest_fitting({"model": "lstm", "seq_len": 500, "batch_size": 100}, "hidden_size")
+    fitted = largest_fitting({"model": "lstm", "seq_len": 500, "batch_size": 256}, "hidden_size")
     assert 32 < fitted < 256 and app.session_state["hidden_size"] == fitted
     assert app.query_params["hidden_size"] == str(fitted)
     (notice,) = [w.value for w in app.sidebar.warning]
     assert notice.startswith("hidden_size = 256 was too large") and f"Set to {fitted} instead." in notice
-    RunConfig(model="lstm", seq_len=500, batch_size=100, hidden_size=fitted)  # fits
+    RunConfig(model="lstm", seq_len=500, batch_size=256, hidden_size=fitted)  # fits
     with pytest.raises(ValueError, match="budget"):
-        RunConfig(model="lstm", seq_len=500, batch_size=100, hidden_size=fitted + 1)  # the largest that does
+        RunConfig(model="lstm", seq_len=500, batch_size=256, hidden_size=fitted + 1)  # the largest that does
 
 
 def test_a_choice_that_breaks_the_budget_goes_back():
-    app = _open({"seq_len": "500", "batch_size": "512", "hidden_size": "128"})  # an RNN's step: ~1 s
-    app.selectbox(key="model").set_value("lstm").run()  # an LSTM's: ~3.4 s
+    query = {"seq_len": "500", "batch_size": "512", "hidden_size": "128"}
+    sizes = {"seq_length": 500, "batch_size": 512, "hidden_size": 128}
+    rnn, lstm = (step_seconds(SimpleNamespace(model=m, **sizes)) for m in ("rnn", "lstm"))
+    assert rnn < BUDGET_SECONDS < lstm
+    app = _open(query)
+    app.selectbox(key="model").set_value("lstm").run()
     assert app.session_state["model"] == "rnn" and "model = lstm was too large" in app.sidebar.warning[0].value
 
 

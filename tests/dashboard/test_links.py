@@ -14,7 +14,7 @@ from models.lessons import LESSONS
 from tests.dashboard.lab_app import open_app as _open
 
 pytestmark = pytest.mark.usefixtures("fresh_session")
-LARGEST_LSTM = {"model": "lstm", "seq_len": "500", "hidden_size": "256", "batch_size": "512"}  # issue 10's link
+ISSUE_LINK = {"model": "lstm", "seq_len": "500", "hidden_size": "256", "batch_size": "512"}  # issue 10's link
 
 
 def _shown_config(app: AppTest) -> RunConfig:
@@ -34,10 +34,10 @@ def test_each_ignored_value_is_named_with_its_reason():
 
 
 def test_sizes_too_large_together_drop_the_one_that_crosses_the_budget_and_say_why():
-    check = check_link(LARGEST_LSTM)
+    check = check_link(ISSUE_LINK)
     (line,) = check.ignored
     assert line.startswith("`hidden_size=256`: ") and "over the 2 s budget" in line
-    assert check.config == RunConfig.from_strings(LARGEST_LSTM, lenient=True)  # RunConfig's own rule
+    assert check.config == RunConfig.from_strings(ISSUE_LINK, lenient=True)  # RunConfig's own rule
     assert check.config.hidden_size == RunConfig().hidden_size and check.config.batch_size == 512
     assert check.query == {"model": "lstm", "seq_len": "500", "batch_size": "512"} and check.rewrite
 
@@ -83,7 +83,7 @@ def test_a_bad_link_says_what_it_ignored_and_the_address_bar_then_reproduces_the
 
 
 def test_the_largest_lstm_link_shows_the_budget_notice_and_a_long_run_warning():
-    app = _open(LARGEST_LSTM)
+    app = _open(ISSUE_LINK)
     notice, long_run = (w.value for w in app.warning)
     assert "`hidden_size=256`" in notice and "budget" in notice
     assert app.session_state["hidden_size"] == RunConfig().hidden_size
