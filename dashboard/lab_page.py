@@ -45,7 +45,7 @@ PRIMARY = {
     "done": ("Done", ":material/check:", None), "diverged": ("Diverged", ":material/error:", None),
     "error": ("Error", ":material/error:", None),
 }
-# Measured on seeds 0–9 by tests/dashboard/test_lab_notes.py: the default run stays at chance, and why.
+# Measured on seeds 0–9 by tests/dashboard/test_classroom.py: the default run stays at chance, and why.
 DEFAULT_RUN_NOTE = (
     "**The default run stays at chance, as expected:** loss ≈ ln 2 = 0.693, accuracy ≈ 50% on seeds 0–9. The label "
     "is the first of 20 words, and at step 1 its state h_1 gets under 1/1000 of the gradient h_T gets: the "
@@ -156,9 +156,10 @@ def export(runner: Runner, snap: Snapshot) -> None:
             index=False), file_name="rnn_lab_steps.csv", mime="text/csv", key="csv_steps", on_click="ignore")
         cols[1].download_button("Per-timestep CSV", lambda: timesteps_frame(runner.snapshot().history).to_csv(
             index=False), file_name="rnn_lab_timesteps.csv", mime="text/csv", key="csv_timesteps", on_click="ignore")
-        cols[2].download_button("Model weights (.pt)", lambda: weights_download(runner), file_name=weights_file_name(
-            snap.config), mime="application/octet-stream", key="weights_download", on_click="ignore",
-            disabled=snap.state in ACTIVE, help=WEIGHTS_HELP)
+        # No weights to copy while a step may run (runner.weights() would answer None): disabled until a pause.
+        cols[2].download_button("Weights (.pt)", data=lambda: weights_download(runner), file_name=weights_file_name(
+            snap.config), mime="application/octet-stream", key="download_weights", on_click="ignore",
+            help=WEIGHTS_HELP, disabled=snap.state in ACTIVE)
         if snap.state in ACTIVE:
             st.caption("Pause to download the weights: they are copied between two steps, never mid-update.")
 

@@ -82,9 +82,9 @@ def chromium(width: int = 1600, height: int = 1000) -> Iterator[object]:
 
 
 def button(page: object, label: str) -> object:
-    """The Lab's control button `label` ("Train", "Pause", "Resume", "Step", "Reset")."""
-    return page.get_by_test_id("stBaseButton-primary").or_(page.get_by_test_id("stBaseButton-secondary")).filter(
-        has_text=label)
+    """The Lab's control button `label` ("Train", "Pause", "Resume", "Step", "Reset"), by its exact accessible name
+    (the icon is not part of it): a text filter would also match "Step" inside "Step by step" and the like."""
+    return page.get_by_role("button", name=label, exact=True)
 
 
 def open_lab(context: object, url: str, query: str) -> object:

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 def _broadcast(page) -> str:
     """Press "Broadcast" and read the room code off the watch link the page shows."""
-    page.get_by_role("button", name="Broadcast").click()  # in the Lab's control row: dashboard.presenter
+    button(page, "Broadcast").click()  # in the Lab's control row: dashboard.presenter
     link = page.get_by_test_id("stCode").filter(has_text="?watch=")
     link.wait_for(timeout=20_000)
     return re.search(r"\?watch=(\w+)", link.inner_text()).group(1)

@@ -56,7 +56,7 @@ def test_one_click_puts_the_room_code_on_screen(server):
     url, _ = server
     with chromium(*PROJECTOR) as context:
         page = open_lab(context, url, "lesson=vanishing&presentation=true")
-        page.get_by_role("button", name="Broadcast").click()
+        button(page, "Broadcast").click()
         link = page.get_by_test_id("stCode").filter(has_text="?watch=")
         link.wait_for(timeout=20_000)
         code = re.search(r"\?watch=(\w+)", link.inner_text()).group(1)
@@ -91,7 +91,7 @@ def test_the_largest_lstm_shows_progress_at_once_and_pause_and_reset_answer_with
         button(page, "Resume").click()
         page.get_by_text(re.compile(r"Step \d+ running for")).wait_for(timeout=60_000)
         watch(page, idle=PRIMARY_IS.format(label="Train"))
-        page.get_by_role("button", name="Reset").click()  # a step is in flight: Reset abandons it
+        button(page, "Reset").click()  # a step is in flight: Reset abandons it
         assert seconds_after_click(page, "idle") < 1.0
         assert step_count(page) == 0 and page.get_by_test_id("stException").count() == 0
 
