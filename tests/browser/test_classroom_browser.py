@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from dashboard.sidebar import config_query
+from dashboard.state import query_for
 from models import RunConfig
 from models.lessons import LESSONS
 from tests.browser.driver import (
@@ -44,6 +45,13 @@ def _query(page) -> dict[str, str]:
 def _run(query: dict[str, str]) -> tuple[RunConfig, str | None, str | None]:
     """What a query asks for: (configuration, lesson, pace); Streamlit may write 5.0 where the lab writes 5."""
     return RunConfig.from_strings(query), query.get("lesson"), query.get("pace")
+
+
+def _address_holds(path: str, query: dict[str, str]) -> str:
+    """A watch predicate: the address bar is at `path` with every value of `query` (as numbers where both are)."""
+    return (f"const want = {query!r}; const got = new URLSearchParams(location.search); "
+            f"return location.pathname === {path!r} && Object.entries(want).every(([k, v]) => got.get(k) === v "
+            "|| (got.get(k) !== null && got.get(k) !== '' && Number(got.get(k)) === Number(v)));")
 
 
 def _sidebar_link(page) -> dict[str, str]:
@@ -102,10 +110,13 @@ def test_a_lesson_click_and_a_map_click_leave_an_address_that_reproduces_the_run
     expected = (lesson.config, lesson.title, f"{lesson.pace:g}")
     with chromium(*PROJECTOR) as context:
         page = open_lab(context, url, "")
-        watch(page, card=page_text("What to watch."))
+        watch(page, card=page_text("What to watch."), address=_address_holds("/", query_for(
+            lesson.config, "lstm", lesson.pace, False)))
         lesson_pill(page, lesson.title).click()
-        seconds_after_click(page, "card")
-        wait_until(lambda: _run(_query(page)) == expected, timeout=10)  # the same run's URL, all of it
+        # The whole run's URL is in the address bar no later than the lesson's card (the issue saw the previous
+        # lesson's values for 1-2 s).
+        assert seconds_after_click(page, "address") <= seconds_after_click(page, "card") + 0.1
+        assert _run(_query(page)) == expected
         page.reload()
         button(page, "Train").wait_for(timeout=60_000)
         assert _run(_query(page)) == expected and _run(_sidebar_link(page)) == expected
@@ -115,8 +126,10 @@ def test_a_lesson_click_and_a_map_click_leave_an_address_that_reproduces_the_run
         cell = page.locator('[data-testid=stVegaLiteChart] svg path[aria-label*="gain: 1.3; T: 50;"]')
         cell.wait_for(timeout=60_000)
         settle(page)  # a click while the page still runs can land on a chart about to be replaced
+        cell_query = {"recurrent_gain": "1.3", "seq_len": "50"}
+        watch(page, lab=PRIMARY_IS.format(label="Train"), address=_address_holds("/", cell_query))
         cell.click()
-        wait_until(lambda: _address(page).path == "/" and _query(page).get("recurrent_gain") == "1.3", timeout=20)
+        assert seconds_after_click(page, "address") <= seconds_after_click(page, "lab") + 0.1  # not /map, not bare /
         picked = _query(page)
         assert picked["seq_len"] == "50" and "lesson" not in picked  # a map cell is not a lesson
         button(page, "Train").wait_for(timeout=60_000)

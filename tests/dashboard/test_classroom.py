@@ -103,6 +103,11 @@ def test_a_run_estimated_over_three_minutes_is_announced_before_it_starts():
 def test_the_default_run_stays_at_chance_on_every_seed_as_its_note_says():
     """The numbers DEFAULT_RUN_NOTE states: loss ≈ ln 2, accuracy ≈ 50%, and under 1/1000 of h_T's gradient at h_1."""
     assert all(text in DEFAULT_RUN_NOTE for text in ("ln 2 = 0.693", "≈ 50%", "seeds 0–9", "under 1/1000"))
+    assert "first of 20 words" in DEFAULT_RUN_NOTE and RunConfig().seq_len == 20 and RunConfig().task == "first_token"
+    learners = [lesson for lesson in LESSONS.values() if lesson.title.split(" · ")[0] in ("4", "5", "6", "11")]
+    assert "lessons 4, 5, 6 and 11 learn" in DEFAULT_RUN_NOTE and len(learners) == 4
+    for lesson in learners:  # "learn": each one's tested claim includes reaching a low loss or a high accuracy
+        assert "loss < 0.1" in lesson.claim_text or "accuracy over the last 100 steps > 0.99" in lesson.claim_text
     torch.set_num_threads(1)
     for seed in range(10):
         records = list(Trainer(RunConfig(seed=seed)))
