@@ -1,20 +1,40 @@
-"""The Lab page: sidebar configuration, Playground-style controls, live status and charts."""
+"""The Lab page: sidebar configuration, Playground-style controls, live status and charts.
+
+Drawn top to bottom in the order a first visit can afford: the sidebar (the URL is written as its
+widgets are drawn, so it is complete at once after a lesson click), the header and lessons, and
+only then the run (its Runner builds a model and an optimizer) and its charts.
+"""
 
 from __future__ import annotations
 
+import math
 import os
 
 import streamlit as st
 
 from dashboard.charts import steps_frame, timesteps_frame
-from dashboard.history import FINAL, Snapshot
+from dashboard.history import ACTIVE, FINAL, Snapshot
 from dashboard.insight import compare_section, theory_section
 from dashboard.lesson_panel import lesson_card, lesson_picker, pop_loaded_lesson
-from dashboard.live_view import chart_grid, chart_specs, status
-from dashboard.presenter import present_panel
+from dashboard.links import link_notice, link_section
+from dashboard.live_view import (
+    LONG_RUN_S,
+    chart_grid,
+    chart_specs,
+    duration,
+    progress,
+    run_estimate,
+    status,
+    step_estimate,
+)
+from dashboard.presenter import broadcasting, present_button, present_panel
 from dashboard.runner import Runner
-from dashboard.sidebar import sidebar
+from dashboard.sidebar import DEFAULTS, sidebar
+from dashboard.state import PACE, PACES, PRESENTATION, pace_label, presenting, runner_pace
+from dashboard.weights import HELP as WEIGHTS_HELP
+from dashboard.weights import weights_bytes, weights_file_name
 from models import RunConfig
+from models.lessons import Lesson
 
 REFRESH_S = float(os.environ.get("RNN_LAB_REFRESH_S", "0.25"))  # chart redraw period while training
 # Primary button per run state: (label, icon, action).
@@ -25,6 +45,11 @@ PRIMARY = {
     "done": ("Done", ":material/check:", None), "diverged": ("Diverged", ":material/error:", None),
     "error": ("Error", ":material/error:", None),
 }
+# Measured on seeds 0–9 by tests/dashboard/test_classroom.py: the default run stays at chance, and why.
+DEFAULT_RUN_NOTE = (
+    "**The default run stays at chance, as expected:** loss ≈ ln 2 = 0.693, accuracy ≈ 50% on seeds 0–9. The label "
+    "is the first of 20 words, and at step 1 its state h_1 gets under 1/1000 of the gradient h_T gets: the "
+    "vanishing gradient. Lesson 2 explains it; lessons 4, 5, 6 and 11 learn.")
 
 
 @st.cache_resource(scope="session", on_release=lambda runner: runner.close(wait=False), show_spinner=False)
@@ -33,20 +58,68 @@ def session_runner() -> Runner:
     return Runner(RunConfig())
 
 
-def controls(runner: Runner, snap: Snapshot) -> None:
-    """Train / Pause / Resume, Step, Reset, like TensorFlow Playground's play bar."""
+# Presentation mode starts the page just below Streamlit's toolbar (its default top padding is 6rem).
+COMPACT_TOP = "<style>[data-testid='stMainBlockContainer']{padding-top:3.6rem}</style>"
+
+
+def header() -> tuple[bool, Lesson | None]:
+    """Title, lessons and the presentation-mode toggle (bound to the URL); in presentation mode one row, and the
+    sidebar folded. Returns (presentation mode on, the chosen lesson)."""
+    compact = presenting()
+    # The toggle keeps its place in both layouts: a bound widget that moves is remounted, and its URL value then
+    # outlives a click that turns it off.
+    cols = st.columns([5.6, 1.4], vertical_alignment="center")
+    cols[1].toggle("Presentation", key=PRESENTATION, bind="query-params", help="For a projector (1280 × 720): "
+                   "larger chart text, the lesson on one line, the charts on the first screen, the sidebar folded "
+                   "(» opens it).")
+    st.set_page_config(initial_sidebar_state="collapsed" if compact else "auto")
+    with cols[0]:
+        if not compact:
+            st.title("RNN Gradient Lab")
+    if not compact:
+        st.caption("Train a real recurrent net and watch backpropagation through time: how much gradient reaches "
+                   "each timestep, step by step. Pick a lesson or a configuration in the sidebar and press Train.")
+        return False, lesson_picker()
+    st.html(COMPACT_TOP)
+    with cols[0]:
+        title, lessons = st.columns([2.2, 3.4], vertical_alignment="center")
+        title.markdown("### RNN Gradient Lab")
+        with lessons:
+            return True, lesson_picker(compact=True)
+
+
+def controls(runner: Runner, snap: Snapshot, info: dict[str, str]) -> float:
+    """Train / Pause / Resume, Step, Reset, like TensorFlow Playground's play bar; Broadcast; the pace.
+    Returns the pace in steps per second (inf: as fast as possible)."""
     label, icon, action = PRIMARY[snap.state]
-    cols = st.columns([1.2, 1, 1, 2.5], vertical_alignment="center")
+    cols = st.columns([1.1, 0.95, 0.95, 1.45, 2.6], vertical_alignment="bottom")
     cols[0].button(label, icon=icon, key=f"primary_{action}", type="primary", disabled=action is None,
                    width="stretch", on_click=getattr(runner, action) if action else None)
     cols[1].button("Step", icon=":material/skip_next:", key="step_button", width="stretch", on_click=runner.step_once,
                    disabled=snap.state in FINAL, help="Train exactly one batch, then pause.")
     cols[2].button("Reset", icon=":material/restart_alt:", key="reset_button", width="stretch",
                    on_click=runner.reset, help="Same seed: the same initial weights and data again.")
-    cols[3].toggle("Log-scale loss", key="log_loss")
+    with cols[3]:
+        present_button(runner, info)
+    pace = cols[4].select_slider("Pace (steps per second)", PACES, value=math.inf, format_func=pace_label, key=PACE,
+                                 bind="query-params", help="Slow a run down so a class can follow it: a lesson "
+                                 "sets a pace that lasts about 25 s. max = as fast as this server trains.")
+    return pace
 
 
-def live(runner: Runner, polling: bool) -> None:
+def long_run_warning(snap: Snapshot) -> None:
+    """Before a run starts (or resumes): say so when it will take minutes, and what makes it long."""
+    if snap.state in ACTIVE or snap.state in FINAL or (total := run_estimate(snap)) < LONG_RUN_S:
+        return
+    per_step, measured = step_estimate(snap)
+    each = max(per_step, 1 / (snap.pace or math.inf))
+    st.warning(f"**This run takes about {duration(total)}**: {snap.config.steps - snap.step} steps at "
+               f"~{duration(each)} each ({'measured' if measured else 'estimated'} on this server). For a "
+               "class, lower **Training steps** or the sizes in the sidebar, or raise "
+               "the pace; Pause and Reset stop it at any moment.", icon=":material/schedule:")
+
+
+def live(runner: Runner, polling: bool, presentation: bool) -> None:
     """Status and charts; redrawn every REFRESH_S while training, not at all when idle."""
 
     @st.fragment(run_every=REFRESH_S if polling else None)
@@ -54,23 +127,41 @@ def live(runner: Runner, polling: bool) -> None:
         runner.touch()
         with runner.drawing():
             snap = runner.snapshot()
-            status(snap)
-            chart_grid(snap, chart_specs(snap, st.session_state.get("log_loss", False)))
+            status(snap, compact=presentation)
+            cols = st.columns([5, 1], vertical_alignment="center")
+            with cols[0]:
+                progress(snap)
+            log_y = cols[1].toggle("Log-scale loss", key="log_loss")  # in the fragment: it redraws only the charts
+            chart_grid(snap, chart_specs(snap, log_y, presentation))
         if polling and not snap.active:
             st.rerun()  # the run ended: redraw the buttons once and stop polling
 
     _live()
 
 
-def export(runner: Runner) -> None:
-    with st.expander("Export this run (CSV)"):
+def weights_download(runner: Runner, timeout: float = 5.0) -> bytes:
+    """The download's data, copied between two steps (the button is disabled while a step may run)."""
+    weights = runner.weights(timeout=timeout)
+    if weights is None:
+        raise RuntimeError("a training step was still running: pause the run, then download")
+    return weights_bytes(weights.model, weights.config, weights.step)
+
+
+def export(runner: Runner, snap: Snapshot) -> None:
+    with st.expander("Export this run (CSV, weights)"):
         st.caption("Per step: loss, accuracy, gradient norms, lr, clipping, spectral radius. Per timestep: "
                    "‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖). Long runs are downsampled as in the charts.")
-        cols = st.columns(2)
+        cols = st.columns(3)
         cols[0].download_button("Per-step CSV", lambda: steps_frame(runner.snapshot().history).to_csv(
             index=False), file_name="rnn_lab_steps.csv", mime="text/csv", key="csv_steps", on_click="ignore")
         cols[1].download_button("Per-timestep CSV", lambda: timesteps_frame(runner.snapshot().history).to_csv(
             index=False), file_name="rnn_lab_timesteps.csv", mime="text/csv", key="csv_timesteps", on_click="ignore")
+        # No weights to copy while a step may run (runner.weights() would answer None): disabled until a pause.
+        cols[2].download_button("Weights (.pt)", data=lambda: weights_download(runner), file_name=weights_file_name(
+            snap.config), mime="application/octet-stream", key="download_weights", on_click="ignore",
+            help=WEIGHTS_HELP, disabled=snap.state in ACTIVE)
+        if snap.state in ACTIVE:
+            st.caption("Pause to download the weights: they are copied between two steps, never mid-update.")
 
 
 def _broadcast_info(lesson: object | None) -> dict[str, str]:
@@ -82,23 +173,29 @@ def _broadcast_info(lesson: object | None) -> dict[str, str]:
 
 def lab_page() -> None:
     config = sidebar()
+    presentation, lesson = header()
+    link_notice(config)
     runner = session_runner()
     runner.touch()
-    st.title("RNN Gradient Lab")
-    st.caption("Train a real recurrent net and watch backpropagation through time: how much gradient reaches each "
-               "timestep, step by step. Pick a configuration in the sidebar and press Train.")
-    lesson = lesson_picker()
     if pop_loaded_lesson() is not None:
         runner.reset(config)  # a lesson is a fresh run, even if only lr or clipping differ
     elif notice := runner.configure(config):
         st.info(notice)
     if lesson is not None:
-        lesson_card(lesson)
+        lesson_card(lesson, compact=presentation)
+    elif config.replace(seed=0) == DEFAULTS:
+        st.info(DEFAULT_RUN_NOTE, icon=":material/info:")
+    info = _broadcast_info(lesson)
+    code = broadcasting(info)
     snap = runner.snapshot()
-    controls(runner, snap)
-    live(runner, snap.active)
+    if (pace := runner_pace(controls(runner, snap, info))) != snap.pace:
+        runner.set_pace(pace)
+        snap = runner.snapshot()
+    long_run_warning(snap)
+    with st.sidebar:  # below the configuration, once lesson and pace have been read
+        link_section(config, lesson.key if lesson else None)
+    present_panel(code, info)
+    live(runner, snap.active, presentation)
     theory_section(runner, snap)
     compare_section(snap)
-    with st.expander("Broadcast to a class (viewers watch live, read-only)"):
-        present_panel(runner, _broadcast_info(lesson))
-    export(runner)
+    export(runner, snap)

@@ -1,10 +1,10 @@
-"""Lesson picker and card: one click loads a preset into the lab's sidebar (and so the URL)."""
+"""Lesson picker and card: one click loads a preset and its pace into the lab's sidebar (and so the URL)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.state import apply_config
+from dashboard.state import BY_TITLE, LESSON, PACE, apply_config, nearest_pace
 from models.lessons import LESSONS, Lesson
 
 # Set by the click, read once by the lab page: a lesson must start a fresh run even when it differs
@@ -14,10 +14,12 @@ JUST_LOADED = "lesson_just_loaded"
 
 
 def _load_lesson() -> None:
-    """on_change callback: runs before the rerun, so the sidebar is drawn with the lesson's values."""
-    key = st.session_state.get("lesson")
+    """on_change callback: runs before the rerun, so the sidebar is drawn with the lesson's values; the sidebar
+    is the first thing the Lab draws, so its widgets write them into the URL at the start of that run."""
+    key = st.session_state.get(LESSON)
     if key in LESSONS:
         apply_config(LESSONS[key].config)
+        st.session_state[PACE] = nearest_pace(LESSONS[key].pace)  # slow enough for a class to watch
         st.session_state[JUST_LOADED] = key
 
 
@@ -27,22 +29,36 @@ def pop_loaded_lesson() -> Lesson | None:
     return LESSONS.get(key) if key else None
 
 
-def lesson_picker() -> Lesson | None:
-    """One pill per lesson; clicking one applies its preset. Returns the chosen lesson, if any."""
+def lesson_picker(compact: bool = False) -> Lesson | None:
+    """One pill per lesson; clicking one applies its preset. Returns the chosen lesson, if any.
+
+    `compact` (presentation mode) folds the twelve pills into a popover named after the current lesson."""
+    current = LESSONS.get(st.session_state.get(LESSON) or BY_TITLE.get(st.query_params.get(LESSON, ""), ""))
+    place = st.popover(current.title if current else "Lessons", icon=":material/school:", width="stretch") \
+        if compact else st
     # Bound to the URL like the sidebar, so a shared link shows the lesson's card with its configuration.
-    key = st.pills("Lessons", options=list(LESSONS), format_func=lambda k: LESSONS[k].title, key="lesson",
-                   on_change=_load_lesson, help="Loads the lesson's whole configuration into the sidebar.",
-                   bind="query-params")
+    key = place.pills("Lessons", options=list(LESSONS), format_func=lambda k: LESSONS[k].title, key=LESSON,
+                      on_change=_load_lesson, help="Loads the lesson's whole configuration and pace.",
+                      bind="query-params")
     return LESSONS.get(key) if key else None
 
 
-def lesson_card(lesson: Lesson) -> None:
+def lesson_text(lesson: Lesson) -> None:
     """The teacher's three short paragraphs, then how often the lesson's claim holds and what it claims."""
+    st.markdown(lesson.explanation)
+    st.markdown(f"**What to watch.** {lesson.watch}")
+    st.markdown(f"**Try next.** {lesson.try_next}")
+    # The figure is recorded in models/lessons.py and recomputed by tests/models/test_lessons.py.
+    st.badge(f"Claim {lesson.robustness}", icon=":material/verified:", color="green")
+    st.caption(f"{lesson.claim_text}. Reproduce: `python -m models.lessons {lesson.key} --seeds 0-9`")
+
+
+def lesson_card(lesson: Lesson, compact: bool = False) -> None:
+    """The lesson's card; `compact` (presentation mode) shows one line that opens to the whole text."""
+    if compact:
+        with st.expander(f"**{lesson.title}** · what it shows, what to watch", icon=":material/menu_book:"):
+            lesson_text(lesson)
+        return
     with st.container(border=True):
         st.markdown(f"#### {lesson.title}")
-        st.markdown(lesson.explanation)
-        st.markdown(f"**What to watch.** {lesson.watch}")
-        st.markdown(f"**Try next.** {lesson.try_next}")
-        # The figure is recorded in models/lessons.py and recomputed by tests/models/test_lessons.py.
-        st.badge(f"Claim {lesson.robustness}", icon=":material/verified:", color="green")
-        st.caption(f"{lesson.claim_text}. Reproduce: `python -m models.lessons {lesson.key} --seeds 0-9`")
+        lesson_text(lesson)

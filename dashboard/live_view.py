@@ -1,4 +1,9 @@
-"""What every live view of a run draws — the Lab, and the broadcast's watch page: status line and chart grid."""
+"""What every live view of a run draws — the Lab, and the broadcast's watch page: status line and chart grid.
+
+The status never leaves a screen looking frozen: from the first redraw after Train it names the
+step in flight and how long it has run, the time per step (models/cost.py's estimate for this
+server until a step has been measured) and the time left.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +12,71 @@ from typing import Any
 import streamlit as st
 
 from dashboard.charts import LIVE_CHARTS, vega_spec
-from dashboard.history import Snapshot
+from dashboard.history import FINAL, Snapshot
+from models.cost import step_seconds
 
 COLUMNS = 2  # LIVE_CHARTS fill the grid row by row, in the table's order
+LONG_RUN_S = 180.0  # a run expected to last longer gets a warning before it starts
+SLOW_STEP_S = 0.5  # from here on the status follows the step in flight
 
 
-def status(snap: Snapshot) -> None:
-    """Step, speed, loss and state, and what the state means when it needs saying."""
+def duration(seconds: float) -> str:
+    """Seconds as a person reads them: 4 ms, 0.8 s, 12 s, 3.5 min, 1 h 05 min."""
+    if seconds < 0.1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min" if seconds < 600 else f"{seconds / 60:.0f} min"
+    return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
+
+
+def step_estimate(snap: Snapshot) -> tuple[float, bool]:
+    """(seconds per step, measured?): the recent steps' mean once one has ended, else models/cost.py's estimate."""
+    if snap.seconds_per_step is not None:
+        return snap.seconds_per_step, True
+    return step_seconds(snap.config), False
+
+
+def run_estimate(snap: Snapshot) -> float:
+    """Seconds until the run's last step, at the measured (else estimated) speed and the pace."""
+    if snap.eta_s is not None:
+        return snap.eta_s
+    per_step = max(step_estimate(snap)[0], 1 / snap.pace if snap.pace else 0.0)
+    return max(0.0, (snap.config.steps - snap.step) * per_step - (snap.step_running_s or 0.0))
+
+
+def progress_line(snap: Snapshot) -> str:
+    """One line: the step in flight (when steps are slow enough to watch), time per step, time left."""
+    per_step, measured = step_estimate(snap)
+    parts = []
+    if snap.state == "queued":
+        parts.append("Waiting for a free core")
+    elif snap.step_running_s is not None and max(per_step, snap.step_running_s) >= SLOW_STEP_S:
+        parts.append(f"Step {snap.step + 1} running for {duration(snap.step_running_s)}")
+    parts.append(f"~{duration(per_step)} per step ({'measured' if measured else 'estimated for this server'})")
+    if snap.state not in FINAL:
+        left = run_estimate(snap)
+        parts.append(f"~{duration(left)} {'left' if snap.step else 'for the whole run'}"
+                     + (f" at {snap.pace:g} steps/s" if snap.pace else ""))
+    return " · ".join(parts)
+
+
+def status(snap: Snapshot, compact: bool = False) -> None:
+    """Step, speed, loss and state (`compact`: one line, for a projector), and what the state means when it
+    needs saying."""
     latest = snap.history.latest
-    cols = st.columns(4)
-    cols[0].metric("Step", f"{snap.step} / {snap.config.steps}")
-    cols[1].metric("Steps/s", f"{snap.steps_per_s:.1f}")
-    cols[2].metric("Loss", "—" if latest is None else f"{latest.loss:.4g}")
-    cols[3].metric("State", snap.state)
+    slow = snap.seconds_per_step is not None and snap.steps_per_s < 1
+    values = {"Step": f"{snap.step} / {snap.config.steps}",
+              "Speed": f"{snap.seconds_per_step:.1f} s/step" if slow else f"{snap.steps_per_s:.1f} steps/s",
+              "Loss": "—" if latest is None else f"{latest.loss:.4g}", "State": snap.state}
+    if compact:
+        st.markdown("#### " + " · ".join(f"{name} **{value}**" for name, value in values.items()))
+    else:
+        for col, (name, value) in zip(st.columns(len(values)), values.items(), strict=True):
+            col.metric(name, value)
     if snap.state == "queued":
         st.warning("Queued: the server is already training as many runs as it has cores for. "
                    "Yours starts as soon as one of them pauses or finishes.")
@@ -32,6 +89,11 @@ def status(snap: Snapshot) -> None:
     if snap.state == "error":
         st.error(f"Training stopped: step {snap.step + 1} failed with `{snap.error}`. The charts keep every "
                  "step before it; press Reset to start the run again.")
+
+
+def progress(snap: Snapshot) -> None:
+    """The run's progress bar, with the step in flight, time per step and time left as its text."""
+    st.progress(min(snap.step / snap.config.steps, 1.0), text=progress_line(snap))
 
 
 def chart_specs(snap: Snapshot, log_y: bool, presentation: bool = False) -> dict[str, dict[str, Any]]:

@@ -1,19 +1,28 @@
 """Broadcast, the presenter's side: the Lab's panel that publishes this session's run under a room code.
 
-The room store is one per server process (`rooms()`), shared with the watch page that students open.
+One click on "Broadcast" shows the room code in large type in the Lab's main area, with the
+link students open. A teacher who runs the lab on their own computer sees it at
+http://localhost:8501, an address no student's device can open; the panel then gives the
+server's address on the room's network instead (the "Network URL" Streamlit prints when it starts,
+found the same way) or, when the server listens on this computer only, how to restart it on the
+network. The room store is one per server process (`rooms()`), shared with the students' watch page.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import streamlit as st
+from streamlit import net_util
 
 from dashboard.broadcast import Rooms
 from dashboard.runner import Runner
 
 PANEL_REFRESH_S = 5.0  # the presenter's heartbeat to the room and viewer count; rooms idle out after minutes
+LOOPBACK = ("localhost", "127.0.0.1", "::1")
+RESTART = "streamlit run dashboard/app.py --server.address 0.0.0.0"
 
 
 @st.cache_resource(show_spinner=False)
@@ -27,9 +36,39 @@ def base_url() -> str:
     return (st.context.url or "").split("?")[0] or "/"
 
 
-def watch_link(code: str) -> str:
-    """The full address students open."""
-    return f"{base_url()}?watch={code}"
+def watch_link(code: str, base: str | None = None) -> str:
+    """The full address students open (on `base`, by default this page's address)."""
+    base = base or base_url()
+    return f"{base if base.endswith('/') else base + '/'}?watch={code}"
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Where students can open the broadcast: the link to show, and what the teacher must know about it."""
+
+    base: str  # the address to put in front of ?watch=CODE
+    hint: str | None = None  # markdown: why this address, and what to do if students cannot open it
+
+
+def reach(page_url: str, listen: str | None, lan_ip: str | None) -> Reach:
+    """Students' address for a presenter at `page_url`, a server listening on `listen` (server.address; None =
+    every interface) and this machine's address on the room's network `lan_ip` (None / 127.0.0.1: none)."""
+    parts = urlsplit(page_url.split("?")[0])
+    if parts.hostname not in LOOPBACK:
+        return Reach(page_url.split("?")[0] or "/")
+    lan = lan_ip if lan_ip and lan_ip != "127.0.0.1" else None
+    on_lan = urlunsplit(parts._replace(netloc=f"{lan}:{parts.port}" if parts.port else lan)) if lan else None
+    if listen in LOOPBACK:
+        return Reach(on_lan or parts.geturl(), f"**Students cannot open this yet:** this server listens on this "
+                     f"computer only. Restart it on the room's network with `{RESTART}`; students then open the "
+                     "link above.")
+    if on_lan is None:
+        return Reach(parts.geturl(), "**Students cannot open localhost links**, and this computer has no address "
+                     "on a network. Connect it to the room's network (then reload this page), or deploy the lab "
+                     "(README: *Deploy to Streamlit Community Cloud*).")
+    return Reach(on_lan, f"This is the server's address on the room's network: `localhost` works only on this "
+                 f"computer. Devices must be on the same network; if they cannot connect, allow port "
+                 f"{parts.port or 80} in this computer's firewall.")
 
 
 @dataclass
@@ -57,29 +96,47 @@ def _publish(runner: Runner, info: dict[str, Any]) -> None:
         st.session_state["present_error"] = str(full)
 
 
-def present_panel(runner: Runner, info: dict[str, Any]) -> None:
-    """Presenter controls: publish this session's run under a room code, show code, link and viewers, Stop.
-
-    `info` is what viewers see above the charts: its "title", "explanation" and "watch" texts are
-    shown (the settings come from the run itself); every call refreshes it and keeps the room alive.
-    """
+def broadcasting(info: dict[str, Any]) -> str | None:
+    """This session's live room code (refreshing what viewers read above the charts), or None."""
     me = presenter()
     if me.code is not None and rooms().touch(me.code, info) is None:
         me.code = None  # expired (e.g. the store was cleared)
-    if me.code is None:
-        st.button("Broadcast this run", key="present_start", icon=":material/cast:", on_click=_publish,
-                  args=(runner, info), help="Students open a link and watch this run live, read-only; "
-                  "their pages train nothing.")
-        if "present_error" in st.session_state:
-            st.error(st.session_state.pop("present_error"))
+    return me.code
+
+
+def present_button(runner: Runner, info: dict[str, Any]) -> None:
+    """The control-row button that opens a room; while broadcasting it stops it."""
+    if presenter().code is None:
+        st.button("Broadcast", key="present_start", icon=":material/cast:", on_click=_publish, args=(runner, info),
+                  width="stretch", help="Students open a link and watch this run live, read-only; their pages "
+                  "train nothing. The room code appears in large type below.")
+    else:
+        st.button("End broadcast", key="present_stop", icon=":material/cancel_presentation:", on_click=presenter().stop,
+                  width="stretch", help="Close the room: viewers are told the broadcast ended.")
+
+
+def present_panel(code: str | None, info: dict[str, Any]) -> None:
+    """The broadcast in the main area: room code in large type, the students' link, and the viewer count.
+
+    `info` is what viewers see above the charts: its "title", "explanation" and "watch" texts
+    (the settings come from the run itself); every refresh keeps the room alive.
+    """
+    if "present_error" in st.session_state:
+        st.error(st.session_state.pop("present_error"))
+    if code is None:
         return
-    st.caption("Room code")
-    st.markdown(f"<div style='font-size:2.6rem;font-weight:700;letter-spacing:0.2em'>{me.code}</div>",
-                unsafe_allow_html=True)
-    st.caption("Students open this link (copy button on the right):")
-    st.code(watch_link(me.code), language=None, wrap_lines=True)
-    _on_air(me.code, info)
-    st.button("Stop broadcast", key="present_stop", icon=":material/cancel_presentation:", on_click=me.stop)
+    share = reach(st.context.url or "", st.get_option("server.address"), net_util.get_internal_ip())
+    with st.container(border=True, key="broadcast_panel"):
+        cols = st.columns([2.4, 3.2, 1], vertical_alignment="center")
+        cols[0].markdown(f"<div style='font-size:0.9rem;color:#555'>Room code</div><div style='font-size:2.3rem;"
+                         f"font-weight:700;letter-spacing:0.06em;line-height:1.15;white-space:nowrap'>{code}</div>",
+                         unsafe_allow_html=True)
+        with cols[1]:
+            st.code(watch_link(code, share.base), language=None, wrap_lines=True)
+            if share.hint:
+                st.caption(share.hint)
+        with cols[2]:
+            _on_air(code, info)
 
 
 @st.fragment(run_every=PANEL_REFRESH_S)

@@ -2,7 +2,9 @@
 
 Widget keys are RunConfig field names and every widget is bound to the URL, so the address
 bar always reproduces the experiment. Streamlit itself drops URL values a widget would reject
-(unknown option, out of range); `build_config` then validates the whole RunConfig leniently.
+(unknown option, out of range) before the page reads them; dashboard/links.py reads the raw link
+once per session to say what it ignored. The sizes are judged together against the cost budget
+(models/cost.py): a change that would make one step too slow moves back to what fits, and says so.
 """
 
 from __future__ import annotations
@@ -17,7 +19,11 @@ from models import CHOICES, RANGES, RunConfig
 from models.config import field_help
 
 DEFAULTS = RunConfig()
+FIELDS: tuple[str, ...] = tuple(DEFAULTS.to_dict())  # widget keys and URL names
 HELP = field_help()
+SIZES = ("model", "task", "seq_len", "hidden_size", "batch_size")  # what a step costs (models/cost.py)
+SHOWN = "sidebar_config"  # the configuration the sidebar built in the last run
+BUDGET_NOTICE = "sidebar_budget_notice"
 # 1-2-3-5 per decade, 1e-4 … 10: log-spaced, so the slider covers five decades evenly.
 LR_GRID: tuple[float, ...] = (*(float(f"{m}e{e}") for e in range(-4, 1) for m in (1, 2, 3, 5)), 10.0)
 
@@ -27,8 +33,47 @@ def nearest_lr(lr: float) -> float:
     return min(LR_GRID, key=lambda g: abs(math.log10(g) - math.log10(lr)))
 
 
+def largest_fitting(values: dict[str, Any], name: str) -> int | None:
+    """The largest value of size `name` that, with the other `values`, fits the cost budget; None if none does.
+    A step's cost grows with every size, so a bisection finds it."""
+    lo, hi = (int(v) for v in RANGES[name])
+
+    def fits(value: int) -> bool:
+        try:
+            RunConfig.from_strings(values | {name: value})
+        except ValueError:
+            return False
+        return True
+
+    if not fits(lo):
+        return None
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+    return lo
+
+
+def fit_budget(name: str) -> None:
+    """on_change of a size: if the sizes together make one step too slow, move `name` to the largest value
+    that fits (a choice back to the previous one) and leave a notice for the sidebar."""
+    values = {k: st.session_state[k] for k in FIELDS if k in st.session_state}
+    try:
+        RunConfig.from_strings(values)
+        return
+    except ValueError as error:
+        reason = str(error)
+    asked = values[name]
+    fitted = largest_fitting(values, name) if name in RANGES else None
+    if fitted is None:
+        fitted = getattr(st.session_state.get(SHOWN, DEFAULTS), name)
+    st.session_state[name] = fitted
+    st.session_state[BUDGET_NOTICE] = f"{name} = {asked} was too large: {reason}. Set to {fitted} instead."
+
+
 def _choice(name: str, label: str, **kw: Any) -> str:
     options = CHOICES[name]
+    if name in SIZES:
+        kw |= {"on_change": fit_budget, "args": (name,)}
     return st.selectbox(label, options, index=options.index(getattr(DEFAULTS, name)), key=name,
                         help=HELP[name], bind="query-params", **kw)
 
@@ -42,6 +87,8 @@ def _number(name: str, label: str, step: float, fmt: str = "%g", **kw: Any) -> f
 def _integer(name: str, label: str, slider: bool = False, **kw: Any) -> int:
     lo, hi = (int(v) for v in RANGES[name])
     widget = st.slider if slider else st.number_input
+    if name in SIZES:
+        kw |= {"on_change": fit_budget, "args": (name,)}
     return widget(label, min_value=lo, max_value=hi, value=getattr(DEFAULTS, name), key=name,
                   help=HELP[name], bind="query-params", **kw)
 
@@ -104,27 +151,26 @@ def build_config(values: dict[str, Any]) -> RunConfig:
     return RunConfig.from_strings(values, lenient=True)
 
 
+def config_query(config: RunConfig) -> dict[str, str]:
+    """`config` as the URL writes it: only the fields that differ from the defaults."""
+    changed = {k: v for k, v in config.to_dict().items() if v != getattr(DEFAULTS, k)}
+    return {k: f"{v:g}" if isinstance(v, float) else str(v) for k, v in changed.items()}
+
+
 def share_query(config: RunConfig) -> str:
     """The query string of `config`: only the fields that differ from the defaults, as the URL shows."""
-    changed = {k: v for k, v in config.to_dict().items() if v != getattr(DEFAULTS, k)}
-    return urlencode({k: f"{v:g}" if isinstance(v, float) else v for k, v in changed.items()})
-
-
-def link_section(config: RunConfig) -> None:
-    """A copyable link that reproduces this experiment (st.code has a copy button)."""
-    base = (st.context.url or "").split("?")[0]
-    query = share_query(config)
-    st.caption("Link to this experiment (copy button on the right):")
-    st.code(f"{base}?{query}" if query else base or "(defaults)", language=None, wrap_lines=True)
+    return urlencode(config_query(config))
 
 
 def sidebar() -> RunConfig:
-    """Draw the whole sidebar and return the configuration it shows."""
+    """Draw the whole sidebar's configuration and return it; the caller adds the link below it."""
     with st.sidebar:
         values = model_section()
         values |= init_section(values["model"])
         values |= optimizer_section()
         values |= task_section()
+        if notice := st.session_state.pop(BUDGET_NOTICE, None):
+            st.warning(notice, icon=":material/speed:")
         config = build_config(values)
-        link_section(config)
+    st.session_state[SHOWN] = config
     return config

@@ -1,32 +1,85 @@
-"""What pages hand each other through st.session_state: the sidebar's configuration and a page to open.
+"""What pages hand each other through st.session_state: the sidebar's configuration, session settings, a page to open.
 
 Every sidebar widget's key is a RunConfig field, so loading a configuration from anywhere
 (a lesson preset, a clicked map cell) is just writing those keys before the sidebar is drawn.
 Pages never import each other: one asks for another by name (`go_to`), and app.py, the only
-module that knows the pages, opens it.
+module that knows the pages, opens it with the query it was given, so the address bar holds
+the configuration from the first moment on the new page.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
+import math
+from typing import Any
 
 import streamlit as st
 
-from dashboard.sidebar import nearest_lr
+from dashboard.sidebar import FIELDS, config_query, nearest_lr
 from models import RunConfig
+from models.lessons import LESSONS
 
-FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RunConfig))
 PAGE_REQUEST = "open_page"
+# Session settings of the Lab, bound to the URL next to the RunConfig fields (widget keys = URL names).
+LESSON, PACE, PRESENTATION = "lesson", "pace", "presentation"
+# Steps per second the pace slider offers: slow enough to narrate, fast enough for 300 steps in ~25 s; every
+# lesson's pace is one of them (tests/dashboard/test_lesson_panel.py). inf = as fast as possible.
+PACES: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0, 32.0, 40.0, 60.0, 80.0, 120.0, 200.0, math.inf)
+BY_TITLE = {lesson.title: key for key, lesson in LESSONS.items()}  # the lesson pills write titles into the URL
+
+
+def pace_label(pace: float) -> str:
+    """The pace slider's label, which is also its value in the URL (`?pace=12`, `?pace=max`)."""
+    return "max" if math.isinf(pace) else f"{pace:g}"
+
+
+def nearest_pace(pace: float | None) -> float:
+    """The slider value closest to `pace` steps/s in log space; None (a lesson without a pace) is max."""
+    if pace is None or math.isinf(pace):
+        return math.inf
+    return min(PACES[:-1], key=lambda p: abs(math.log(p) - math.log(pace)))
+
+
+def runner_pace(pace: float) -> float | None:
+    """The slider's value as Runner.set_pace takes it (None = as fast as possible)."""
+    return None if math.isinf(pace) else pace
+
+
+def query_for(config: RunConfig, lesson: str | None, pace: float, presentation: bool) -> dict[str, str]:
+    """The Lab's whole URL query: the configuration's non-defaults, the lesson, and the pace and presentation
+    mode when they are not the defaults."""
+    query = config_query(config)
+    if lesson in LESSONS:
+        query[LESSON] = LESSONS[lesson].title
+    if pace != math.inf:
+        query[PACE] = pace_label(pace)
+    if presentation:
+        query[PRESENTATION] = "true"
+    return query
+
+
+def lab_query(config: RunConfig, lesson: str | None = None) -> dict[str, str]:
+    """`query_for` with this session's pace and presentation mode."""
+    return query_for(config, lesson, st.session_state.get(PACE, math.inf), bool(st.session_state.get(PRESENTATION)))
+
+
+def presenting() -> bool:
+    """Presentation mode as the page should be laid out before its toggle is drawn: the toggle's value, or
+    (at a session's first run, before the toggle has read the URL) the link's."""
+    if PRESENTATION in st.session_state:
+        return bool(st.session_state[PRESENTATION])
+    return st.query_params.get(PRESENTATION, "").lower() == "true"
+
+
+def config_values(config: RunConfig) -> dict[str, Any]:
+    """The sidebar's widget values for `config`: the learning-rate slider is log-spaced, so `lr` is the nearest
+    grid value."""
+    return config.to_dict() | {"lr": nearest_lr(config.lr)}
 
 
 def apply_config(config: RunConfig) -> None:
     """Load `config` into the lab's sidebar; call it before the sidebar is drawn in this run
-    (from a button callback, or before `st.switch_page` to the Lab).
-
-    The learning-rate slider is log-spaced, so `lr` is shown at the nearest grid value.
-    """
-    values = config.to_dict() | {"lr": nearest_lr(config.lr)}
-    for name, value in values.items():
+    (from a button callback, or before `st.switch_page` to the Lab)."""
+    for name, value in config_values(config).items():
         st.session_state[name] = value
 
 
@@ -36,11 +89,12 @@ def read_config() -> RunConfig:
     return RunConfig.from_strings(values, lenient=True)
 
 
-def go_to(page: str) -> None:
-    """From a callback: open page `page` (a name app.py registers, e.g. "lab") at the start of the next run."""
-    st.session_state[PAGE_REQUEST] = page
+def go_to(page: str, query: dict[str, str] | None = None) -> None:
+    """From a callback: open page `page` (a name app.py registers, e.g. "lab") at the start of the next run,
+    with `query` in the address bar (None: no query)."""
+    st.session_state[PAGE_REQUEST] = (page, query)
 
 
-def requested_page() -> str | None:
-    """The page asked for by `go_to` since the last run, once."""
+def requested_page() -> tuple[str, dict[str, str] | None] | None:
+    """(page, query) asked for by `go_to` since the last run, once."""
     return st.session_state.pop(PAGE_REQUEST, None)

@@ -18,10 +18,10 @@ from typing import Any
 import streamlit as st
 from streamlit.dataframe_util import convert_anything_to_arrow_bytes
 
-from dashboard.broadcast import Rooms, RoomView
+from dashboard.broadcast import Rooms, RoomView, normalize_code
 from dashboard.charts import LIVE_CHARTS, vega_spec
 from dashboard.history import Snapshot
-from dashboard.live_view import chart_grid, status
+from dashboard.live_view import chart_grid, progress, status
 from dashboard.presenter import base_url, rooms
 
 WATCH_REFRESH_S = float(os.environ.get("RNN_LAB_WATCH_REFRESH_S", "0.25"))  # a viewer's redraw period
@@ -37,33 +37,44 @@ class Frame:
     specs: dict[str, dict[str, Any]]
 
 
-def _encoded_spec(name: str, snap: Snapshot, log_y: bool) -> dict[str, Any]:
+def _encoded_spec(name: str, snap: Snapshot, log_y: bool, presentation: bool) -> dict[str, Any]:
     """charts.vega_spec with its datasets as Arrow bytes, which st.vega_lite_chart passes through as is."""
-    spec = vega_spec(name, snap, log_y)
+    spec = vega_spec(name, snap, log_y, presentation)
     return spec | {"datasets": {k: convert_anything_to_arrow_bytes(df) for k, df in spec["datasets"].items()}}
 
 
-def build_frame(source: Any, log_y: bool) -> Frame:
+def build_frame(source: Any, log_y: bool, presentation: bool = False) -> Frame:
     """A frame of the presenter's run `source` (its Runner)."""
     snap = source.snapshot()
-    return Frame(snap, {c.name: _encoded_spec(c.name, snap, log_y) for c in LIVE_CHARTS})
+    return Frame(snap, {c.name: _encoded_spec(c.name, snap, log_y, presentation) for c in LIVE_CHARTS})
 
 
-def shared_frame(store: Rooms, code: str, log_y: bool, max_age: float = WATCH_REFRESH_S) -> Frame | None:
+def shared_frame(store: Rooms, code: str, log_y: bool, max_age: float = WATCH_REFRESH_S,
+                 presentation: bool = False) -> Frame | None:
     """Room `code`'s current frame, rebuilt when older than `max_age`: one build per period for all viewers
-    (the presenter steps hundreds of times a second, so sharing per step would share nothing). None: no room."""
-    return store.shared(code, log_y, lambda source: build_frame(source, log_y), max_age)
+    (the presenter steps hundreds of times a second, so sharing per step would share nothing). None: no room.
+    A projector in presentation mode shares its own frame (larger chart text)."""
+    return store.shared(code, (log_y, presentation), lambda source: build_frame(source, log_y, presentation),
+                        max_age)
 
 
-def _lesson(info: Mapping[str, Any]) -> None:
+def _lesson(info: Mapping[str, Any], compact: bool) -> None:
     if not info.get("title"):
+        return
+    if compact:  # a projector: the lesson on one line, opened on demand
+        with st.expander(f"**{info['title']}** · what it shows, what to watch", icon=":material/menu_book:"):
+            _lesson_text(info)
         return
     with st.container(border=True):
         st.markdown(f"#### {info['title']}")
-        if info.get("explanation"):
-            st.markdown(info["explanation"])
-        if info.get("watch"):
-            st.markdown(f"**What to watch.** {info['watch']}")
+        _lesson_text(info)
+
+
+def _lesson_text(info: Mapping[str, Any]) -> None:
+    if info.get("explanation"):
+        st.markdown(info["explanation"])
+    if info.get("watch"):
+        st.markdown(f"**What to watch.** {info['watch']}")
 
 
 def _settings(snap: Snapshot) -> None:
@@ -94,21 +105,29 @@ def watch_page(code: str) -> None:
     if VIEWER_KEY not in st.session_state:
         st.session_state[VIEWER_KEY] = secrets.token_urlsafe(8)  # this tab in the viewer count
         st.session_state[SEEN_KEY] = set()
-    st.title("RNN Gradient Lab — live broadcast")
+    cols = st.columns([5, 1.4, 1.4], vertical_alignment="center")
+    presentation = cols[2].toggle("Presentation", key="presentation", bind="query-params",
+                                  help="For a projector: larger chart text, the lesson on one line.")
+    log_y = cols[1].toggle("Log-scale loss", key="watch_log_loss")
+    with cols[0]:
+        if presentation:
+            st.markdown(f"### RNN Gradient Lab — live broadcast {normalize_code(code)}")
+        else:
+            st.title("RNN Gradient Lab — live broadcast")
     if _room(code) is None:
         _gone(code)
         return
-    log_y = st.toggle("Log-scale loss", key="watch_log_loss")
 
     @st.fragment(run_every=WATCH_REFRESH_S)
     def _live() -> None:
         room = _room(code)
-        frame = None if room is None else shared_frame(rooms(), code, log_y)
+        frame = None if room is None else shared_frame(rooms(), code, log_y, presentation=presentation)
         if frame is None:
             st.rerun()  # full run: show why, and stop polling
-        _lesson(room.info)
+        _lesson(room.info, presentation)
         _settings(frame.snap)
-        status(frame.snap)
+        status(frame.snap, compact=presentation)
+        progress(frame.snap)
         chart_grid(frame.snap, frame.specs)
 
     _live()

@@ -82,9 +82,9 @@ def chromium(width: int = 1600, height: int = 1000) -> Iterator[object]:
 
 
 def button(page: object, label: str) -> object:
-    """The Lab's control button `label` ("Train", "Pause", "Resume", "Step", "Reset")."""
-    return page.get_by_test_id("stBaseButton-primary").or_(page.get_by_test_id("stBaseButton-secondary")).filter(
-        has_text=label)
+    """The Lab's control button `label` ("Train", "Pause", "Resume", "Step", "Reset"), by its exact accessible name
+    (the icon is not part of it): a text filter would also match "Step" inside "Step by step" and the like."""
+    return page.get_by_role("button", name=label, exact=True)
 
 
 def open_lab(context: object, url: str, query: str) -> object:
@@ -96,6 +96,52 @@ def open_lab(context: object, url: str, query: str) -> object:
 
 
 def step_count(page: object) -> int:
-    """The Step metric ("123 / 500") of the Lab page."""
-    text = page.locator('[data-testid="stMetricValue"]').first.inner_text()
-    return int(text.split("/")[0])
+    """The Step metric ("123 / 500") of the Lab page or a viewer's."""
+    metric = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text(
+        "Step", exact=True))
+    return int(metric.get_by_test_id("stMetricValue").inner_text().split("/")[0])
+
+
+# Timing inside the page (Playwright's own polling adds up to ~0.8 s on a busy box): `watch` records the
+# moment of the next click and, after it, the first moment each named JavaScript predicate holds.
+WATCH = """predicates => {
+  window.__clicked = null;
+  window.__seen = {};
+  const tests = Object.fromEntries(Object.entries(predicates).map(([name, body]) => [name, new Function(body)]));
+  document.addEventListener('click', () => { window.__clicked = performance.now(); }, {capture: true, once: true});
+  const check = () => {
+    if (window.__clicked === null) return;
+    for (const [name, test] of Object.entries(tests)) {
+      if (!(name in window.__seen) && test()) window.__seen[name] = performance.now();
+    }
+  };
+  new MutationObserver(check).observe(document.body, {subtree: true, childList: true, characterData: true});
+  window.__check = setInterval(check, 20);
+}"""
+
+
+def watch(page: object, **predicates: str) -> None:
+    """From the next click on, record when each predicate (a JavaScript function body returning a boolean) first
+    holds; read it with `seconds_after_click`."""
+    page.evaluate(WATCH, predicates)
+
+
+def seconds_after_click(page: object, name: str, timeout: float = 60.0) -> float:
+    """Seconds from the click to the first moment predicate `name` held, measured in the page."""
+    page.wait_for_function(f"window.__seen && {name!r} in window.__seen", timeout=timeout * 1000)
+    return page.evaluate(f"(window.__seen[{name!r}] - window.__clicked) / 1000")
+
+
+def page_text(fragment: str) -> str:
+    """A watch predicate: the page's visible text contains `fragment`."""
+    return f"return document.body.innerText.includes({fragment!r});"
+
+
+def lesson_pill(page: object, title: str) -> object:
+    """The Lab's lesson pill `title` ("2 · Vanishing gradient")."""
+    return page.get_by_test_id("stButtonGroup").get_by_text(title, exact=True)
+
+
+def settle(page: object, timeout: float = 60.0) -> None:
+    """Return once the app's script has finished running (Streamlit shows its status widget while it runs)."""
+    page.wait_for_function("!document.querySelector('[data-testid=stStatusWidget]')", timeout=timeout * 1000)

@@ -12,12 +12,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 
 def _broadcast(page) -> str:
-    """Press "Broadcast this run" and read the room code off the watch link the page shows."""
-    page.get_by_text("Broadcast to a class").first.click()  # the Lab keeps the panel in an expander
-    start = page.get_by_role("button", name="Broadcast this run")
-    wait_until(lambda: start.count() == 1, timeout=20)  # wired by the Lab page: dashboard.presenter.present_panel
-    start.click()
-    link = page.get_by_text(re.compile(r"\?watch=")).first
+    """Press "Broadcast" and read the room code off the watch link the page shows."""
+    button(page, "Broadcast").click()  # in the Lab's control row: dashboard.presenter
+    link = page.get_by_test_id("stCode").filter(has_text="?watch=")
     link.wait_for(timeout=20_000)
     return re.search(r"\?watch=(\w+)", link.inner_text()).group(1)
 

@@ -52,6 +52,6 @@ def test_a_failing_step_shows_its_message_within_a_second_and_leaves_no_thread()
         assert [event for _, event in thread_log(log)] == ["started", "ended (live=0)"]
         assert "step 4 failed" in log.read_text() and "RuntimeError: injected fault" in log.read_text()
 
-        page.get_by_role("button", name="Reset").click()  # recovers: a new run, idle, no message
+        button(page, "Reset").click()  # recovers: a new run, idle, no message
         wait_until(lambda: message.count() == 0, timeout=10)
         assert button(page, "Train").count() == 1

@@ -4,6 +4,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from streamlit.runtime.caching import clear_session_resource_cache
 
 
 @pytest.fixture
@@ -13,3 +14,11 @@ def fine_switching() -> Iterator[None]:
     sys.setswitchinterval(1e-5)
     yield
     sys.setswitchinterval(before)
+
+
+@pytest.fixture
+def fresh_session() -> Iterator[None]:
+    """Every AppTest uses the session id "test session id": drop its session resources (runner, broadcast) after
+    the test, through the same on_release path a closed browser tab takes."""
+    yield
+    clear_session_resource_cache("test session id")

@@ -6,7 +6,6 @@ from dataclasses import fields
 from urllib.parse import parse_qsl
 
 import pytest
-from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
 
 from dashboard.lab_page import REFRESH_S
@@ -14,23 +13,9 @@ from dashboard.player import live_threads
 from dashboard.sidebar import share_query
 from models import RunConfig, Trainer
 from tests.dashboard.chart_data import chart_data
+from tests.dashboard.lab_app import open_app as _app
 
-APP = "../../dashboard/app.py"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_session():
-    """Every AppTest uses the session id "test session id": drop its runner after each test,
-    through the same on_release path a closed browser tab takes."""
-    yield
-    clear_session_resource_cache("test session id")
-
-
-def _app(query: dict[str, str] | None = None) -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=60)
-    app.query_params.update(query or {})
-    return app.run()
-
+pytestmark = pytest.mark.usefixtures("fresh_session")
 
 
 def _metrics(app: AppTest) -> dict[str, str]:

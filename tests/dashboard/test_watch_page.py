@@ -15,7 +15,7 @@ from tests.dashboard.chart_data import chart_data
 
 APP = "../../dashboard/app.py"
 PANEL = """
-from dashboard.presenter import present_panel
+from dashboard.presenter import broadcasting, present_button, present_panel
 from dashboard.runner import Runner
 from models import RunConfig
 import streamlit as st
@@ -24,7 +24,9 @@ import streamlit as st
 def presenters_runner():
     return Runner(RunConfig(task="cat_mat_rat"))
 
-present_panel(presenters_runner(), {"title": "Lesson one", "config": {}})
+info = {"title": "Lesson one", "config": {}}
+present_button(presenters_runner(), info)
+present_panel(broadcasting(info), info)
 """
 
 
@@ -102,17 +104,19 @@ def test_viewer_sees_the_presenters_run_and_trains_nothing(room, monkeypatch):
 
 def test_presenter_panel_publishes_shows_the_link_and_stops():
     app = AppTest.from_string(PANEL, default_timeout=60).run()
-    assert [b.label for b in app.button] == ["Broadcast this run"]
+    assert [b.label for b in app.button] == ["Broadcast"] and not app.code
     app.button(key="present_start").click().run()
     link = app.code[0].value
     assert "?watch=" in link
     code = link.partition("?watch=")[2]
+    assert code in app.markdown[0].value  # the room code in large type, in the page itself
     room = rooms().watch(code, "student")
     assert room is not None and room.info["title"] == "Lesson one"
     assert app.metric[0].label == "Watching now"
+    assert [b.label for b in app.button] == ["End broadcast"]
     app.button(key="present_stop").click().run()
     assert rooms().watch(code, "student") is None
-    assert [b.label for b in app.button] == ["Broadcast this run"]
+    assert [b.label for b in app.button] == ["Broadcast"] and not app.code
 
 
 def test_closing_the_presenters_tab_closes_the_room():

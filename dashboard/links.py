@@ -1,0 +1,166 @@
+"""The Lab's address bar: what a link holds, what a bad link asked for that the lab could not use, the share link.
+
+A link is how a teacher hands out a lesson, so opening one must give the same run, and a value
+the lab cannot use must be named, not dropped. Streamlit's query-param binding drops a value its
+widget rejects before the page can read the widget, so app.py has the raw query judged once per
+session, before any widget is drawn (`read_link`): every value by RunConfig's own rules (the cost
+budget included), lesson, pace and presentation mode by theirs. When the run differs from what the
+URL says (a value ignored, a size dropped for the budget, a learning rate between the slider's
+steps, `?lesson=vanishing` for a lesson's whole preset), app.py reopens the Lab with the corrected
+query, from which the widgets then read their values: the address bar reproduces the run from the
+first moment, and the page says what it ignored and why (`link_notice`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from dashboard.sidebar import FIELDS, nearest_lr
+from dashboard.state import BY_TITLE, LESSON, PACE, PRESENTATION, lab_query, nearest_pace, pace_label, query_for
+from models import RunConfig
+from models.lessons import LESSONS
+
+CHECKED = "link_checked"  # the session's LinkCheck, set at its first Lab run
+BOOLEANS = {"true": True, "false": False}
+
+
+@dataclass(frozen=True)
+class LinkCheck:
+    """What a link loads and what it could not."""
+
+    query: dict[str, str]  # the link as the Lab writes it: what the widgets read
+    config: RunConfig  # the run it gives
+    ignored: tuple[str, ...] = ()  # "`name=value`: why", one per value the lab could not use
+    adjusted: tuple[str, ...] = ()  # values moved to the nearest one a slider offers
+    rewrite: bool = False  # the widgets would read something else from the raw link: reopen with `query`
+
+    def notice(self) -> str | None:
+        """Markdown for the page, or None if the link was fine."""
+        parts = []
+        if self.ignored:
+            parts.append("This link asked for settings the lab cannot use, so it ignored them:\n"
+                         + "\n".join(f"- {line}" for line in self.ignored))
+        if self.adjusted:
+            parts.append("Moved to the nearest value the controls offer:\n"
+                         + "\n".join(f"- {line}" for line in self.adjusted))
+        return "\n\n".join(parts) or None
+
+
+def _config_fields(query: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """Each RunConfig field of the link judged on its own: (valid values, why each other one was ignored)."""
+    valid, ignored = {}, []
+    for name in FIELDS:
+        if name in query:
+            try:
+                valid[name] = getattr(RunConfig.from_strings({name: query[name]}), name)
+            except ValueError as error:
+                ignored.append(f"`{name}={query[name]}`: {error}")
+    return valid, ignored
+
+
+def _over_budget(valid: dict[str, Any], query: Mapping[str, str]) -> tuple[RunConfig, list[str]]:
+    """The sizes together against the cost budget: RunConfig's lenient rule skips the field that crosses it."""
+    config = RunConfig.from_strings(valid, lenient=True)
+    ignored = []
+    for name, value in valid.items():
+        if getattr(config, name) != value:
+            try:
+                config.replace(**{name: value})
+                reason = "it does not fit with the link's other sizes"
+            except ValueError as error:
+                reason = str(error)
+            ignored.append(f"`{name}={query[name]}`: {reason}")
+    return config, ignored
+
+
+def _session_settings(query: Mapping[str, str]) -> tuple[dict[str, Any], list[str], list[str]]:
+    """Lesson (by title, or by key), pace and presentation: (values, ignored, adjusted)."""
+    values, ignored, adjusted = {}, [], []
+    if LESSON in query:
+        raw = query[LESSON]
+        if (key := BY_TITLE.get(raw, raw if raw in LESSONS else None)) is None:
+            ignored.append(f"`{LESSON}={raw}`: no lesson is called that")
+        else:
+            values[LESSON] = key
+    if PACE in query:
+        raw = query[PACE]
+        try:
+            asked = math.inf if raw == "max" else float(raw)
+            if not asked > 0:
+                raise ValueError(raw)
+        except ValueError:
+            ignored.append(f"`{PACE}={raw}`: a pace is a positive number of steps per second, or max")
+        else:
+            values[PACE] = nearest_pace(asked)
+            if values[PACE] != asked:
+                adjusted.append(f"`{PACE}={raw}` → {pace_label(values[PACE])} steps per second")
+    if PRESENTATION in query:
+        raw = query[PRESENTATION]
+        if raw.lower() in BOOLEANS:
+            values[PRESENTATION] = BOOLEANS[raw.lower()]
+        else:
+            ignored.append(f"`{PRESENTATION}={raw}`: true or false")
+    return values, ignored, adjusted
+
+
+def _as_written(raw: str, value: Any) -> bool:
+    """Would the widget read `raw` as `value` by itself? (Its integer parser refuses "1e3" and "5.0".)"""
+    return raw == str(value) if isinstance(value, int) else True
+
+
+def check_link(query: Mapping[str, str]) -> LinkCheck:
+    """Judge a link's raw query: what it loads, what it could not use and why (pure: no Streamlit)."""
+    valid, ignored = _config_fields(query)
+    config, over = _over_budget(valid, query)
+    settings, bad, adjusted = _session_settings(query)
+    unknown = [f"`{name}={value}`: not a setting of the lab" for name, value in query.items()
+               if name not in (*FIELDS, LESSON, PACE, PRESENTATION)]
+    lesson = LESSONS.get(settings.get(LESSON, ""))
+    preset = lesson is not None and not valid and not ignored  # `?lesson=vanishing`: the lesson's preset and pace
+    if preset:
+        config = lesson.config
+        settings.setdefault(PACE, nearest_pace(lesson.pace))
+    if nearest_lr(config.lr) != config.lr:
+        adjusted.append(f"`lr={query.get('lr', config.lr)}` → {nearest_lr(config.lr):g} (the learning-rate "
+                        "slider's steps)")
+        config = config.replace(lr=nearest_lr(config.lr))
+    rewrite = bool(ignored or over or bad or unknown or adjusted or preset
+                   or (lesson is not None and query[LESSON] != lesson.title)
+                   or not all(_as_written(query[name], value) for name, value in valid.items()))
+    canonical = query_for(config, settings.get(LESSON), settings.get(PACE, math.inf),
+                          settings.get(PRESENTATION, False))
+    return LinkCheck(canonical, config, tuple(ignored + over + bad + unknown), tuple(adjusted), rewrite)
+
+
+def read_link() -> dict[str, str] | None:
+    """At a session's first Lab run, before any widget: judge the raw link once. Returns the query to reopen
+    the Lab with when the widgets would read something else from it, else None."""
+    if CHECKED in st.session_state:
+        return None
+    check = st.session_state[CHECKED] = check_link(st.query_params.to_dict())
+    return check.query if check.rewrite else None
+
+
+def link_notice(config: RunConfig) -> None:
+    """What the session's link could not use, until the configuration changes."""
+    check: LinkCheck | None = st.session_state.get(CHECKED)
+    if check is not None and config == check.config and (notice := check.notice()):
+        st.warning(notice, icon=":material/link_off:")
+
+
+def share_link(query: Mapping[str, str]) -> str:
+    """The page's address with `query`."""
+    base = (st.context.url or "").split("?")[0]
+    return f"{base}?{urlencode(query)}" if query else base or "(defaults)"
+
+
+def link_section(config: RunConfig, lesson: str | None) -> None:
+    """A copyable link that reproduces this experiment (st.code has a copy button)."""
+    st.caption("Link to this experiment (copy button on the right):")
+    st.code(share_link(lab_query(config, lesson)), language=None, wrap_lines=True)

@@ -1,0 +1,154 @@
+"""A teacher's Lab in a real browser at projector size (1280 × 720): the broadcast's room code is on screen after
+one click; the largest LSTM the budget allows shows progress and an estimate within a second of Train, and Pause
+and Reset answer within a second while its step runs; a lesson click and a map click leave an address that gives
+the same run on reload; a bad link says what it ignored. Times are measured inside the page (driver.watch)."""
+
+import re
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+
+from dashboard.sidebar import config_query
+from dashboard.state import query_for
+from models import RunConfig
+from models.lessons import LESSONS
+from tests.browser.driver import (
+    button,
+    chromium,
+    lesson_pill,
+    open_lab,
+    page_text,
+    seconds_after_click,
+    settle,
+    step_count,
+    watch,
+)
+from tests.browser.polling import wait_until
+from tests.dashboard.lab_app import LARGEST_LSTM
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+PROJECTOR = (1280, 720)
+PRIMARY_IS = "return [...document.querySelectorAll('[data-testid=stBaseButton-primary]')].some(b => " \
+             "b.innerText.trim().endsWith({label!r}));"
+
+
+def _address(page):
+    """The address bar as the page itself reads it (Playwright's page.url can lag a history.replaceState)."""
+    return urlsplit(page.evaluate("location.href"))
+
+
+def _query(page) -> dict[str, str]:
+    return dict(parse_qsl(_address(page).query))
+
+
+def _run(query: dict[str, str]) -> tuple[RunConfig, str | None, str | None]:
+    """What a query asks for: (configuration, lesson, pace); Streamlit may write 5.0 where the lab writes 5."""
+    return RunConfig.from_strings(query), query.get("lesson"), query.get("pace")
+
+
+def _address_holds(path: str, query: dict[str, str]) -> str:
+    """A watch predicate: the address bar is at `path` with every value of `query` (as numbers where both are)."""
+    return (f"const want = {query!r}; const got = new URLSearchParams(location.search); "
+            f"return location.pathname === {path!r} && Object.entries(want).every(([k, v]) => got.get(k) === v "
+            "|| (got.get(k) !== null && got.get(k) !== '' && Number(got.get(k)) === Number(v)));")
+
+
+def _sidebar_link(page) -> dict[str, str]:
+    """The query of the sidebar's copyable link: what the page says this run is."""
+    link = page.get_by_test_id("stSidebar").get_by_test_id("stCode").inner_text()
+    return dict(parse_qsl(link.partition("?")[2]))
+
+
+def test_one_click_puts_the_room_code_on_screen(server):
+    url, _ = server
+    with chromium(*PROJECTOR) as context:
+        page = open_lab(context, url, "lesson=vanishing&presentation=true")
+        button(page, "Broadcast").click()
+        link = page.get_by_test_id("stCode").filter(has_text="?watch=")
+        link.wait_for(timeout=20_000)
+        code = re.search(r"\?watch=(\w+)", link.inner_text()).group(1)
+        big = page.get_by_text(code, exact=True)
+        box = big.bounding_box()
+        assert big.is_visible() and 0 <= box["y"] and box["y"] + box["height"] <= PROJECTOR[1]  # on the first screen
+        assert box["height"] >= 30  # large type
+        # This server listens on 127.0.0.1 only (tests/browser/driver.serve): the panel says how to share it.
+        assert "--server.address 0.0.0.0" in page.get_by_test_id("stCaptionContainer").filter(
+            has_text="Students cannot open this yet").inner_text()
+
+
+def test_the_largest_lstm_shows_progress_at_once_and_pause_and_reset_answer_within_a_second(server):
+    url, _ = server
+    with chromium(*PROJECTOR) as context:
+        page = open_lab(context, url, "&".join(f"{k}={v}" for k, v in config_query(LARGEST_LSTM).items()))
+        assert page.get_by_text("This run takes about").is_visible()  # warned before it starts
+        watch(page, progress="return document.body.innerText.includes('Step 1 running for') && "
+                             "/~[0-9.]+ s per step \\((estimated for this server|measured)\\)/"
+                             ".test(document.body.innerText);")
+        button(page, "Train").click()
+        assert seconds_after_click(page, "progress") < 1.0
+
+        watch(page, pausing="return /Pausing: step \\d+ is still running/.test(document.body.innerText);",
+              paused=PRIMARY_IS.format(label="Resume"))
+        button(page, "Pause").click()
+        page.wait_for_function("window.__seen && Object.keys(window.__seen).length > 0", timeout=30_000)
+        answer = page.evaluate("Math.min(...Object.values(window.__seen)) - window.__clicked") / 1000
+        assert answer < 1.0  # "pausing" while the step runs (or "paused" had it just ended)
+
+        button(page, "Resume").wait_for(timeout=60_000)
+        button(page, "Resume").click()
+        page.get_by_text(re.compile(r"Step \d+ running for")).wait_for(timeout=60_000)
+        watch(page, idle=PRIMARY_IS.format(label="Train"))
+        button(page, "Reset").click()  # a step is in flight: Reset abandons it
+        assert seconds_after_click(page, "idle") < 1.0
+        assert step_count(page) == 0 and page.get_by_test_id("stException").count() == 0
+
+
+def test_a_lesson_click_and_a_map_click_leave_an_address_that_reproduces_the_run(server):
+    url, _ = server
+    lesson = LESSONS["lstm"]
+    expected = (lesson.config, lesson.title, f"{lesson.pace:g}")
+    with chromium(*PROJECTOR) as context:
+        page = open_lab(context, url, "")
+        watch(page, card=page_text("What to watch."), address=_address_holds("/", query_for(
+            lesson.config, "lstm", lesson.pace, False)))
+        lesson_pill(page, lesson.title).click()
+        # The whole run's URL is in the address bar no later than the lesson's card (the issue saw the previous
+        # lesson's values for 1-2 s).
+        assert seconds_after_click(page, "address") <= seconds_after_click(page, "card") + 0.1
+        assert _run(_query(page)) == expected
+        page.reload()
+        button(page, "Train").wait_for(timeout=60_000)
+        assert _run(_query(page)) == expected and _run(_sidebar_link(page)) == expected
+        assert page.get_by_text("What to watch.").is_visible() and step_count(page) == 0
+
+        page.goto(f"{url}/map")
+        cell = page.locator('[data-testid=stVegaLiteChart] svg path[aria-label*="gain: 1.3; T: 50;"]')
+        cell.wait_for(timeout=60_000)
+        settle(page)  # a click while the page still runs can land on a chart about to be replaced
+        cell_query = {"recurrent_gain": "1.3", "seq_len": "50"}
+        watch(page, lab=PRIMARY_IS.format(label="Train"), address=_address_holds("/", cell_query))
+        cell.click()
+        assert seconds_after_click(page, "address") <= seconds_after_click(page, "lab") + 0.1  # not /map, not bare /
+        picked = _query(page)
+        assert picked["seq_len"] == "50" and "lesson" not in picked  # a map cell is not a lesson
+        button(page, "Train").wait_for(timeout=60_000)
+        page.reload()
+        button(page, "Train").wait_for(timeout=60_000)
+        assert _query(page) == picked and _run(_sidebar_link(page)) == _run(picked)
+        assert page.get_by_role("spinbutton", name="Recurrent gain (× W_h)").input_value() == "1.3"
+
+
+def test_a_bad_link_says_what_it_ignored_and_why(server):
+    url, _ = server
+    with chromium(*PROJECTOR) as context:
+        page = open_lab(context, url, "seq_len=99999999&model=banana")
+        notice = page.get_by_test_id("stAlert").filter(has_text="ignored them")
+        notice.wait_for(timeout=20_000)
+        text = notice.inner_text()
+        assert "seq_len=99999999: seq_len=99999999 is outside [2, 500]" in text
+        assert "model=banana: model='banana' is not one of rnn, lstm, residual" in text
+        wait_until(lambda: _query(page) == {}, timeout=10)  # the address now holds the run the page shows
+        page.reload()
+        button(page, "Train").wait_for(timeout=60_000)
+        assert page.get_by_test_id("stAlert").filter(has_text="ignored them").count() == 0
