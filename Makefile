@@ -43,4 +43,4 @@ test: $(VENV)/.dev $(VENV)/.ray chromium lint
 	$(PY) -m pytest
 
 bench: $(VENV)/.runtime
-	$(PY) -m models.bench
+	$(PY) -m benchmarks.engine

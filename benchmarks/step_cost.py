@@ -4,9 +4,10 @@
 
 For every model kind and size on the grid, one thread: a first Trainer.step() (it allocates
 the scratch buffers), then the fastest of a few more steps, in thread CPU time (steadier than
-the wall clock when other jobs share the machine). Prints each measurement beside the current
-estimate of models.cost.step_seconds, then the least-squares coefficients (relative error) to
-paste into models/cost.py, and the worst ratio of estimate to measurement under each.
+the wall clock when other jobs share the machine), and the process's resident memory after
+them. Prints each measurement beside the current estimate of models.cost.step_seconds, then
+the least-squares coefficients (relative error) to paste into models/cost.py, and the range
+of estimate / measurement under each. lr is tiny so that no run diverges mid-measurement.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
-import resource
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
 import models.cost as cost
 from benchmarks.engine import load_report
+from models.backprop import free_scratch
 from models.config import RunConfig
 from models.trainer import Trainer
 
@@ -38,6 +41,11 @@ def measure(config: RunConfig) -> tuple[float, float]:
         trainer.step()
         best = min(best, time.thread_time() - start)
     return first, best
+
+
+def resident_mb() -> float:
+    """This process's resident memory now (Linux), in MB."""
+    return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def fit(rows: list[tuple[RunConfig, float]]) -> np.ndarray:
@@ -70,16 +78,17 @@ def main() -> None:
     torch.set_num_threads(1)
     cost.BUDGET_SECONDS = math.inf  # calibration has to time the sizes the budget turns away
     print(f"torch {torch.__version__}, 1 thread; {load_report()}\n")
-    print("| model | T/H/B | first step (s) | step (s) | estimate (s) | peak RSS (MB) |")
+    print("| model | T/H/B | first step (s) | step (s) | estimate (s) | resident (MB) |")
     print("|---|---|---|---|---|---|")
     for model in cost.COEFFICIENTS:
         rows = []
         for T, H, B in itertools.product(args.seq_lens, args.hidden, args.batch):
             config = RunConfig(model=model, task="first_token", seq_len=T, hidden_size=H, batch_size=B,
-                               lr=0.01, steps=10)
+                               lr=1e-6, steps=10)
+            free_scratch()  # the resident memory below is then this size's own
             first, seconds = measure(config)
             rows.append((config, seconds))
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            rss = resident_mb()
             estimate = cost.step_seconds(config)
             print(f"| {model} | {T}/{H}/{B} | {first:.3f} | {seconds:.3f} | {estimate:.3f} | {rss:.0f} |", flush=True)
         coef = fit(rows)

@@ -6,16 +6,20 @@ one backward pass yields both the parameter gradients and, for every t:
   cell[t]         = ‖∂L/∂c_t‖_F (LSTM only),
   weight_terms[t] = ‖δ_tᵀ h_{t-1}‖_F with δ_t = ∂L/∂a_t: the step-t term of ∂L/∂W_h.
 
-Three routes, chosen by model, all exact (tests compare them to unrolled autograd):
-- Elman / residual RNN: a hand-written BPTT with no autograd — faster than the fused
-  torch.nn.RNN step, because it skips autograd's bookkeeping (see ../shared/notes).
-- tanh LSTM: torch's fused LSTM kernel, with an all-zero "probe" input block of width 4H
-  fed through a fixed identity weight: its input gradient at step t *is* δ_t.
-- any other LSTM: a Python loop under autograd, gradients taken w.r.t. every h_t, c_t, a_t.
+Both models take a hand-written BPTT with no autograd, for every activation (f and f′ come
+from the cells' tables), in feature-major scratch buffers reused per thread. Step t reads one
+slab (h_{t-1}; x_t; 1), so its pre-activation is one GEMM; going back, a timestep is one small
+GEMM and one or two in-place elementwise ops; afterwards one batched GEMM forms δ_t slab_tᵀ for
+every t: the h rows are the step-t terms, whose norms are the profile, and the sums over t are
+all the parameter gradients. That skips autograd's per-op bookkeeping, so the Elman step beats
+the fused torch.nn.RNN one and the LSTM's comes within ~1.3× of oneDNN's fused kernel at one
+thread (README, "Performance"). Tests compare everything with an independent unrolled autograd.
 """
 
 from __future__ import annotations
 
+import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,13 +28,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from models.cells import DERIVATIVES, DERIVATIVES_FROM_OUTPUT, LSTM, ElmanRNN, RecurrentModel
+from models.cells import ACTIVATIONS, DERIVATIVES, DERIVATIVES_FROM_OUTPUT, LSTM, ElmanRNN, RecurrentModel
 
 # name -> (loss value, ∂loss/∂logit) for a batch-mean loss over (B,) outputs.
 LOSSES: dict[str, Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]] = {
     "bce": lambda z, y: (F.binary_cross_entropy_with_logits(z, y), (torch.sigmoid(z) - y) / len(z)),
     "mse": lambda z, y: (F.mse_loss(z, y), 2 * (z - y) / len(z)),
 }
+
+# The LSTM keeps PyTorch's gate order i, f, g, o in its parameters. Inside the forward pass
+# the rows are reordered to i, f, o, g so one sigmoid covers the three gates; the backward
+# pass uses g, i, f, o (see _lstm_backprop for why). Indices are gate blocks.
+FORWARD_ORDER = (0, 1, 3, 2)
+BACKWARD_ORDER = (2, 0, 1, 3)
+BACKWARD_TO_TORCH = (1, 2, 0, 3)  # inverse of BACKWARD_ORDER
 
 
 @dataclass(frozen=True)
@@ -54,161 +65,233 @@ class Backprop:
     profile: GradientProfile
 
 
+class _Workspace(threading.local):
+    """Per-thread scratch buffers, reused while the shapes stay the same.
+
+    A training step needs tens of MB of scratch; fresh allocations that large come from
+    the OS each time and cost a page fault per 4 KB on first touch. Thread-local, because
+    several runs train at once on a shared server. Nothing returned to callers aliases them.
+    Their contents are stale: whatever is read must be written first, in every step.
+    """
+
+    def __init__(self) -> None:
+        self.buffers: dict[str, Tensor] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
+        buffer = self.buffers.get(name)
+        if buffer is None or buffer.shape != shape or buffer.dtype != like.dtype:
+            self.buffers.pop(name, None)  # free the old one before allocating the new one
+            buffer = self.buffers[name] = like.new_empty(shape)
+        return buffer
+
+
+_workspace = _Workspace()
+
+
+def free_scratch() -> None:
+    """Give back this thread's scratch buffers (otherwise kept for its next step of the same size)."""
+    _workspace.buffers.clear()
+
+
 def _norms(x: Tensor) -> np.ndarray:
-    """(T, B, K) -> (T,) Frobenius norm of each timestep's (B, K) slice."""
-    return torch.linalg.vector_norm(x, dim=(1, 2)).double().numpy()
+    """(T, ...) -> (T,) Frobenius norm of each timestep's slice, as float64.
+
+    Summed in x's dtype, except the rows where that fails: squares below the normal range
+    lose digits or vanish (float32: a vanishing gradient with entries under ~1e-23 would read 0),
+    and squares past the largest float read inf for an exploding one. Those rows, a small norm
+    or an inf one, are summed again in float64.
+    """
+    flat = x.flatten(1)  # (T, N)
+    norms = torch.linalg.vector_norm(flat, dim=1)
+    info = torch.finfo(x.dtype)
+    # Entries whose squares underflow add at most N·tiny to the sum: negligible above this.
+    redo = (norms < math.sqrt(flat.shape[1] * info.tiny / info.eps)) | torch.isinf(norms)
+    norms = norms.double()
+    if redo.any():
+        norms[redo] = torch.linalg.vector_norm(flat[redo], dim=1, dtype=torch.float64)
+    return norms.numpy()
 
 
-def _term_norms(delta: Tensor, h_prev: Tensor) -> np.ndarray:
-    """(T, B, K), (T, B, H) -> (T,) ‖δ_tᵀ h_{t-1}‖_F, chunked so memory stays ~16 MB."""
-    T, _, K = delta.shape
-    chunk = max(1, (1 << 22) // (K * h_prev.shape[2]))
-    out = [
-        torch.linalg.matrix_norm(torch.bmm(delta[s : s + chunk].transpose(1, 2), h_prev[s : s + chunk]))
-        for s in range(0, T, chunk)
-    ]  # each (chunk,)
-    return torch.cat(out).double().numpy()
+def _parameter_grads(delta: Tensor, inputs: Tensor, hidden: int) -> tuple[dict[str, Tensor], np.ndarray]:
+    """Gradients of W_ih, W_hh and the biases from δ_t (T, K, B); and the (T,) ‖δ_tᵀ h_{t-1}‖_F.
 
-
-def _shift(h: Tensor) -> Tensor:
-    """(T, B, H) states h_0..h_{T-1} -> the previous states, with the zero initial state first."""
-    return torch.cat([torch.zeros_like(h[:1]), h[:-1]])
-
-
-def _head_grads(dz: Tensor, h_last: Tensor) -> dict[str, Tensor]:
-    return {"head.weight": dz[None] @ h_last, "head.bias": dz.sum().reshape(1)}
-
-
-def _recurrent_grads(delta: Tensor, x: Tensor, h_prev: Tensor) -> dict[str, Tensor]:
-    """Each weight gradient is a sum over timesteps; one flattened GEMM does the sum."""
-    flat_delta = delta.flatten(0, 1)  # (T·B, K)
-    bias = flat_delta.sum(0)
-    return {
-        "rnn.weight_ih_l0": flat_delta.T @ x.flatten(0, 1),
-        "rnn.weight_hh_l0": flat_delta.T @ h_prev.flatten(0, 1),
+    Each of them is a sum over timesteps of δ_t times what step t read: inputs[t] =
+    (h_{t-1}; x_t; 1), see _start. One batched GEMM forms those per-step products, in chunks
+    of ~16 MB: their h_{t-1} rows are the weight terms of the profile, and the sums over t are
+    the gradients, so no GEMM is spent on the sums.
+    """
+    T, K, _ = delta.shape
+    rows = inputs.shape[1]  # H + D + 1
+    chunk = min(T, max(1, (1 << 22) // (K * rows)))
+    products = _workspace.get("products", (chunk, rows, K), delta)
+    total = delta.new_zeros(rows, K)
+    norms = []
+    for s in range(0, T, chunk):
+        n = min(chunk, T - s)
+        torch.bmm(inputs[s : s + n], delta[s : s + n].transpose(1, 2), out=products[:n])  # (n, H + D + 1, K)
+        norms.append(_norms(products[:n, :hidden]))  # the step-t term, transposed: the same norm
+        total += products[:n].sum(0)
+    bias = total[-1]
+    grads = {
+        "rnn.weight_ih_l0": total[hidden:-1].T.contiguous(),
+        "rnn.weight_hh_l0": total[:hidden].T.contiguous(),
         "rnn.bias_ih_l0": bias,
         "rnn.bias_hh_l0": bias.clone(),
     }
+    return grads, np.concatenate(norms)
+
+
+def _start(model: RecurrentModel, x: Tensor, gates: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Buffers for one pass over x (B, T, D), and the weights that read them.
+
+    Everything runs feature-major, each timestep's (H, B) slab contiguous: per-timestep
+    elementwise ops on strided slices cost several times more than on contiguous ones.
+    inputs (T + 1, H + D + 1, B): inputs[t] = (h_{t-1}; x_t; 1), all that step t reads, so
+    that a_t = (W_hh W_ih b) inputs[t] is one GEMM forward and _parameter_grads needs one.
+    h = inputs[:, :H] is a view: h[t + 1] = h_t, h[0] = the zero initial state.
+    w (gates·H, H + D + 1) stacks the weights, gate blocks in FORWARD_ORDER.
+    """
+    rnn = model.rnn
+    B, T, D = x.shape
+    H = rnn.hidden_size
+    inputs = _workspace.get("inputs", (T + 1, H + D + 1, B), x)
+    inputs[:T, H : H + D] = x.permute(1, 2, 0)
+    inputs[:T, -1] = 1.0
+    inputs[0, :H] = 0.0
+    bias = (rnn.bias_ih_l0 + rnn.bias_hh_l0)[:, None]
+    w = _gate_blocks(torch.cat([rnn.weight_hh_l0, rnn.weight_ih_l0, bias], dim=1), FORWARD_ORDER[:gates])
+    return inputs, inputs[:, :H], w
+
+
+def _head(model: RecurrentModel, h_last: Tensor, y: Tensor, loss: str, grad_h: Tensor
+          ) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
+    """Loss, logits (B,) and the head's gradients from h_{T-1} (H, B); writes ∂L/∂h_{T-1} into grad_h."""
+    head = model.head
+    z = F.linear(h_last.T, head.weight, head.bias).squeeze(-1)  # (B,)
+    value, dz = LOSSES[loss](z, y)
+    torch.mul(head.weight.T, dz, out=grad_h)  # (H, B)
+    return value, z, {"head.weight": dz[None] @ h_last.T, "head.bias": dz.sum().reshape(1)}
 
 
 @torch.no_grad()
 def _rnn_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Backprop:
-    rnn, head = model.rnn, model.head
-    T, B = x.shape[1], x.shape[0]
-    x = x.transpose(0, 1)  # (T, B, D): each timestep contiguous
-    w_hh = rnn.weight_hh_l0
-    a = rnn.input_projection(x).contiguous()  # (T, B, H), becomes a_t in the loop
-    h = x.new_zeros(T + 1, B, rnn.hidden_size)  # h[t + 1] = h_t; h[0] = zero state
-    a_t, h_t = a.unbind(0), h.unbind(0)  # per-timestep views, made once
+    rnn = model.rnn
+    T = x.shape[1]
+    inputs, h, w = _start(model, x, 1)
+    a = _workspace.get("rnn.a", h[1:].shape, x)  # (T, H, B), a_t
+    act = ACTIVATIONS[rnn.activation]
+    a_t, in_t, h_t = a.unbind(0), inputs.unbind(0), h.unbind(0)  # per-timestep views, made once
     for t in range(T):
-        a_t[t].addmm_(h_t[t], w_hh.T)
-        rnn.act(a_t[t], out=h_t[t + 1])
+        torch.mm(w, in_t[t], out=a_t[t])
+        act(a_t[t], rnn.negative_slope, out=h_t[t + 1])
         if rnn.residual:
             h_t[t + 1].add_(h_t[t])
-    z = F.linear(h[T], head.weight, head.bias).squeeze(-1)  # (B,)
-    value, dz = LOSSES[loss](z, y)
+    grad_h = _workspace.get("grad_h", h[1:].shape, x)  # ∂L/∂h_t
+    value, z, head_grads = _head(model, h[T], y, loss, grad_h[T - 1])
 
-    # f'(a_t), (T, B, H), later δ_t; from h_t = f(a_t) when there is no skip path to undo.
+    # f'(a_t), (T, H, B), later δ_t; from h_t = f(a_t) when there is no skip path to undo.
     if rnn.residual:
         delta = DERIVATIVES[rnn.activation](a, rnn.negative_slope)
     else:
         delta = DERIVATIVES_FROM_OUTPUT[rnn.activation](h[1:], rnn.negative_slope)
-    grad_h = torch.empty_like(delta)  # (T, B, H) ∂L/∂h_t
-    grad_h[T - 1] = dz[:, None] * head.weight
+    w_hh_t = rnn.weight_hh_l0.T.contiguous()  # ∂L/∂h_{t-1} = W_hhᵀ δ_t
     d_t, g_t = delta.unbind(0), grad_h.unbind(0)
     for t in range(T - 1, -1, -1):
         d_t[t].mul_(g_t[t])
         if t > 0:
-            torch.mm(d_t[t], w_hh, out=g_t[t - 1])
+            torch.mm(w_hh_t, d_t[t], out=g_t[t - 1])
             if rnn.residual:  # the skip path: ∂h_t/∂h_{t-1} = I + diag(f') W_h
                 g_t[t - 1].add_(g_t[t])
-    h_prev = h[:-1]
-    grads = _recurrent_grads(delta, x, h_prev) | _head_grads(dz, h[T])
-    profile = GradientProfile(float(value), _norms(grad_h), None, _term_norms(delta, h_prev))
-    return Backprop(value, z, grads, profile)
+    grads, terms = _parameter_grads(delta, inputs[:T], rnn.hidden_size)
+    profile = GradientProfile(float(value), _norms(grad_h), None, terms)
+    return Backprop(value, z, grads | head_grads, profile)
 
 
-def _lstm_inside(rnn: LSTM, x: Tensor, h_prev: Tensor, grad_h: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """δ_t, ∂L/∂c_t and the gates, from the known h sequence and ∂L/∂h_t (all (T, B, ·)).
+def _gate_blocks(weight: Tensor, order: tuple[int, ...]) -> Tensor:
+    """(G·H, ·) or (G·H,) rows with the gate blocks in `order`."""
+    return weight.view(len(order), -1, *weight.shape[1:])[list(order)].flatten(0, 1)
 
-    The gates are recomputed in one batched GEMM; then two cheap elementwise scans:
-    c_t = f_t c_{t-1} + i_t g_t forward, and backward
-    ∂L/∂c_t = ∂L/∂h_t · o_t · act'(c_t) + f_{t+1} · ∂L/∂c_{t+1}; δ_t is elementwise after that.
+
+def _lstm_forward(rnn: LSTM, inputs: Tensor, w: Tensor) -> Tensor:
+    """Runs the LSTM, keeping in one buffer what the backward pass needs (inputs, w from _start).
+
+    cells (T + 1, 7, H, B): cells[t] = (i_t, f_t, o_t, a_g, g_t, c_{t-1}, act(c_t)) with the
+    gates after their nonlinearity and a_g the candidate's pre-activation; c_t sits at
+    cells[t + 1, 5], and c_{-1} = cells[0, 5] = 0. _lstm_multipliers reuses the same memory.
     """
-    a = rnn.input_projection(x) + h_prev @ rnn.weight_hh_l0.T  # (T, B, 4H)
-    i, f, g, o = a.chunk(4, dim=-1)
-    i, f, o, g = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o), rnn.act(g)
-    c = i * g  # (T, B, H), becomes c_t
-    for t in range(1, len(c)):
-        c[t].addcmul_(f[t], c[t - 1])
+    T, H, B = inputs.shape[0] - 1, rnn.hidden_size, inputs.shape[2]
+    cells = _workspace.get("lstm.cells", (T + 1, 7, H, B), inputs)
+    cells[0, 5] = 0.0
+    act = ACTIVATIONS[rnn.activation]
+    # Per-timestep views, made once: indexing inside the loop would cost more than the maths.
+    a_t, sig_t, i_t, f_t, o_t, pre_g, g_t, c_t, act_c = (v.unbind(0) for v in (
+        cells[:, :4].flatten(1, 2), cells[:, :3], *cells.unbind(1)))
+    in_t, h_t = inputs.unbind(0), inputs[:, :H].unbind(0)
+    for t in range(T):
+        torch.mm(w, in_t[t], out=a_t[t])  # (4H, B) pre-activations
+        sig_t[t].sigmoid_()
+        act(pre_g[t], rnn.negative_slope, out=g_t[t])
+        torch.mul(i_t[t], g_t[t], out=c_t[t + 1])
+        c_t[t + 1].addcmul_(f_t[t], c_t[t])  # c_t = f_t c_{t-1} + i_t g_t
+        act(c_t[t + 1], rnn.negative_slope, out=act_c[t])
+        torch.mul(o_t[t], act_c[t], out=h_t[t + 1])  # h_t = o_t act(c_t)
+    return cells
+
+
+def _lstm_multipliers(rnn: LSTM, cells: Tensor) -> Tensor:
+    """Turns cells into the multipliers of the backward pass, in place: slots
+    (0, f_t, i_t g′_t, g_t σ′(i_t), c_{t-1} σ′(f_t), act(c_t) σ′(o_t), o_t act′(c_t)).
+
+    Once multiplied by ∂L/∂c_t (slots 1-4) or ∂L/∂h_t (slots 5-6) these are the carry
+    f_t ∂L/∂c_t into step t-1, δ_t in the gate order g, i, f, o, and the direct part of ∂L/∂c_t.
+    In place, so the LSTM needs one (T + 1, 7, H, B) buffer rather than two; the order of the
+    ops is the order in which the forward values are last read. σ′ = s(1 - s).
+    """
+    T = cells.shape[0] - 1
     slope = DERIVATIVES_FROM_OUTPUT[rnn.activation]
-    act_c = rnn.act(c)
-    grad_c = grad_h * o * slope(act_c, rnn.negative_slope)  # the direct part
-    for t in range(len(c) - 2, -1, -1):
-        grad_c[t].addcmul_(f[t + 1], grad_c[t + 1])
-    c_prev = _shift(c)
-    delta = torch.cat([
-        grad_c * g * i * (1 - i),
-        grad_c * c_prev * f * (1 - f),
-        grad_c * i * slope(g, rnn.negative_slope),
-        grad_h * act_c * o * (1 - o),
-    ], dim=-1)  # (T, B, 4H) = ∂L/∂a_t
-    gates = torch.stack([f.mean((1, 2)), i.mean((1, 2)), o.mean((1, 2))])  # (3, T)
-    return delta, grad_c, gates
+    i, f, o, ig, g, c_prev, act_c = cells[:T].unbind(1)  # (T, H, B) each; the names say what they hold now
+    mg = slope(g, rnn.negative_slope).mul_(i)
+    torch.addcmul(i, i, i, value=-1, out=ig).mul_(g)  # slot 3: g σ′(i)
+    torch.addcmul(f, f, f, value=-1, out=g).mul_(c_prev)  # slot 4: c_{t-1} σ′(f)
+    torch.addcmul(o, o, o, value=-1, out=c_prev).mul_(act_c)  # slot 5: act(c) σ′(o)
+    torch.mul(o, slope(act_c, rnn.negative_slope), out=act_c)  # slot 6: o act′(c)
+    o.copy_(mg)  # slot 2: i g′
+    cells[:, 0] = 0.0
+    cells[T, 1] = 0.0  # no carry into the last step
+    return cells
 
 
-@torch.enable_grad()
-def _lstm_fused_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Backprop:
-    rnn, head = model.rnn, model.head
-    B, H = x.shape[0], rnn.hidden_size
-    probe = x.new_zeros(B, x.shape[1], H, requires_grad=True)  # (B, T, H)
-    # The probe enters a_t through W_hh, exactly like h_{t-1}: so ∂L/∂probe_t = ∂L/∂h_{t-1}.
-    w_ih = torch.cat([rnn.weight_ih_l0, rnn.weight_hh_l0.detach()], dim=1)
-    zeros = x.new_zeros(1, B, H)
-    weights = [w_ih, rnn.weight_hh_l0, rnn.bias_ih_l0, rnn.bias_hh_l0]
-    # torch.nn.LSTM.forward calls exactly this; calling it directly lets us pass w_ih.
-    out, _, _ = torch._VF.lstm(torch.cat([x, probe], 2), (zeros, zeros), weights, True, 1, 0.0, True, False, True)
-    z = head(out[:, -1]).squeeze(-1)  # (B,)
-    value, dz = LOSSES[loss](z, y)
-    names = [n for n, _ in model.named_parameters()]
-    found = torch.autograd.grad(value, [probe, *model.parameters()])
-    grads = dict(zip(names, found[1:], strict=True))
-    with torch.no_grad():
-        h = out.detach().transpose(0, 1)  # (T, B, H)
-        h_prev = _shift(h)
-        grad_h = torch.empty_like(h)  # h_t reaches L through a_{t+1}, and h_{T-1} through the head
-        grad_h[:-1] = found[0].transpose(0, 1)[1:]
-        grad_h[-1] = dz[:, None] * head.weight
-        delta, grad_c, gates = _lstm_inside(rnn, x.transpose(0, 1), h_prev, grad_h)
-        profile = GradientProfile(float(value), _norms(grad_h), _norms(grad_c), _term_norms(delta, h_prev),
-                                  gates.double().numpy())
-    return Backprop(value.detach(), z.detach(), grads, profile)
+@torch.no_grad()
+def _lstm_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Backprop:
+    """Hand-written LSTM BPTT; per timestep, one GEMM and two elementwise ops go backwards.
 
-
-@torch.enable_grad()
-def _autograd_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Backprop:
-    """The general route: unroll in Python and ask autograd for every intermediate."""
+    With ∂L/∂h_t known, ∂L/∂c_t = ∂L/∂h_t o_t act′(c_t) + f_{t+1} ∂L/∂c_{t+1}; then
+    δ_t = (∂L/∂c_t g_t σ′(i_t), ∂L/∂c_t c_{t-1} σ′(f_t), ∂L/∂c_t i_t act′(g_t), ∂L/∂h_t act(c_t) σ′(o_t))
+    and ∂L/∂h_{t-1} = W_hhᵀ δ_t. The multiplier slots are laid out so that each of those is one
+    broadcast op on adjacent memory: (δ_o, direct part) from ∂L/∂h_t, adding the carry that
+    step t + 1 left next to a zero slot; then (carry, δ_g, δ_i, δ_f) from ∂L/∂c_t.
+    """
     rnn = model.rnn
-    proj = rnn.input_projection(x)  # (B, T, 4H)
-    h = c = x.new_zeros(x.shape[0], rnn.hidden_size)
-    hs, cs, pre = [], [], []
-    for t in range(x.shape[1]):
-        a, h, c = rnn.step(proj[:, t], h, c)
-        hs.append(h), cs.append(c), pre.append(a)
-    z = model.head(h).squeeze(-1)
-    value, _ = LOSSES[loss](z, y)
-    params = dict(model.named_parameters())
-    found = torch.autograd.grad(value, [*params.values(), *hs, *cs, *pre])
-    n, T = len(params), len(hs)
-    with torch.no_grad():
-        grad_h, grad_c, delta = (torch.stack(found[n + k * T : n + (k + 1) * T]) for k in range(3))
-        h_prev = _shift(torch.stack(hs))
-        i, f, _, o = torch.sigmoid(torch.stack(pre)).chunk(4, dim=-1)  # (T, B, H) each
-        gates = torch.stack([f.mean((1, 2)), i.mean((1, 2)), o.mean((1, 2))])
-        profile = GradientProfile(
-            float(value), _norms(grad_h), _norms(grad_c), _term_norms(delta, h_prev), gates.double().numpy()
-        )
-    return Backprop(value.detach(), z.detach(), dict(zip(params, found[:n], strict=True)), profile)
+    T = x.shape[1]
+    inputs, h, w = _start(model, x, 4)
+    cells = _lstm_forward(rnn, inputs, w)
+    gate_means = cells[:T, :3].mean((2, 3))[:, [1, 0, 2]].T  # (3, T) forget, input, output
+    grad_h = _workspace.get("grad_h", h[1:].shape, x)  # ∂L/∂h_t
+    value, z, head_grads = _head(model, h[T], y, loss, grad_h[T - 1])
+    m = _lstm_multipliers(rnn, cells)
+    w_hh_t = _gate_blocks(rnn.weight_hh_l0, BACKWARD_ORDER).T.contiguous()  # (H, 4H)
+    from_h, carry_in, from_c = m[:, 5:7].unbind(0), m[:, 0:2].unbind(0), m[:, 1:5].unbind(0)
+    grad_c, delta_t = m[:, 6:7].unbind(0), m[:, 2:6].flatten(1, 2).unbind(0)
+    g_t, dh = grad_h.unbind(0), grad_h[:, None].unbind(0)
+    for t in range(T - 1, -1, -1):
+        torch.addcmul(carry_in[t + 1], from_h[t], dh[t], out=from_h[t])  # (δ_o, ∂L/∂c_t)
+        from_c[t].mul_(grad_c[t])  # (f_t ∂L/∂c_t, δ_g, δ_i, δ_f)
+        if t > 0:
+            torch.mm(w_hh_t, delta_t[t], out=g_t[t - 1])
+    grads, terms = _parameter_grads(m[:T, 2:6].flatten(1, 2), inputs[:T], rnn.hidden_size)  # δ: g, i, f, o
+    grads = {k: _gate_blocks(v, BACKWARD_TO_TORCH) for k, v in grads.items()}
+    profile = GradientProfile(float(value), _norms(grad_h), _norms(m[:T, 6]), terms, gate_means.double().numpy())
+    return Backprop(value, z, grads | head_grads, profile)
 
 
 def backprop(model: RecurrentModel, inputs: Tensor, targets: Tensor, loss: str = "bce") -> Backprop:
@@ -217,11 +300,8 @@ def backprop(model: RecurrentModel, inputs: Tensor, targets: Tensor, loss: str =
         raise ValueError(f"loss={loss!r} is not one of {', '.join(LOSSES)}")
     dtype = model.head.weight.dtype
     x, y = inputs.to(dtype), targets.to(dtype)
-    if isinstance(model.rnn, ElmanRNN):
-        return _rnn_backprop(model, x, y, loss)
-    if model.rnn.activation == "tanh":
-        return _lstm_fused_backprop(model, x, y, loss)
-    return _autograd_backprop(model, x, y, loss)
+    route = _rnn_backprop if isinstance(model.rnn, ElmanRNN) else _lstm_backprop
+    return route(model, x, y, loss)
 
 
 def gradient_profile(model: RecurrentModel, inputs: Tensor, targets: Tensor, loss: str = "bce") -> GradientProfile:

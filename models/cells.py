@@ -34,7 +34,7 @@ DERIVATIVES: dict[str, Callable[[Tensor, float], Tensor]] = {
     "tanh": lambda a, slope: 1 - torch.tanh(a).square(),
     "sigmoid": lambda a, slope: torch.sigmoid(a) * (1 - torch.sigmoid(a)),
     "relu": lambda a, slope: (a > 0).to(a.dtype),
-    "leaky_relu": lambda a, slope: torch.where(a > 0, 1.0, slope).to(a.dtype),
+    "leaky_relu": lambda a, slope: torch.full_like(a, slope).masked_fill_(a > 0, 1.0),  # slope in a's dtype
 }
 
 # The same f'(a), written in terms of the output y = f(a): saves recomputing tanh or σ.
@@ -43,7 +43,7 @@ DERIVATIVES_FROM_OUTPUT: dict[str, Callable[[Tensor, float], Tensor]] = {
     "tanh": lambda y, slope: y.square().neg_().add_(1),
     "sigmoid": lambda y, slope: y * (1 - y),
     "relu": lambda y, slope: (y > 0).to(y.dtype),
-    "leaky_relu": lambda y, slope: torch.where(y > 0, 1.0, slope).to(y.dtype),
+    "leaky_relu": lambda y, slope: torch.full_like(y, slope).masked_fill_(y > 0, 1.0),
 }
 
 # Largest |f'|: the gamma of Pascanu, Mikolov & Bengio's (2013) vanishing/exploding bound.

@@ -51,7 +51,7 @@ class RunConfig:
     """One training run. Construction validates every field (ValueError names it)."""
 
     model: str = _f("rnn", "Elman RNN as in the lecture; lstm adds a gated cell; residual adds a skip connection.")
-    activation: str = _f("tanh", "The lecture's nonlinearity; relu / leaky_relu are the vanishing-gradient remedies.")
+    activation: str = _f("tanh", "The lecture's nonlinearity; relu / leaky_relu remove f′ from the product, not W_h.")
     negative_slope: float = _f(0.01, "Slope of leaky_relu for negative inputs (PyTorch's default).")
     init: str = _f("default", "PyTorch's uniform(±1/sqrt(H)) unless a remedy is being shown.")
     init_std: float = _f(0.1, "Standard deviation of the 'normal' initializer.")

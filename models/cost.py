@@ -28,9 +28,9 @@ GATE_BLOCKS = {"rnn": 1, "lstm": 4, "residual": 1}
 
 # (c0, c1, c2, c3, c4, c5) per model, fitted by benchmarks/step_cost.py.
 COEFFICIENTS: dict[str, tuple[float, ...]] = {
-    "rnn": (2e-4, 2.06e-05, 1.97e-08, 7.12e-11, 7.34e-09, 8.6e-10),
-    "lstm": (4e-4, 6.85e-05, 1.18e-08, 8.99e-11, 8.07e-09, 8.6e-10),
-    "residual": (2e-4, 2.06e-05, 1.97e-08, 7.12e-11, 7.34e-09, 8.6e-10),
+    "rnn": (0.00193, 9.5e-06, 1.32e-08, 7.09e-11, 4.15e-09, 1.52e-10),
+    "lstm": (0.0, 6.85e-05, 9.07e-09, 7.55e-11, 2.53e-09, 1.74e-10),
+    "residual": (1.48e-05, 3.33e-05, 1.51e-08, 9.14e-11, 1.45e-09, 1.32e-09),
 }
 
 

@@ -1,7 +1,9 @@
-"""An independent BPTT reference: the textbook equations unrolled under autograd.
+"""An independent BPTT reference: the textbook equations unrolled under autograd, in float64.
 
 Written from the formulas, not from models/, so that a bug there cannot hide here:
-retain_grad() on every h_t, c_t and a_t, then one backward of the batch-mean loss.
+retain_grad() on every h_t, c_t and a_t, then one backward of the batch-mean loss. The
+weights are promoted to float64 exactly, so a float32 model is compared with the exact
+result for its own weights.
 """
 
 from __future__ import annotations
@@ -25,17 +27,19 @@ def unrolled(state: dict, x: torch.Tensor, y: torch.Tensor, *, kind: str, activa
     B, T, _ = x.shape
     H = p["rnn.weight_hh_l0"].shape[1]
     h = c = torch.zeros(B, H, dtype=torch.float64)
-    hs, cs, pre, prev = [], [], [], []
+    hs, cs, pre, prev, gates = [], [], [], [], []
     for t in range(T):
         prev.append(h)
         a = x[:, t] @ p["rnn.weight_ih_l0"].T + p["rnn.bias_ih_l0"] + h @ p["rnn.weight_hh_l0"].T + p["rnn.bias_hh_l0"]
         a.retain_grad()
         if kind == "lstm":
             i, f, g, o = a.chunk(4, dim=1)
-            c = torch.sigmoid(f) * c + torch.sigmoid(i) * act(g)
+            i, f, o = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o)
+            gates.append(torch.stack([f.mean(), i.mean(), o.mean()]))
+            c = f * c + i * act(g)
             c.retain_grad()
             cs.append(c)
-            h = torch.sigmoid(o) * act(c)
+            h = o * act(c)
         else:
             h = act(a) + (h if kind == "residual" else 0)
         h.retain_grad()
@@ -45,14 +49,17 @@ def unrolled(state: dict, x: torch.Tensor, y: torch.Tensor, *, kind: str, activa
     value = F.binary_cross_entropy_with_logits(z, y) if loss == "bce" else ((z - y) ** 2).mean()
     value.backward()
     with torch.no_grad():
-        return _summary(value, hs, cs, pre, prev, p)
+        return _summary(value, hs, cs, pre, prev, gates, p)
 
 
-def _summary(value, hs, cs, pre, prev, p) -> dict:
+def _summary(value, hs, cs, pre, prev, gates, p) -> dict:
+    terms = torch.stack([a.grad.T @ hp for a, hp in zip(pre, prev, strict=True)])  # (T, K, H): δ_tᵀ h_{t-1}
     return {
         "loss": value.item(),
         "hidden": torch.stack([s.grad.norm() for s in hs]).numpy(),
         "cell": torch.stack([s.grad.norm() for s in cs]).numpy() if cs else None,
-        "weight_terms": torch.stack([(a.grad.T @ hp).norm() for a, hp in zip(pre, prev, strict=True)]).numpy(),
+        "term_matrices": terms,
+        "weight_terms": torch.linalg.matrix_norm(terms).numpy(),
+        "gates": torch.stack(gates, 1).numpy() if gates else None,  # (3, T) mean forget, input, output gate
         "grads": {k: v.grad for k, v in p.items()},
     }
