@@ -9,7 +9,7 @@ import pytest
 from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
 
-from dashboard.charts import LIVE_CHARTS
+from dashboard.charts import live_charts
 from dashboard.lab_page import REFRESH_S
 from dashboard.player import live_threads
 from dashboard.sidebar import share_query
@@ -49,7 +49,7 @@ def test_first_render_has_every_field_in_the_sidebar_and_five_charts():
     keys = {w.key for kind in ("selectbox", "slider", "select_slider", "number_input") for w in app.sidebar.get(kind)}
     assert keys == {f.name for f in fields(RunConfig)}
     assert [b.label for b in app.button][:3] == ["Train", "Step", "Reset"]
-    assert len(app.get("vega_lite_chart")) == len(LIVE_CHARTS) + 1  # and the activation slopes
+    assert len(app.get("vega_lite_chart")) == len(live_charts(RunConfig().model)) + 1  # and the activation slopes
     assert _metrics(app)["State"] == "idle"
 
 

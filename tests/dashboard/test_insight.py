@@ -99,3 +99,5 @@ def test_lstm_gates_are_a_live_chart_at_the_live_charts_step():
     assert chart_frames(app)["profile"]["step"].max() == 2  # the same snapshot as the other live charts
     assert any(c.value.startswith("Step 2, mean over the batch") for c in app.caption)
     assert not [t for t in app.toggle if t.key == "theory_overlay"]  # the Jacobian-chain theory is the RNN's
+    rnn = _app()
+    assert "gates" not in chart_frames(rnn) and "gates" not in [c.key for c in rnn.get("vega_lite_chart")]

@@ -6,6 +6,7 @@ import pytest
 
 from dashboard.charts import LOG_FORMAT, T_AXIS
 from dashboard.theory_charts import (
+    BELOW,
     CURVES,
     PARTS,
     activation_caption,
@@ -27,6 +28,11 @@ def _theory() -> Theory:
     config = RunConfig(seq_len=12, hidden_size=6, batch_size=4)
     x, y, loss = probe_batch(config)
     return predict(build_model(config, x.shape[-1]), x, y, loss)
+
+
+def _tooltip(layer: dict) -> list[tuple]:
+    """A layer's tooltip rows as (field, type, title, format)."""
+    return [(row["field"], row["type"], row.get("title"), row.get("format")) for row in layer["encoding"]["tooltip"]]
 
 
 def test_theory_frame_is_long_form_with_every_curve_over_t_from_one():
@@ -51,7 +57,12 @@ def test_zeros_sit_below_the_lowest_point_and_infinities_are_dropped():
     y = spec["layer"][0]["encoding"]["y"]
     assert y["scale"]["type"] == "log" and y["axis"]["format"] == LOG_FORMAT
     assert spec["layer"][0]["encoding"]["x"]["title"] == T_AXIS
-    assert any("tooltip" in layer.get("encoding", {}) for layer in spec["layer"]) or "tooltip" in str(spec)
+    # Every mark (line points and ▼) names its curve, its t and its value; a zero's value says it is exactly 0.
+    for layer in spec["layer"]:
+        assert _tooltip(layer) == [("curve", "nominal", None, None), ("t", "quantitative", None, None),
+                                   ("value", "nominal", "norm", None)]
+    assert (df.loc[df["below"], "value"] == BELOW).all() and df.loc[~df["below"], "value"].tolist() == [
+        "0.001", "1", "0.001", "1", "1", "1"]
 
 
 def test_overlay_title_is_short_and_its_caption_carries_the_numbers():
@@ -92,7 +103,9 @@ def test_split_chart_spec_names_each_factor_and_its_caption_the_totals():
     parts = split_at_init(RunConfig(seq_len=10, hidden_size=6, batch_size=8))
     spec = split_chart(parts).to_dict()
     assert spec["title"] == "Where the decay comes from"
-    assert "tooltip" in str(spec) and len(spec["layer"]) == 2
+    assert len(spec["layer"]) == 2 and "tooltip" not in spec["layer"][0].get("encoding", {})  # the 0 rule has none
+    assert _tooltip(spec["layer"][1]) == [("part", "nominal", None, None), ("t", "quantitative", None, None),
+                                          ("decades", "quantitative", None, ".3f")]
     assert spec["layer"][1]["encoding"]["x"]["axis"]["format"] == "d"
     caption = split_caption(parts, step=1)
     totals = parts.decades()
