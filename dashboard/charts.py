@@ -187,7 +187,8 @@ def steps_x() -> alt.X:
 
 
 def timesteps_x() -> alt.X:
-    return alt.X("t:Q", title=T_AXIS, axis=alt.Axis(tickMinStep=1, format="d"))
+    """Timesteps 1..T: the axis spans exactly the data (a "nice" domain would start it at a t = 0 that has no word)."""
+    return alt.X("t:Q", title=T_AXIS, scale=alt.Scale(zero=False, nice=False), axis=alt.Axis(tickMinStep=1, format="d"))
 
 
 def log_y_axis(field: str, title: str) -> alt.Y:

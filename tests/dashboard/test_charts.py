@@ -219,6 +219,8 @@ def test_step_and_timestep_axes_have_whole_number_ticks(snapshot):
                 and "title" in x]
         for x in axes:
             assert x["axis"]["format"] == "d" and x["axis"]["tickMinStep"] == 1, (chart.name, x)
+            if x["field"] == "t":  # no t = 0 on the axis: the first word is t = 1
+                assert x["scale"] == {"zero": False, "nice": False}, (chart.name, x)
 
 
 @pytest.mark.parametrize("name", charts.CHARTS)
