@@ -1,18 +1,24 @@
-"""The live charts: a snapshot's history -> Arrow tables, the Altair charts that draw them, their captions.
+"""The live charts: a snapshot's history -> Arrow tables, the Altair charts that draw them, their captions;
+and the run's CSV files.
 
-`LIVE_CHARTS` is the one table of live charts (the Lab and the broadcast viewers draw it in its
-order, two per row): adding a chart is one entry there plus its frame and chart functions.
-Each chart is authored once in Altair against *named* datasets and turned into a constant
-Vega-Lite spec (cached); a redraw only ships new frames under those names, so Vega updates
-the data in place without flicker, and no Altair validation runs while training (it cost
-~0.3 s per redraw of five charts, which would steal the training thread's GIL).
+`LIVE_CHARTS` is the one table of live charts (the Lab and the broadcast viewers draw `live_charts(model)`,
+its entries for that model, in order, two per row): adding a chart is one entry there plus its frame and
+chart functions. Each chart is authored once in Altair against *named* datasets and turned into a
+constant Vega-Lite spec (cached per `Look`); a redraw only ships new frames under those names, so Vega
+updates the data in place without flicker, and no Altair validation runs while training (it cost
+~0.3 s per redraw of five charts, which would steal the training thread's GIL). Titles are short and
+fixed (Vega cuts a title wider than its chart with "…", and keeps the cut of the first layout when the
+sidebar is collapsed later); whatever changes (the step, counts, what a point means) goes in the caption.
 
-Gradient norms that underflowed float32 to exactly 0 are plotted at FLOOR with their own
-mark and the tooltip "below float32 range (exactly 0)": never log(0), never dropped.
+Timesteps are the textbook's: words x_1..x_T, states h_1..h_T, h_0 = 0; every x axis counts t = 1..T.
+Gradient norms that are exactly 0 (float32 underflow, ReLUs switched off, or h_0 = 0) are drawn as ▼
+one decade below the chart's lowest nonzero value, with the tooltip "below float32 range (exactly 0)":
+never log(0), never dropped.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -24,16 +30,27 @@ import pandas as pd
 import pyarrow as pa
 
 from dashboard.history import SCALARS, Event, HistoryView, Snapshot
+from models.tasks import TASKS
+from models.train import SERIES as CSV_PREFIX
 
-FLOOR = 1e-45  # float32's smallest subnormal is 1.4e-45: a norm plotted here was exactly 0
+FLOOR = 1e-45  # where zeros go when nothing is nonzero (float32's smallest subnormal is 1.4e-45)
 MAX_TIMESTEPS = 40  # heatmap columns; longer sequences show every k-th timestep
 EARLIER = 4  # faded earlier profiles behind the latest one
 HEIGHT = 280
 SERIES = ("‖∂L/∂h_t‖", "‖∂L/∂c_t‖")
+TERMS = "‖δ_t h_{t−1}ᵀ‖"
+GATES = ("forget gate f_t", "input gate i_t", "output gate o_t")
+T_AXIS = "timestep t (1 = first word)"
+LOG_FORMAT = "~e"  # one format on every log axis: 1e-14 … 1e-2 … 5e+3, never 0.000001 next to 1e-10
 # Tooltip rows for a gradient norm. Vega formats every tooltip of every mark on each data update, so
-# these stay plain fields (no per-point expressions): the exact value and whether it underflowed.
+# these stay plain fields (no per-point expressions): the exact value and whether it is exactly 0.
 NORM_TOOLTIP = [alt.Tooltip("norm:Q", title="norm", format=".4g"),
                 alt.Tooltip("below:N", title="below float32 range (exactly 0)")]
+
+
+def has_accuracy(task: str) -> bool:
+    """Classification tasks report accuracy; the adding task is a regression (MSE)."""
+    return TASKS[task].loss == "bce"
 
 
 # --- frames (pure NumPy; pandas for the CSV export, Arrow for the charts) --------------------
@@ -44,36 +61,19 @@ def _table(columns: dict[str, Any]) -> pa.Table:
     return pa.table({name: pa.array(values, from_pandas=True) for name, values in columns.items()})
 
 
-def steps_frame(view: HistoryView) -> pd.DataFrame:
-    """One row per kept step: the history's scalar columns ("clipped" = fraction of steps clipped)."""
-    return pd.DataFrame(_step_columns(view), copy=False)
+def _step_columns(scalars: np.ndarray) -> dict[str, np.ndarray]:
+    columns = {name: scalars[:, i] for i, name in enumerate(SCALARS)}
+    return columns | {name: columns[name].astype(np.int64) for name in ("step", "steps_merged")}
 
 
-def _step_columns(view: HistoryView) -> dict[str, np.ndarray]:
-    columns = {name: view.scalars[:, i] for i, name in enumerate(SCALARS)}
-    return columns | {"step": columns["step"].astype(np.int64)}
-
-
-def timesteps_frame(view: HistoryView) -> pd.DataFrame:
-    """Long form: one row per kept (step, timestep, series)."""
-    parts = {"hidden": view.hidden} | ({"cell": view.cell} if view.cell is not None else {})
-    frames = [
-        pd.DataFrame({
-            "step": np.repeat(view.profile_steps, values.shape[1]),
-            "t": np.tile(np.arange(values.shape[1]), len(view.profile_steps)),
-            "series": name,
-            "norm": values.ravel().astype(np.float64),
-        })
-        for name, values in parts.items()
-    ]
-    return pd.concat(frames, ignore_index=True)
-
-
-def _floored(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(values with exact zeros raised to FLOOR, mask of those zeros); NaN/∞ become NaN (not drawn)."""
+def floored(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(values with exact zeros raised to a floor one decade below the smallest nonzero value, mask of those
+    zeros); NaN/∞ become NaN (not drawn). With nothing nonzero, the floor is FLOOR."""
     values = np.where(np.isfinite(values), values, np.nan)
     below = values == 0
-    return np.where(below, FLOOR, values), below
+    positive = values[values > 0]
+    floor = 10.0 ** (np.floor(np.log10(positive.min())) - 1) if positive.size else FLOOR
+    return np.where(below, floor, values), below
 
 
 def events_frame(events: tuple[Event, ...], diverged_at: int | None) -> pa.Table:
@@ -87,32 +87,49 @@ def events_frame(events: tuple[Event, ...], diverged_at: int | None) -> pa.Table
 
 
 def loss_frame(view: HistoryView, log_y: bool) -> pa.Table:
-    columns = _step_columns(view)
+    columns = _step_columns(view.scalars)
     loss = columns["loss"]
     keep = np.isfinite(loss) & ((loss > 0) | (not log_y))
-    return _table({"step": columns["step"], "loss": np.where(keep, loss, np.nan), "accuracy": columns["accuracy"]})
+    return _table({"step": columns["step"], "loss": np.where(keep, loss, np.nan), "accuracy": columns["accuracy"],
+                   "steps_merged": columns["steps_merged"]})
+
+
+def _recent_curves(view: HistoryView, fields: dict[str, str], earlier: int = EARLIER) -> pa.Table:
+    """Per-timestep curves of StepRecord `fields` (field -> series name): the latest step's (recency 1) and
+    up to `earlier` kept steps before it (faded); the view keeps each field under the record's name."""
+    latest = view.latest
+    picks = []  # (step, recency, {field: (T,) values or None})
+    if latest is not None:
+        picks.append((latest.step, 1.0, {field: getattr(latest, field) for field in fields}))
+        before = np.flatnonzero(view.profile_steps < latest.step)
+        for age, i in enumerate(before[::-1][:earlier], start=1):
+            kept = {field: getattr(view, field) for field in fields}
+            picks.append((int(view.profile_steps[i]), 0.5 / age,
+                          {field: None if values is None else values[i] for field, values in kept.items()}))
+    curves = [(step, recency, fields[field], np.asarray(values, dtype=np.float64))
+              for step, recency, arrays in picks for field, values in arrays.items() if values is not None]
+    n = np.array([len(values) for *_, values in curves], dtype=np.int64)
+    norm = np.concatenate([values for *_, values in curves]) if curves else np.zeros(0)
+    plotted, below = floored(norm)
+    return _table({
+        "step": np.repeat(np.array([c[0] for c in curves], dtype=np.int64), n),
+        "t": np.concatenate([np.arange(1, k + 1) for k in n]) if curves else np.zeros(0, np.int64),
+        "series": np.repeat(np.array([c[2] for c in curves], dtype=str), n),
+        "norm": norm,
+        "recency": np.repeat(np.array([c[1] for c in curves], dtype=np.float64), n),
+        "plotted": plotted,
+        "below": below,
+    })
 
 
 def profile_frame(view: HistoryView) -> pa.Table:
-    """The latest step's per-timestep norms (recency 1) and up to EARLIER kept steps before it (faded)."""
-    latest = view.latest
-    rows = [] if latest is None else [(latest.step, latest.hidden, latest.cell, 1.0)]
-    earlier = [] if latest is None else np.flatnonzero(view.profile_steps < latest.step)[-EARLIER:]
-    for age, i in enumerate(earlier[::-1], start=1):
-        cell = None if view.cell is None else view.cell[i]
-        rows.append((int(view.profile_steps[i]), view.hidden[i], cell, 0.5 / age))
-    # One block of columns per (step, series) curve, after an empty block that fixes the dtypes.
-    parts = [{"step": np.zeros(0, np.int64), "t": np.zeros(0, np.int64), "series": np.zeros(0, str),
-              "norm": np.zeros(0), "recency": np.zeros(0)}]
-    for step, hidden, cell, recency in rows:
-        for series, values in zip(SERIES, (hidden, cell), strict=True):
-            if values is not None:
-                n = len(values)
-                parts.append({"step": np.full(n, step), "t": np.arange(n), "series": np.full(n, series),
-                              "norm": np.asarray(values, dtype=np.float64), "recency": np.full(n, recency)})
-    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
-    plotted, below = _floored(columns["norm"])
-    return _table(columns | {"plotted": plotted, "below": below})
+    """‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖) per timestep t = 1..T: the latest step bold, up to EARLIER kept steps faded."""
+    return _recent_curves(view, {"hidden": SERIES[0], "cell": SERIES[1]})
+
+
+def weight_terms_frame(view: HistoryView) -> pa.Table:
+    """‖δ_t h_{t−1}ᵀ‖ per timestep t = 1..T, the terms of ∂L/∂W_h, at the latest step (one curve: cheap to redraw)."""
+    return _recent_curves(view, {"weight_terms": TERMS}, earlier=0)
 
 
 def heatmap_frame(view: HistoryView) -> pa.Table:
@@ -120,30 +137,64 @@ def heatmap_frame(view: HistoryView) -> pa.Table:
     seq_len = view.hidden.shape[1]
     cols = np.unique(np.linspace(0, seq_len - 1, min(seq_len, MAX_TIMESTEPS)).round().astype(int))
     norm = view.hidden[:, cols].astype(np.float64).ravel()  # (steps * columns,)
-    plotted, below = _floored(norm)
+    plotted, below = floored(norm)
     with np.errstate(divide="ignore", invalid="ignore"):
         log10 = np.where(below, np.nan, np.log10(plotted))
-    return _table({"step": np.repeat(view.profile_steps, len(cols)), "t": np.tile(cols, len(view.profile_steps)),
+    return _table({"step": np.repeat(view.profile_steps, len(cols)), "t": np.tile(cols + 1, len(view.profile_steps)),
                    "norm": norm, "below": below, "log10": log10})
 
 
 def grad_norm_frame(view: HistoryView) -> pa.Table:
     """Long form: total ‖∇L‖ before / after clipping per kept step, with the threshold and clipping fraction."""
-    columns = _step_columns(view)
+    columns = _step_columns(view.scalars)
     series = ("before clipping", "after clipping")
     norm = np.concatenate([columns["grad_norm"], columns["grad_norm_clipped"]])
-    plotted, below = _floored(norm)
+    plotted, below = floored(norm)
     return _table({"step": np.tile(columns["step"], 2), "series": np.repeat(np.array(series), len(columns["step"])),
                    "norm": norm, "plotted": plotted, "below": below, "clipped": np.tile(columns["clipped"], 2),
-                   "clip_threshold": np.tile(columns["clip_threshold"], 2)})
+                   "clip_threshold": np.tile(columns["clip_threshold"], 2),
+                   "steps_merged": np.tile(columns["steps_merged"], 2)})
 
 
 def radius_frame(view: HistoryView) -> pa.Table:
-    columns = _step_columns(view)
+    columns = _step_columns(view.scalars)
     return _table({"step": columns["step"], "spectral_radius": columns["spectral_radius"]})
 
 
+def gates_frame(view: HistoryView) -> pa.Table:
+    """The latest LSTM step's mean forget / input / output gate per timestep t = 1..T (empty before a step)."""
+    gates = None if view.latest is None else view.latest.gates
+    if gates is None:
+        gates = np.zeros((len(GATES), 0))
+    T = gates.shape[1]
+    return _table({"t": np.tile(np.arange(1, T + 1), len(GATES)), "gate": np.repeat(np.array(GATES), T),
+                   "mean": gates.astype(np.float64).ravel()})
+
+
 # --- constant specs (authored in Altair, validated once) ----------------------------------
+@dataclass(frozen=True)
+class Look:
+    """What a chart's constant spec depends on besides its name: a handful of cases, each built once."""
+
+    log_y: bool = False  # the loss axis
+    lstm: bool = False  # the cell-gradient series; ρ of W_hg rather than W_h
+    accuracy: bool = True  # the task reports accuracy
+
+
+def steps_x() -> alt.X:
+    """Training steps: whole numbers only (no 0.5 ticks on a 3-step run)."""
+    return alt.X("step:Q", title="training step", axis=alt.Axis(tickMinStep=1, format="d"))
+
+
+def timesteps_x() -> alt.X:
+    """Timesteps 1..T: the axis spans exactly the data (a "nice" domain would start it at a t = 0 that has no word)."""
+    return alt.X("t:Q", title=T_AXIS, scale=alt.Scale(zero=False, nice=False), axis=alt.Axis(tickMinStep=1, format="d"))
+
+
+def log_y_axis(field: str, title: str) -> alt.Y:
+    return alt.Y(field, title=title, scale=alt.Scale(type="log"), axis=alt.Axis(format=LOG_FORMAT))
+
+
 def _events_layer() -> alt.Chart:
     """Vertical rules where lr / clipping changed mid-run (grey) and where the run diverged (red)."""
     return alt.Chart(alt.NamedData("events")).mark_rule(strokeDash=[4, 3], strokeWidth=2).encode(
@@ -154,57 +205,75 @@ def _events_layer() -> alt.Chart:
     )
 
 
-def _loss_chart(log_y: bool) -> alt.LayerChart:
-    base = alt.Chart(alt.NamedData("loss")).encode(x=alt.X("step:Q", title="training step"))
+def _loss_chart(look: Look) -> alt.LayerChart:
+    base = alt.Chart(alt.NamedData("loss")).encode(x=steps_x())
+    y = (log_y_axis("loss:Q", "loss (log)") if look.log_y else alt.Y("loss:Q", title="loss"))
+    merged = alt.Tooltip("steps_merged:Q", title="steps in this point")
+    accuracy_tip = [alt.Tooltip("accuracy:Q", format=".3f")] if look.accuracy else []
     loss = base.mark_line(color="#1f77b4", strokeWidth=2).encode(
-        y=alt.Y("loss:Q", title="loss (log)" if log_y else "loss", scale=alt.Scale(type="log" if log_y else "linear")),
-        tooltip=["step:Q", alt.Tooltip("loss:Q", format=".4g"), alt.Tooltip("accuracy:Q", format=".3f")],
-    )
+        y=y, tooltip=["step:Q", alt.Tooltip("loss:Q", format=".4g"), *accuracy_tip, merged])
+    if not look.accuracy:  # a regression task: no accuracy, and no empty axis for it
+        return alt.layer(loss, _events_layer()).properties(title="Loss (MSE)")
     accuracy = base.mark_line(color="#2ca02c", strokeDash=[6, 3]).encode(
         y=alt.Y("accuracy:Q", title="accuracy (dashed green)", scale=alt.Scale(domain=[0, 1])),
-        tooltip=["step:Q", alt.Tooltip("accuracy:Q", format=".3f")],
+        tooltip=["step:Q", *accuracy_tip, merged],
     )
     return alt.layer(loss, accuracy, _events_layer()).resolve_scale(y="independent").properties(
         title="Loss and accuracy")
 
 
-def _profile_chart(lstm: bool) -> alt.LayerChart:
-    base = alt.Chart(alt.NamedData("profile")).encode(
-        x=alt.X("t:Q", title="timestep t (0 = first word)"),
-        y=alt.Y("plotted:Q", title="gradient norm (log)", scale=alt.Scale(type="log")),
-        color=alt.Color("series:N", title=None, legend=alt.Legend(orient="top"),
-                        scale=alt.Scale(domain=list(SERIES[: 1 + lstm]), range=["#1f77b4", "#ff7f0e"][: 1 + lstm])),
+def _curves_chart(data: str, series: list[str], colours: list[str], y_title: str, title: str,
+                  legend: bool = True) -> alt.LayerChart:
+    """Per-timestep norms on a log axis: the latest step bold, earlier steps faded, exact zeros as ▼."""
+    base = alt.Chart(alt.NamedData(data)).encode(
+        x=timesteps_x(),
+        y=log_y_axis("plotted:Q", y_title),
+        color=alt.Color("series:N", title=None, legend=alt.Legend(orient="top") if legend else None,
+                        scale=alt.Scale(domain=series, range=colours)),
         opacity=alt.Opacity("recency:Q", legend=None, scale=alt.Scale(domain=[0, 1], range=[0.12, 1])),
         detail="step:N",
         tooltip=["step:Q", "t:Q", "series:N", *NORM_TOOLTIP],
     )
     line = base.mark_line(strokeWidth=2.5, point=alt.OverlayMarkDef(size=20))
     zeros = base.transform_filter("datum.below").mark_point(shape="triangle-down", size=80, filled=True)
-    return alt.layer(line, zeros).properties(title="Gradient reaching each timestep, ‖∂L/∂h_t‖ (latest step bold)")
+    return alt.layer(line, zeros).properties(title=title)
 
 
-def _heatmap_chart() -> alt.LayerChart:
+def _profile_chart(look: Look) -> alt.LayerChart:
+    series = list(SERIES[: 1 + look.lstm])
+    return _curves_chart("profile", series, ["#1f77b4", "#ff7f0e"][: len(series)], "gradient norm (log)",
+                         "Gradient reaching each timestep")
+
+
+def _weight_terms_chart(look: Look) -> alt.LayerChart:
+    return _curves_chart("weight_terms", [TERMS], ["#8c564b"], f"{TERMS} (log)",
+                         f"Each timestep's term of ∂L/∂W_h{'h' if look.lstm else ''}", legend=False)
+
+
+def _heatmap_chart(look: Look) -> alt.LayerChart:
     # One rect per cell: exact zeros (log10 null) take the grey of the condition, the rest the viridis scale;
     # invalid=None keeps the zeros, which Vega-Lite would otherwise filter out for their null colour field.
+    # Before the first step the colour domain is empty: its legend labels would read "NaN", so they are blanked.
+    legend = alt.Legend(labelExpr="isFinite(datum.value) ? datum.label : ''")
     return alt.Chart(alt.NamedData("heatmap")).mark_rect(invalid=None).encode(
-        x=alt.X("t:O", title="timestep t", axis=alt.Axis(labelOverlap=True, labelAngle=0)),
+        x=alt.X("t:O", title=T_AXIS, axis=alt.Axis(labelOverlap=True, labelAngle=0)),
         y=alt.Y("step:O", title="training step", sort="descending", axis=alt.Axis(labelOverlap=True)),
         color=alt.condition("datum.below", alt.value("#d0d0d0"),
-                            alt.Color("log10:Q", title="log10", scale=alt.Scale(scheme="viridis"))),
+                            alt.Color("log10:Q", title="log10", scale=alt.Scale(scheme="viridis"), legend=legend)),
         tooltip=["step:Q", "t:Q", *NORM_TOOLTIP, alt.Tooltip("log10:Q", format=".2f")],
-    ).properties(title="log10 ‖∂L/∂h_t‖ over training (grey = exactly 0)")
+    ).properties(title="log10 ‖∂L/∂h_t‖ over training")
 
 
-def _grad_norm_chart() -> alt.LayerChart:
+def _grad_norm_chart(look: Look) -> alt.LayerChart:
     data = alt.NamedData("grad_norm")
-    y = alt.Y("plotted:Q", title="‖∇L‖ (log)", scale=alt.Scale(type="log"))
+    y = log_y_axis("plotted:Q", "‖∇L‖ (log)")
     lines = alt.Chart(data).mark_line(strokeWidth=2).encode(
-        x=alt.X("step:Q", title="training step"), y=y,
+        x=steps_x(), y=y,
         color=alt.Color("series:N", title=None, scale=alt.Scale(domain=["before clipping", "after clipping"],
                                                                  range=["#9467bd", "#17becf"]),
                         legend=alt.Legend(orient="top")),
         strokeDash=alt.StrokeDash("series:N", legend=None),
-        tooltip=["step:Q", "series:N", *NORM_TOOLTIP],
+        tooltip=["step:Q", "series:N", *NORM_TOOLTIP, alt.Tooltip("steps_merged:Q", title="steps in this point")],
     )
     clipped = "datum.clipped > 0 && datum.series == 'before clipping'"
     clips = alt.Chart(data).transform_filter(clipped).mark_tick(color="#d62728", thickness=2, size=10).encode(
@@ -214,29 +283,101 @@ def _grad_norm_chart() -> alt.LayerChart:
         x="step:Q", y=alt.Y("clip_threshold:Q", scale=alt.Scale(type="log")),
         tooltip=["step:Q", alt.Tooltip("clip_threshold:Q", title="clip threshold")])
     return alt.layer(lines, threshold, clips, _events_layer()).resolve_scale(color="independent").properties(
-        title="Total gradient norm (red ticks = clipped, dotted = threshold)")
+        title="Total gradient norm ‖∇L‖")
 
 
-def _radius_chart() -> alt.LayerChart:
+def _radius_chart(look: Look) -> alt.LayerChart:
+    matrix = "W_hg" if look.lstm else "W_h"
     line = alt.Chart(alt.NamedData("radius")).mark_line(color="#8c564b", strokeWidth=2).encode(
-        x=alt.X("step:Q", title="training step"), y=alt.Y("spectral_radius:Q", title="ρ(W_h)"),
+        x=steps_x(), y=alt.Y("spectral_radius:Q", title=f"ρ({matrix})"),
         tooltip=["step:Q", alt.Tooltip("spectral_radius:Q", format=".4f")])
     # One rule from one constant row (on the run's data it would be one rule per kept step).
     one = alt.Chart(alt.InlineData(values=[{"rho": 1.0}])).mark_rule(
         color="#d62728", strokeDash=[4, 3], strokeWidth=2).encode(y="rho:Q")
-    return alt.layer(line, one).properties(title="Spectral radius of W_h (dashed red = 1.0)")
+    return alt.layer(line, one).properties(title=f"Spectral radius ρ({matrix})")
 
 
-# --- the table of live charts ------------------------------------------------------------
+def _gates_chart(look: Look) -> alt.Chart:
+    return alt.Chart(alt.NamedData("gates")).mark_line(point=alt.OverlayMarkDef(size=14)).encode(
+        x=timesteps_x(),
+        y=alt.Y("mean:Q", title="mean gate activation", scale=alt.Scale(domain=[0, 1])),
+        color=alt.Color("gate:N", title=None, scale=alt.Scale(domain=list(GATES), range=["#2ca02c", "#9467bd",
+                                                                                          "#8c564b"]),
+                        legend=alt.Legend(orient="top")),
+        tooltip=["gate:N", "t:Q", alt.Tooltip("mean:Q", format=".4f")],
+    ).properties(title="LSTM gates per timestep")
+
+
+# --- captions: what a chart shows right now -------------------------------------------------
+def _points(stride: int, what: str) -> str:
+    """What one point of a per-step chart stands for."""
+    return "One point per step." if stride == 1 else f"Each point covers {stride} steps (ending at its step): {what}."
+
+
 def _events(snap: Snapshot) -> pa.Table:
     return events_frame(snap.events, snap.step if snap.state == "diverged" else None)
 
 
+def _zeros(values: np.ndarray | None) -> int:
+    return 0 if values is None else int((values == 0).sum())
+
+
+def _loss_caption(snap: Snapshot) -> str:
+    mean = "the mean loss" + (" and accuracy" if has_accuracy(snap.config.task) else "") + " of those steps"
+    return f"{_points(snap.history.stride, mean)} Grey dashed rules: lr / clipping changed; red: diverged."
+
+
 def _profile_caption(snap: Snapshot) -> str:
     latest = snap.history.latest
-    zeros = 0 if latest is None else int((latest.hidden == 0).sum())
-    return (f"Step {snap.step}; up to {EARLIER} earlier steps faded. {zeros} timestep(s) below float32 range "
-            "(exactly 0, drawn as ▼ at 1e-45).")
+    if latest is None:
+        return "No step yet: press Train, or Step for one batch."
+    zeros = _zeros(latest.hidden) + _zeros(latest.cell)
+    return (f"Step {snap.step} bold, up to {EARLIER} earlier kept steps faded. {zeros} value(s) exactly 0 (below "
+            "float32 range), drawn as ▼ a decade below the lowest point.")
+
+
+def _weight_terms_caption(snap: Snapshot) -> str:
+    latest = snap.history.latest
+    terms = np.zeros(0) if latest is None else latest.weight_terms.astype(np.float64)
+    total = terms.sum()
+    share = (f"Step {snap.step}: the last five terms make up {terms[-5:].sum() / total:.0%} of the sum of their "
+             "sizes. ") if len(terms) > 5 and np.isfinite(total) and total > 0 else ""
+    lstm = snap.config.model == "lstm"
+    sum_ = ("∂L/∂W_hh = Σ_t δ_t h_{t−1}ᵀ, δ_t over all four gate blocks." if lstm
+            else "∂L/∂W_h = Σ_t δ_t h_{t−1}ᵀ.")
+    return (f"{share}{sum_} When the gradient vanishes, the last few words' terms dominate the sum (lesson 2: the "
+            "last five make up over 90% of the sum of the terms' sizes). The t = 1 term is 0 because h_0 = 0.")
+
+
+def _heatmap_caption(snap: Snapshot) -> str:
+    view = snap.history
+    rows = "One row per step" if view.profile_stride == 1 else (
+        f"Each row is the step with the largest ‖∇L‖ among {view.profile_stride}")
+    return f"{rows}; grey = exactly 0; at most {MAX_TIMESTEPS} timesteps shown ({len(view.profile_steps)} rows)."
+
+
+def _grad_norm_caption(snap: Snapshot) -> str:
+    return (f"Clipped on {snap.history.clip_count} of {snap.step} steps (clip = {snap.config.clip}); red ticks: "
+            f"clipped, dotted: the threshold. {_points(snap.history.stride, 'the largest ‖∇L‖ of those steps')}")
+
+
+RADIUS_CAPTIONS = {
+    False: "Spectral radius ρ(W_h) (dashed red = 1). Products W_h^k shrink like ρ^k when ρ < 1 and can grow when "
+           "ρ > 1 (Pascanu, Mikolov & Bengio 2013); the activation's slopes multiply in on top.",
+    True: "ρ of W_hg, the candidate block of the LSTM's W_hh (dashed red = 1). The cell-state gradient ∂L/∂c_t "
+          "flows back through the forget gates f_t, not through this matrix, so for the LSTM ρ > 1 does not mean "
+          "an exploding gradient (lesson 12).",
+}
+
+
+def _gates_caption(snap: Snapshot) -> str:
+    return (f"Step {snap.step}, mean over the batch and the units. A forget gate near 1 (Gers, Schmidhuber & "
+            "Cummins 2000) passes ∂L/∂c_t back almost unchanged: that is why the cell gradient (orange in the "
+            "gradient chart) survives long lags where the RNN's ‖∂L/∂h_t‖ dies.")
+
+
+# --- the table of live charts ------------------------------------------------------------
+MODELS = ("rnn", "lstm", "residual")
 
 
 @dataclass(frozen=True)
@@ -245,49 +386,60 @@ class LiveChart:
 
     name: str  # widget key `chart_<name>`
     frames: Callable[[Snapshot, bool], dict[str, pa.Table]]  # (snapshot, log_y) -> the named datasets it draws
-    chart: Callable[[bool, bool], alt.TopLevelMixin]  # (log_y, lstm) -> the Altair chart, against those names
+    chart: Callable[[Look], alt.TopLevelMixin]  # the Altair chart, against those names
     caption: Callable[[Snapshot], str]  # the line under the chart: what it shows right now
+    models: tuple[str, ...] = MODELS  # the models it is drawn for
 
 
 LIVE_CHARTS: tuple[LiveChart, ...] = (
     LiveChart("loss", lambda snap, log_y: {"loss": loss_frame(snap.history, log_y), "events": _events(snap)},
-              lambda log_y, lstm: _loss_chart(log_y),
-              lambda snap: f"{len(snap.history.scalars)} points, every {snap.history.stride} step(s). Grey dashed "
-                           "rules: lr / clipping changed; red: diverged."),
-    LiveChart("profile", lambda snap, log_y: {"profile": profile_frame(snap.history)},
-              lambda log_y, lstm: _profile_chart(lstm), _profile_caption),
-    LiveChart("heatmap", lambda snap, log_y: {"heatmap": heatmap_frame(snap.history)},
-              lambda log_y, lstm: _heatmap_chart(),
-              lambda snap: f"{len(snap.history.profile_steps)} rows, every {snap.history.profile_stride} step(s); "
-                           f"at most {MAX_TIMESTEPS} timesteps shown."),
+              _loss_chart, _loss_caption),
+    LiveChart("profile", lambda snap, log_y: {"profile": profile_frame(snap.history)}, _profile_chart,
+              _profile_caption),
+    LiveChart("weight_terms", lambda snap, log_y: {"weight_terms": weight_terms_frame(snap.history)},
+              _weight_terms_chart, _weight_terms_caption),
+    LiveChart("heatmap", lambda snap, log_y: {"heatmap": heatmap_frame(snap.history)}, _heatmap_chart,
+              _heatmap_caption),
     LiveChart("grad_norm", lambda snap, log_y: {"grad_norm": grad_norm_frame(snap.history), "events": _events(snap)},
-              lambda log_y, lstm: _grad_norm_chart(),
-              lambda snap: f"Clipped on {snap.history.clip_count} of {snap.step} steps (clip = {snap.config.clip})."),
-    LiveChart("radius", lambda snap, log_y: {"radius": radius_frame(snap.history)},
-              lambda log_y, lstm: _radius_chart(),
-              lambda snap: "Above 1.0, products of W_h can grow without bound (Pascanu et al. 2013)."),
+              _grad_norm_chart, _grad_norm_caption),
+    LiveChart("radius", lambda snap, log_y: {"radius": radius_frame(snap.history)}, _radius_chart,
+              lambda snap: RADIUS_CAPTIONS[snap.config.model == "lstm"]),
+    LiveChart("gates", lambda snap, log_y: {"gates": gates_frame(snap.history)}, _gates_chart, _gates_caption,
+              models=("lstm",)),
 )
 CHARTS: dict[str, LiveChart] = {c.name: c for c in LIVE_CHARTS}
 
 
-# Axis, title and legend text sizes: the Lab's (read from a laptop) and presentation mode's (read across a room).
-FONTS = {False: {"label": 13, "title": 14, "heading": 16}, True: {"label": 17, "title": 18, "heading": 21}}
+def live_charts(model: str) -> tuple[LiveChart, ...]:
+    """The live charts drawn for a run of `model`, in grid order."""
+    return tuple(c for c in LIVE_CHARTS if model in c.models)
+
+
+# Axis, title and legend text sizes and the chart's whole height (Streamlit fits title, legend and axes inside
+# it): the Lab's (read from a laptop) and presentation mode's (read across a room; a row of two charts and
+# their captions fills a 1280 × 720 screen with the sidebar collapsed).
+FONTS = {False: {"label": 13, "title": 14, "heading": 16, "height": HEIGHT},
+         True: {"label": 17, "title": 18, "heading": 21, "height": 420}}
+
+
+def look(snap: Snapshot, log_y: bool = False) -> Look:
+    return Look(log_y, snap.config.model == "lstm", has_accuracy(snap.config.task))
 
 
 @cache
-def chart(name: str, log_y: bool = False, lstm: bool = False, presentation: bool = False) -> alt.TopLevelMixin:
+def chart(name: str, look: Look = Look(), presentation: bool = False) -> alt.TopLevelMixin:
     """The Altair chart `name` (a key of CHARTS); `presentation` sizes its text for a projector."""
     size = FONTS[presentation]
-    return CHARTS[name].chart(log_y, lstm).properties(height=HEIGHT).configure_axis(
+    return CHARTS[name].chart(look).properties(height=size["height"]).configure_axis(
         labelFontSize=size["label"], titleFontSize=size["title"]).configure_title(
-        fontSize=size["heading"]).configure_legend(labelFontSize=size["label"])
+        fontSize=size["heading"]).configure_legend(labelFontSize=size["label"], titleFontSize=size["title"])
 
 
 @cache
-def _spec(name: str, log_y: bool, lstm: bool, presentation: bool) -> tuple[dict[str, Any], dict[str, pa.Table]]:
+def _spec(name: str, look: Look, presentation: bool) -> tuple[dict[str, Any], dict[str, pa.Table]]:
     """(spec without data, its constant datasets). Canvas, not SVG: an SVG redraw touches every mark's DOM node
     and cost the browser ~25% more per refresh. Altair moves inline data (the 1.0 rule) into "datasets"."""
-    spec = chart(name, log_y, lstm, presentation).to_dict() | {"usermeta": {"embedOptions": {"renderer": "canvas"}}}
+    spec = chart(name, look, presentation).to_dict() | {"usermeta": {"embedOptions": {"renderer": "canvas"}}}
     constant = {key: pa.Table.from_pylist(rows) for key, rows in spec.pop("datasets", {}).items()}
     return spec, constant
 
@@ -299,5 +451,65 @@ def frames(name: str, snap: Snapshot, log_y: bool = False) -> dict[str, pa.Table
 
 def vega_spec(name: str, snap: Snapshot, log_y: bool = False, presentation: bool = False) -> dict[str, Any]:
     """Constant spec plus this snapshot's datasets, ready for st.vega_lite_chart."""
-    spec, constant = _spec(name, log_y, snap.config.model == "lstm", presentation)
+    spec, constant = _spec(name, look(snap, log_y), presentation)
     return {**spec, "datasets": constant | frames(name, snap, log_y)}
+
+
+# --- the run's CSV files -----------------------------------------------------------------
+def steps_frame(view: HistoryView) -> pd.DataFrame:
+    """One row per step (every step up to history.EXPORT_STEPS, then windows: `steps_merged` says how many);
+    "clipped" is the fraction of the row's steps that were clipped."""
+    scalars = view.scalars if view.export is None else view.export.steps()
+    return pd.DataFrame(_step_columns(scalars), copy=False)
+
+
+def timesteps_frame(view: HistoryView) -> pd.DataFrame:
+    """One row per kept step, wide like `python -m models.train --out`: hidden_1..hidden_T (‖∂L/∂h_t‖),
+    cell_t (‖∂L/∂c_t‖, LSTM) and term_t (‖δ_t h_{t−1}ᵀ‖)."""
+    if view.export is None:  # a view built by hand: the charts' kept steps
+        series = {"hidden": view.hidden, "cell": view.cell, "weight_terms": view.weight_terms}
+        steps, blocks = view.profile_steps, {k: v for k, v in series.items() if v is not None}
+    else:
+        profiles = view.export.timesteps()
+        steps, blocks = profiles.steps, {name: profiles.get(name) for name in profiles.series}
+    columns = {"step": np.asarray(steps, dtype=np.int64)}
+    for name, values in blocks.items():
+        columns |= {f"{CSV_PREFIX[name]}_{t}": values[:, t - 1] for t in range(1, values.shape[1] + 1)}
+    return pd.DataFrame(columns, copy=False)
+
+
+def _rows_note(rows: int, stride: int, last: int, merged: str) -> str:
+    if stride == 1:
+        return f"# rows: every step, 1 to {last}"
+    return f"# rows: downsampled, {rows} rows for {last} steps; {merged}"
+
+
+def _csv(snap: Snapshot, what: str, rows_note: str, frame: pd.DataFrame) -> str:
+    """`frame` as CSV under '#' lines that say what it is, the run's configuration and its mid-run changes."""
+    lines = [f"# RNN Gradient Lab: {what}. Read with pandas.read_csv(path, comment='#').",
+             f"# config: {json.dumps(snap.config.to_dict())}  (models.RunConfig(**config) rebuilds the run)",
+             f"# run: {snap.state} at step {snap.step} of {snap.config.steps}",
+             rows_note]
+    lines += [f"# event at step {e.step}: {e.text}" for e in snap.events]
+    return "\n".join(lines) + "\n" + frame.to_csv(index=False)
+
+
+def steps_csv(snap: Snapshot) -> str:
+    """The per-step CSV: its configuration and what a row means on '#' lines, then steps_frame."""
+    view = snap.history
+    stride = view.stride if view.export is None else view.export.stride
+    frame = steps_frame(view)
+    note = _rows_note(len(frame), stride, snap.step, "each row covers `steps_merged` steps ending at `step`: loss, "
+                      "accuracy and clipped are their mean, grad_norm and grad_norm_clipped their largest, lr, "
+                      "clip_threshold and spectral_radius the last step's")
+    return _csv(snap, "per-step metrics", note, frame)
+
+
+def timesteps_csv(snap: Snapshot) -> str:
+    """The per-timestep CSV: its configuration and what a row means on '#' lines, then timesteps_frame."""
+    view = snap.history
+    stride = view.profile_stride if view.export is None else view.export.profile_stride
+    frame = timesteps_frame(view)
+    note = _rows_note(len(frame), stride, snap.step, f"each row is the step with the largest ‖∇L‖ among {stride} "
+                      "(the per-timestep log holds at most a million numbers per run)")
+    return _csv(snap, "per-timestep gradient norms, t = 1..T (h_0 = 0 is the initial state)", note, frame)

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import altair as alt
 import numpy as np
 import pandas as pd
 
+from dashboard.charts import floored, log_y_axis, steps_x, timesteps_x
 from models import RunConfig
 
 MODEL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "residual": "residual RNN"}
 SHORT = {"recurrent_gain": "gain", "clip_threshold": "clip at", "negative_slope": "slope", "seq_len": "T",
          "hidden_size": "H", "batch_size": "B", "forget_bias": "forget bias"}
+# Settings that only mean something under another one (the sidebar greys out the same ones).
+APPLIES: dict[str, Callable[[RunConfig], bool]] = {
+    "negative_slope": lambda c: c.activation == "leaky_relu",
+    "init_std": lambda c: c.init == "normal",
+    "forget_bias": lambda c: c.model == "lstm",
+    "momentum": lambda c: c.optimizer == "momentum",
+    "clip_threshold": lambda c: c.clip != "none",
+    "seq_len": lambda c: c.task != "cat_mat_rat",  # the worked example always has three words
+}
+# Okabe & Ito's colour-blind-safe palette, its four most distinct hues: one per overlaid run, in order.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7")
 MAX_PINS = 8
-MAX_OVERLAY = 4
+MAX_OVERLAY = len(PALETTE)
 
 
 @dataclass(frozen=True)
@@ -24,9 +37,14 @@ class PinnedRun:
     config: RunConfig
     steps: np.ndarray  # (n,) training steps kept
     loss: np.ndarray  # (n,)
-    hidden: np.ndarray  # (T,) ‖∂L/∂h_t‖ of the last step
+    hidden: np.ndarray  # (T,) ‖∂L/∂h_t‖ of the last step, t = 1..T
     final_step: int
     state: str  # done | diverged | paused
+
+
+def applies(config: RunConfig, name: str) -> bool:
+    """Whether setting `name` has any effect on a run of `config`."""
+    return APPLIES.get(name, lambda _: True)(config)
 
 
 def _network(config: RunConfig) -> str:
@@ -34,45 +52,52 @@ def _network(config: RunConfig) -> str:
     return name if config.model == "lstm" and config.activation == "tanh" else f"{config.activation} {name}"
 
 
+def _setting(name: str, value: object) -> str:
+    return f"{SHORT.get(name, name)}={value:g}" if isinstance(value, float) else f"{SHORT.get(name, name)}={value}"
+
+
 def difference_labels(configs: list[RunConfig]) -> list[str]:
-    """A legend entry per run naming only what differs, e.g. "tanh RNN" vs "LSTM"."""
-    if not configs:
-        return []
+    """A legend entry per run naming only the settings that differ among the runs they apply to, e.g. "tanh RNN"
+    vs "LSTM" (no forget bias: it differs only where it applies, between LSTMs)."""
     rows = [c.to_dict() for c in configs]
-    differing = [k for k in rows[0] if len({r[k] for r in rows}) > 1]
+    differing = [name for name in (rows[0] if rows else ())
+                 if len({row[name] for row, c in zip(rows, configs, strict=True) if applies(c, name)}) > 1]
     labels = []
     for config, row in zip(configs, rows, strict=True):
         parts = [_network(config)] if {"model", "activation"} & set(differing) else []
-        parts += [f"{SHORT.get(k, k)}={row[k]:g}" if isinstance(row[k], float) else f"{SHORT.get(k, k)}={row[k]}"
-                  for k in differing if k not in ("model", "activation")]
+        parts += [_setting(name, row[name]) for name in differing
+                  if name not in ("model", "activation") and applies(config, name)]
         labels.append(", ".join(parts) or "same settings")
     return [f"#{i + 1} {label}" for i, label in enumerate(labels)]
 
 
-def overlay_frames(pins: list[PinnedRun]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Long-form (loss per step, gradient per timestep) frames with a `run` column."""
-    labels = difference_labels([p.config for p in pins])
+def overlay_frames(pins: list[PinnedRun], labels: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Long-form (loss per step, gradient per timestep t = 1..T) frames with a `run` column (`labels`, by default
+    the pins' difference labels); exact zeros of the gradient get `below` and sit at the floor, as on the live
+    profile chart."""
+    labels = labels or difference_labels([p.config for p in pins])
     loss = pd.concat([pd.DataFrame({"run": label, "step": p.steps, "loss": p.loss})
                       for label, p in zip(labels, pins, strict=True)], ignore_index=True)
-    profile = pd.concat([pd.DataFrame({"run": label, "t": np.arange(len(p.hidden)), "norm": p.hidden})
+    profile = pd.concat([pd.DataFrame({"run": label, "t": np.arange(1, len(p.hidden) + 1),
+                                       "norm": np.asarray(p.hidden, dtype=np.float64)})
                          for label, p in zip(labels, pins, strict=True)], ignore_index=True)
-    profile["below"] = profile["norm"] == 0
-    profile.loc[profile["below"], "norm"] = np.nan  # never log(0): listed as below range instead
-    return loss, profile
+    plotted, below = floored(profile["norm"].to_numpy())
+    return loss, profile.assign(plotted=plotted, below=below)
 
 
-def overlay_charts(pins: list[PinnedRun]) -> alt.HConcatChart:
-    loss, profile = overlay_frames(pins)
-    colour = alt.Color("run:N", legend=alt.Legend(orient="bottom", columns=1, labelLimit=400))
+def overlay_charts(pins: list[PinnedRun], labels: list[str] | None = None) -> alt.HConcatChart:
+    """Loss and last-step gradient profile of up to MAX_OVERLAY runs, one palette colour each, in order."""
+    loss, profile = overlay_frames(pins, labels)
+    colour = alt.Color("run:N", scale=alt.Scale(domain=list(dict.fromkeys(loss["run"])), range=list(PALETTE)),
+                       legend=alt.Legend(orient="bottom", columns=1, labelLimit=400))
     loss_chart = alt.Chart(loss, title="Loss").mark_line().encode(
-        x=alt.X("step:Q", title="training step"),
-        y=alt.Y("loss:Q", scale=alt.Scale(type="log"), title="loss (log)"),
+        x=steps_x(), y=log_y_axis("loss:Q", "loss (log)"),
         color=colour, tooltip=["run", "step", alt.Tooltip("loss:Q", format=".4g")],
     )
-    profile_chart = alt.Chart(profile.dropna(subset=["norm"]), title="‖∂L/∂h_t‖ at the last step").mark_line(
-        point=True).encode(
-        x=alt.X("t:Q", title="timestep t"),
-        y=alt.Y("norm:Q", scale=alt.Scale(type="log"), title="‖∂L/∂h_t‖ (log)"),
-        color=colour, tooltip=["run", "t", alt.Tooltip("norm:Q", format=".4g")],
+    base = alt.Chart(profile).encode(
+        x=timesteps_x(), y=log_y_axis("plotted:Q", "‖∂L/∂h_t‖ (log)"), color=colour,
+        tooltip=["run", "t", alt.Tooltip("norm:Q", format=".4g"), alt.Tooltip("below:N", title="exactly 0")],
     )
+    zeros = base.transform_filter("datum.below").mark_point(shape="triangle-down", size=80, filled=True)
+    profile_chart = alt.layer(base.mark_line(point=True), zeros).properties(title="‖∂L/∂h_t‖ at the last step")
     return alt.hconcat(loss_chart.properties(height=260), profile_chart.properties(height=260))

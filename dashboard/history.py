@@ -1,42 +1,210 @@
-"""A run's record as the page reads it: bounded history buffers and the `Snapshot` that carries them.
+"""A run's record as the page reads it: bounded logs of its steps, and the `Snapshot` that carries them.
 
-A 100 000-step run keeps at most CAPACITY rows of scalars and PROFILE_CAPACITY per-timestep
-profiles, so a session's memory and every chart's point count stay bounded however long it
-trains. When a buffer fills, adjacent pairs of rows merge into one (the later step's values,
-the pair's clipping fraction), and from then on only every 2nd (4th, …) step is recorded.
+Every log holds rows of *windows*: while it has room a row is one step; once it is full, adjacent
+rows merge pairwise and each row covers twice as many steps (2, 4, …), so memory and point counts
+stay bounded however long a run trains. A merged row keeps each window's extreme, so a one-step
+gradient spike never drops out: the scalars take the largest ‖∇L‖ (before and after clipping), the
+mean loss and accuracy, the fraction of steps clipped, the latest lr / threshold / ρ and the window's
+last step; a profile row is the window's step with the largest ‖∇L‖ (a real step's profile). The
+window still filling is the last row of every view, so the charts always reach the current step.
+
+Two sizes of the same logs: the charts' (CAPACITY scalar rows, PROFILE_CAPACITY profiles) and the
+CSV export's (every step up to EXPORT_STEPS; per-timestep rows within EXPORT_VALUES numbers).
 
 The training thread adds each StepRecord to a History under its run's lock; the page and the
-broadcast viewers only ever see a `Snapshot`: immutable copies, safe while training goes on.
+broadcast viewers only ever see a `Snapshot`. A log never writes a row a view can see again (it
+appends past it, and halving writes new arrays), so views share the export's rows without copying.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import numpy as np
 
 from models import RunConfig, StepRecord
 
 SCALARS: tuple[str, ...] = ("step", "loss", "accuracy", "grad_norm", "grad_norm_clipped", "clipped",
-                            "lr", "clip_threshold", "spectral_radius")
+                            "lr", "clip_threshold", "spectral_radius", "steps_merged")
 COLUMN = {name: i for i, name in enumerate(SCALARS)}
+# How two adjacent windows' rows merge, column by column (the later row's value for the rest).
+MEAN = [COLUMN[name] for name in ("loss", "accuracy", "clipped")]  # weighted by steps_merged
+MAX = [COLUMN[name] for name in ("grad_norm", "grad_norm_clipped")]  # NaN (a diverged step) counts as the extreme
 CAPACITY = 256  # rows of scalars; even, so rows pair up when halving. 512 cost the browser ~12% more work
 # per refresh (Vega re-encodes every point of the three per-step charts), with no visible gain at chart width.
 PROFILE_CAPACITY = 40  # rows of per-timestep profiles (heatmap rows)
+EXPORT_STEPS = 10_000  # the CSV keeps every step of a run this long: 10 000 × 10 float64 = 0.8 MB
+EXPORT_VALUES = 1_000_000  # per-timestep numbers the CSV keeps (float32: 4 MB per session), e.g. every step
+# of a 10 000-step run for T ≤ 50 (RNN: ‖∂L/∂h_t‖ and ‖δ_t h_{t−1}ᵀ‖) and 666 steps at T = 500 (LSTM, 3 series).
+
+
+class _Log:
+    """Rows of `stride` consecutive steps each, at most `capacity`; full, adjacent rows merge and the stride
+    doubles. Subclasses say how a step joins the open window (`_join`), how a complete window is stored
+    (`_store`), how stored rows halve (`_halve`, into new arrays) and how a reading is assembled. Stored rows
+    are never rewritten: a row is written once, past every reading's rows. Per step this is plain Python
+    (a few µs): NumPy's per-call overhead on one small row cost the training thread ~100 µs a step."""
+
+    def __init__(self, arrays: tuple[np.ndarray, ...]) -> None:
+        self.arrays = arrays  # each (capacity, ...): row i of every array is stored row i
+        self.capacity = len(arrays[0])
+        self.n = 0
+        self.stride = 1
+        self.open: Any = None  # the window still filling, not yet stored
+
+    def add(self, rec: StepRecord) -> None:
+        self.open = self._join(self.open, rec)
+        if rec.step % self.stride == 0 or rec.diverged:  # the window is complete (or the run is over)
+            self._store(self.n, self.open)
+            self.n += 1
+            self.open = None
+            if self.n == self.capacity:
+                self.arrays = self._halve(self.arrays, self.n)
+                self.n //= 2
+                self.stride *= 2
+
+    def reading(self) -> Callable[[], Any]:
+        """This moment's rows (stored ones and the open window's), assembled only when called: cheap to take."""
+        return partial(self._assemble, self.arrays, self.n, self.open)
+
+    def _join(self, open_: Any, rec: StepRecord) -> Any:
+        raise NotImplementedError
+
+    def _store(self, i: int, open_: Any) -> None:
+        raise NotImplementedError
+
+    def _halve(self, arrays: tuple[np.ndarray, ...], n: int) -> tuple[np.ndarray, ...]:
+        raise NotImplementedError
+
+    def _assemble(self, arrays: tuple[np.ndarray, ...], n: int, open_: Any) -> Any:
+        raise NotImplementedError
+
+
+def _key(grad_norm: float) -> float:
+    """A window's ranking key: ‖∇L‖, with NaN (a diverged step) above everything."""
+    return math.inf if math.isnan(grad_norm) else grad_norm
+
+
+def merge_rows(a: list[float], b: list[float]) -> list[float]:
+    """Two adjacent windows' scalar rows (a the earlier) as one: mean loss, accuracy and clipping fraction,
+    largest gradient norms, the later window's step, lr, threshold and ρ."""
+    na, nb = a[-1], b[-1]
+    out = list(b)
+    for i in MEAN:
+        out[i] = (a[i] * na + b[i] * nb) / (na + nb)
+    for i in MAX:
+        out[i] = a[i] if _key(a[i]) > _key(b[i]) else b[i]
+    out[-1] = na + nb
+    return out
+
+
+class ScalarLog(_Log):
+    """The per-step scalars (SCALARS), one float64 row per window."""
+
+    def __init__(self, capacity: int) -> None:
+        super().__init__((np.full((capacity - capacity % 2, len(SCALARS)), np.nan),))
+
+    def _join(self, open_: list[float] | None, rec: StepRecord) -> list[float]:
+        threshold = rec.clip_threshold if rec.clip == "norm" else math.nan  # only a norm threshold is drawn
+        accuracy = math.nan if rec.accuracy is None else rec.accuracy
+        row = [rec.step, rec.loss, accuracy, rec.grad_norm, rec.grad_norm_clipped, float(rec.clipped), rec.lr,
+               threshold, rec.spectral_radius, 1.0]
+        return row if open_ is None else merge_rows(open_, row)
+
+    def _store(self, i: int, open_: list[float]) -> None:
+        self.arrays[0][i] = open_
+
+    def _halve(self, arrays: tuple[np.ndarray], n: int) -> tuple[np.ndarray]:
+        rows = arrays[0][:n].tolist()
+        fresh = np.full_like(arrays[0], np.nan)
+        fresh[: n // 2] = [merge_rows(rows[i], rows[i + 1]) for i in range(0, n, 2)]
+        return (fresh,)
+
+    def _assemble(self, arrays: tuple[np.ndarray], n: int, open_: list[float] | None) -> np.ndarray:
+        """(rows, len(SCALARS)): stored rows shared (never rewritten), or copied with the open window's row."""
+        return arrays[0][:n] if open_ is None else np.vstack([arrays[0][:n], open_])
+
+
+@dataclass(frozen=True)
+class Profiles:
+    """Per-timestep norms of some steps: `values[i, s]` is series `series[s]` at step `steps[i]`, t = 1..T."""
+
+    series: tuple[str, ...]
+    steps: np.ndarray  # (m,) int64
+    values: np.ndarray  # (m, len(series), T) float32
+
+    def get(self, name: str) -> np.ndarray | None:
+        """(m, T): series `name` at every kept step, or None if this run does not record it."""
+        return self.values[:, self.series.index(name)] if name in self.series else None
+
+
+class ProfileLog(_Log):
+    """Per-timestep norms (`series`: fields of StepRecord) of one step per window: the one with the largest ‖∇L‖
+    (ties: the later step)."""
+
+    def __init__(self, capacity: int, seq_len: int, series: tuple[str, ...]) -> None:
+        capacity -= capacity % 2
+        super().__init__((np.zeros(capacity), np.zeros(capacity, dtype=np.int64),
+                          np.zeros((capacity, len(series), seq_len), dtype=np.float32)))
+        self.series = series
+
+    def _join(self, open_: tuple[float, StepRecord] | None, rec: StepRecord) -> tuple[float, StepRecord]:
+        key = _key(rec.grad_norm)
+        return (key, rec) if open_ is None or key >= open_[0] else open_
+
+    def _values(self, rec: StepRecord) -> np.ndarray:
+        return np.stack([getattr(rec, name) for name in self.series])  # (S, T)
+
+    def _store(self, i: int, open_: tuple[float, StepRecord]) -> None:
+        keys, steps, values = self.arrays
+        keys[i], steps[i] = open_[0], open_[1].step
+        for s, name in enumerate(self.series):
+            values[i, s] = getattr(open_[1], name)
+
+    def _halve(self, arrays: tuple[np.ndarray, ...], n: int) -> tuple[np.ndarray, ...]:
+        keys = arrays[0]
+        keep = np.arange(0, n, 2) + (keys[1:n:2] >= keys[0:n:2])  # (n/2,) the pair's larger key, ties later
+        fresh = tuple(np.zeros_like(array) for array in arrays)
+        for new, old in zip(fresh, arrays, strict=True):
+            new[: n // 2] = old[keep]
+        return fresh
+
+    def _assemble(self, arrays: tuple[np.ndarray, ...], n: int, open_: tuple[float, StepRecord] | None) -> Profiles:
+        steps, values = arrays[1][:n], arrays[2][:n]
+        if open_ is not None:
+            steps = np.append(steps, open_[1].step)
+            values = np.concatenate([values, self._values(open_[1])[None].astype(np.float32)])
+        return Profiles(self.series, steps, values)
+
+
+@dataclass(frozen=True)
+class ExportView:
+    """The CSV's logs at one moment, assembled only when a download asks (they can hold every step)."""
+
+    steps: Callable[[], np.ndarray]  # () -> (n, len(SCALARS)): every step, or windows of `stride` steps
+    timesteps: Callable[[], Profiles]  # () -> per-timestep norms of every step, or one step per window
+    stride: int
+    profile_stride: int
 
 
 @dataclass(frozen=True)
 class HistoryView:
-    """Copies of the kept rows, safe to read while training continues."""
+    """What the charts read, safe while training continues: the logs never rewrite a row a view holds."""
 
-    scalars: np.ndarray  # (n, len(SCALARS)) float64; column "clipped" = fraction of steps clipped
+    scalars: np.ndarray  # (n, len(SCALARS)) float64, one row per window of `stride` steps (the last may be shorter)
     profile_steps: np.ndarray  # (m,) int
-    hidden: np.ndarray  # (m, T) float32 ‖∂L/∂h_t‖
+    hidden: np.ndarray  # (m, T) float32 ‖∂L/∂h_t‖, t = 1..T
     cell: np.ndarray | None  # (m, T) float32 ‖∂L/∂c_t‖ (LSTM)
+    weight_terms: np.ndarray  # (m, T) float32 ‖δ_t h_{t−1}ᵀ‖, the terms of ∂L/∂W_h
     latest: StepRecord | None
-    stride: int  # scalars are kept every `stride` steps
-    profile_stride: int
+    stride: int  # steps per scalar row
+    profile_stride: int  # steps per profile row
     clip_count: int  # steps clipped in the whole run
+    export: ExportView | None = None  # what the CSV downloads (None: a view built by hand)
 
 
 @dataclass(frozen=True)
@@ -80,84 +248,41 @@ class Snapshot:
         return max(0.0, (self.config.steps - self.step) * per_step - (self.step_running_s or 0.0))
 
 
-class _Decimator:
-    """Keeps rows at multiples of a stride that doubles whenever `capacity` rows are full."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.n = 0
-        self.stride = 1
-
-    def wants(self, step: int) -> bool:
-        return step % self.stride == 0
-
-    def next_index(self) -> int:
-        self.n += 1
-        return self.n - 1
-
-    def compact_if_full(self, *buffers: np.ndarray) -> None:
-        """Halve `buffers` in place once full: the rows left are multiples of the doubled stride."""
-        if self.n < self.capacity:
-            return
-        for buf in buffers:
-            buf[: self.n // 2] = buf[1 : self.n : 2]  # keep the later row of each pair
-        self.n //= 2
-        self.stride *= 2
+def profile_series(lstm: bool) -> tuple[str, ...]:
+    """The per-timestep StepRecord fields a run keeps."""
+    return ("hidden", "cell", "weight_terms") if lstm else ("hidden", "weight_terms")
 
 
 class History:
     def __init__(self, seq_len: int, lstm: bool) -> None:
-        self.rows = _Decimator(CAPACITY)
-        self.scalars = np.full((CAPACITY, len(SCALARS)), np.nan)
-        self.profiles = _Decimator(PROFILE_CAPACITY)
-        self.profile_steps = np.zeros(PROFILE_CAPACITY, dtype=np.int64)
-        self.hidden = np.zeros((PROFILE_CAPACITY, seq_len), dtype=np.float32)
-        self.cell = np.zeros((PROFILE_CAPACITY, seq_len), dtype=np.float32) if lstm else None
+        series = profile_series(lstm)
+        self.scalars = ScalarLog(CAPACITY)
+        self.profiles = ProfileLog(PROFILE_CAPACITY, seq_len, series)
+        self.export_scalars = ScalarLog(EXPORT_STEPS)
+        rows = max(2, min(EXPORT_STEPS, EXPORT_VALUES // (len(series) * seq_len)))
+        self.export_profiles = ProfileLog(rows, seq_len, series)
         self.latest: StepRecord | None = None
         self.clip_count = 0
-        self._clips_since_row = 0
 
     def add(self, rec: StepRecord) -> None:
         self.latest = rec
         self.clip_count += rec.clipped
-        self._clips_since_row += rec.clipped
-        if self.rows.wants(rec.step) or rec.diverged:
-            self._add_scalars(rec)
-        if self.profiles.wants(rec.step) or rec.diverged:
-            self._add_profile(rec)
-
-    def _add_scalars(self, rec: StepRecord) -> None:
-        i = self.rows.next_index()
-        accuracy = np.nan if rec.accuracy is None else rec.accuracy
-        self.scalars[i] = (rec.step, rec.loss, accuracy, rec.grad_norm, rec.grad_norm_clipped,
-                           self._clips_since_row / self.rows.stride, rec.lr, rec.clip_threshold,
-                           rec.spectral_radius)
-        if rec.clip != "norm":
-            self.scalars[i, COLUMN["clip_threshold"]] = np.nan  # no norm threshold to draw
-        self._clips_since_row = 0
-        if self.rows.n == self.rows.capacity:  # a merged pair's clipping fraction is the mean of the two
-            clipped = self.scalars[:, COLUMN["clipped"]]
-            clipped[1::2] = (clipped[0::2] + clipped[1::2]) / 2
-        self.rows.compact_if_full(self.scalars)
-
-    def _add_profile(self, rec: StepRecord) -> None:
-        buffers = [self.profile_steps, self.hidden] + ([self.cell] if self.cell is not None else [])
-        i = self.profiles.next_index()
-        self.profile_steps[i] = rec.step
-        self.hidden[i] = rec.hidden
-        if self.cell is not None and rec.cell is not None:
-            self.cell[i] = rec.cell
-        self.profiles.compact_if_full(*buffers)
+        for log in (self.scalars, self.profiles, self.export_scalars, self.export_profiles):
+            log.add(rec)
 
     def view(self) -> HistoryView:
-        n, m = self.rows.n, self.profiles.n
+        profiles = self.profiles.reading()()
+        export = ExportView(self.export_scalars.reading(), self.export_profiles.reading(),
+                            self.export_scalars.stride, self.export_profiles.stride)
         return HistoryView(
-            scalars=self.scalars[:n].copy(),
-            profile_steps=self.profile_steps[:m].copy(),
-            hidden=self.hidden[:m].copy(),
-            cell=None if self.cell is None else self.cell[:m].copy(),
+            scalars=self.scalars.reading()(),
+            profile_steps=profiles.steps,
+            hidden=profiles.get("hidden"),
+            cell=profiles.get("cell"),
+            weight_terms=profiles.get("weight_terms"),
             latest=self.latest,
-            stride=self.rows.stride,
+            stride=self.scalars.stride,
             profile_stride=self.profiles.stride,
             clip_count=self.clip_count,
+            export=export,
         )

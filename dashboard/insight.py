@@ -1,7 +1,8 @@
-"""Below the live charts: theory next to measurement, the LSTM's gates, and run comparison.
+"""Below the live charts: theory next to measurement, why the activation's slope matters, and run comparison.
 
-None reads the model a training thread is changing: the overlay uses a copy of the weights taken
-between two steps (`Runner.weights`), the gates and the pinned runs use StepRecords and snapshots.
+None reads the model a training thread is changing: the theory charts use a copy of the weights taken
+between two steps (`Runner.weights`), the pinned runs use snapshots. The LSTM's gates are a live chart
+(charts.LIVE_CHARTS), drawn from the same snapshot as the others.
 """
 
 from __future__ import annotations
@@ -11,32 +12,45 @@ import streamlit as st
 from dashboard.compare import MAX_OVERLAY, MAX_PINS, PinnedRun, difference_labels, overlay_charts
 from dashboard.history import COLUMN, Snapshot
 from dashboard.runner import Runner
-from dashboard.theory_charts import gates_chart, theory_overlay_chart
-from models.theory import predict, probe_batch
+from dashboard.theory_charts import (
+    activation_caption,
+    activation_spec,
+    overlay_caption,
+    split_caption,
+    split_chart,
+    theory_overlay_chart,
+)
+from models.theory import predict, probe_batch, split
 
 PINS = "pins"  # session_state: list[PinnedRun], oldest first
 
 
 def theory_section(runner: Runner, snap: Snapshot) -> None:
-    """RNNs: measured ‖∂L/∂h_t‖ vs the exact Jacobian chain vs Pascanu et al.'s bound. LSTM: its gates."""
-    latest = snap.history.latest
-    if snap.config.model == "lstm":
-        if latest is not None:
-            st.altair_chart(gates_chart(latest), key="gates_chart")
-            st.caption("A forget gate near 1 passes ∂L/∂c_t back almost unchanged: that is why the LSTM's cell "
-                       "gradient survives long lags where the RNN's ‖∂L/∂h_t‖ dies.")
-        return
-    if not st.toggle("Theory overlay: Jacobian chain and bound", key="theory_overlay"):
-        return
+    """RNNs: measured ‖∂L/∂h_t‖ vs the exact Jacobian chain vs Pascanu et al.'s bound, and the decay split by
+    factor, at the current weights. Every run: the activations' slopes."""
+    if snap.config.model != "lstm":
+        if st.toggle("Theory: the Jacobian chain, the bound, and where the decay comes from", key="theory_overlay"):
+            _theory(runner, snap)
+    with st.expander("Why the activation's slope matters"):
+        chart, text = st.columns(2, vertical_alignment="center")
+        chart.vega_lite_chart(activation_spec(snap.config.negative_slope), key="activation_chart")
+        text.caption(activation_caption(snap.config.activation, snap.config.negative_slope))
+
+
+def _theory(runner: Runner, snap: Snapshot) -> None:
     weights = None if snap.active else runner.weights()
     if weights is None:
-        st.caption("Pause to compare the current weights with theory (the overlay needs weights that hold still).")
+        st.caption("Pause to compare the current weights with theory (the charts need weights that hold still).")
         return
     x, y, loss = probe_batch(weights.config, min(weights.config.batch_size, 64))
-    st.altair_chart(theory_overlay_chart(predict(weights.model, x, y, loss)), key="theory_chart")
-    st.caption("On a fixed batch, with the current weights: the dashed exact chain ∂L/∂h_T·Π diag(f'(a_k)) W_h lies "
-               "on the measurement; the dotted bound (γ·σ_max(W_h))^(T−1−t) (Pascanu, Mikolov & Bengio 2013) "
-               "lies above it — tight when f' ≈ γ and W_h's top singular direction dominates.")
+    theory, parts = predict(weights.model, x, y, loss), split(weights.model, x, y, loss)
+    left, right = st.columns(2)
+    with left:
+        st.altair_chart(theory_overlay_chart(theory), key="theory_chart")
+        st.caption(overlay_caption(theory, weights.step))
+    with right:
+        st.altair_chart(split_chart(parts), key="split_chart")
+        st.caption(split_caption(parts, weights.step))
 
 
 def _pin(snap: Snapshot) -> None:
@@ -62,7 +76,8 @@ def compare_section(snap: Snapshot) -> None:
     # Labels name what differs, so they change with every pin: a fresh widget per set of labels.
     chosen = st.multiselect("Overlay (2–4 runs)", labels, default=labels[-MAX_OVERLAY:],
                             key=f"compare_select_{hash(tuple(labels))}", max_selections=MAX_OVERLAY)
-    selected = [pin for label, pin in zip(labels, pins, strict=True) if label in chosen]
-    if selected:
-        st.altair_chart(overlay_charts(selected), key="compare_chart")
+    selected = [(label, pin) for label, pin in zip(labels, pins, strict=True) if label in chosen]
+    if selected:  # the same "#k" labels as the list above, whichever runs are overlaid
+        st.altair_chart(overlay_charts([pin for _, pin in selected], [label for label, _ in selected]),
+                        key="compare_chart")
     st.button("Clear pinned runs", key="clear_pins", on_click=st.session_state.pop, args=(PINS, None))

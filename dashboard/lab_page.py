@@ -12,7 +12,7 @@ import os
 
 import streamlit as st
 
-from dashboard.charts import steps_frame, timesteps_frame
+from dashboard.charts import steps_csv, timesteps_csv
 from dashboard.history import ACTIVE, FINAL, Snapshot
 from dashboard.insight import compare_section, theory_section
 from dashboard.lesson_panel import lesson_card, lesson_picker, pop_loaded_lesson
@@ -150,12 +150,14 @@ def weights_download(runner: Runner, timeout: float = 5.0) -> bytes:
 def export(runner: Runner, snap: Snapshot) -> None:
     with st.expander("Export this run (CSV, weights)"):
         st.caption("Per step: loss, accuracy, gradient norms, lr, clipping, spectral radius. Per timestep: "
-                   "‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖). Long runs are downsampled as in the charts.")
+                   "‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖) and ‖δ_t h_{t−1}ᵀ‖. Every step up to 10 000; each file starts "
+                   "with '#' lines holding the run's configuration.")
         cols = st.columns(3)
-        cols[0].download_button("Per-step CSV", lambda: steps_frame(runner.snapshot().history).to_csv(
-            index=False), file_name="rnn_lab_steps.csv", mime="text/csv", key="csv_steps", on_click="ignore")
-        cols[1].download_button("Per-timestep CSV", lambda: timesteps_frame(runner.snapshot().history).to_csv(
-            index=False), file_name="rnn_lab_timesteps.csv", mime="text/csv", key="csv_timesteps", on_click="ignore")
+        cols[0].download_button("Per-step CSV", lambda: steps_csv(runner.snapshot()),
+                                file_name="rnn_lab_steps.csv", mime="text/csv", key="csv_steps", on_click="ignore")
+        cols[1].download_button("Per-timestep CSV", lambda: timesteps_csv(runner.snapshot()),
+                                file_name="rnn_lab_timesteps.csv", mime="text/csv", key="csv_timesteps",
+                                on_click="ignore")
         # No weights to copy while a step may run (runner.weights() would answer None): disabled until a pause.
         cols[2].download_button("Weights (.pt)", data=lambda: weights_download(runner), file_name=weights_file_name(
             snap.config), mime="application/octet-stream", key="download_weights", on_click="ignore",

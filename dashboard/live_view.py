@@ -11,11 +11,11 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.charts import LIVE_CHARTS, vega_spec
+from dashboard.charts import live_charts, vega_spec
 from dashboard.history import FINAL, Snapshot
 from models.cost import step_seconds
 
-COLUMNS = 2  # LIVE_CHARTS fill the grid row by row, in the table's order
+COLUMNS = 2  # charts.live_charts(model) fill the grid row by row, in the table's order
 LONG_RUN_S = 180.0  # a run expected to last longer gets a warning before it starts
 SLOW_STEP_S = 0.5  # from here on the status follows the step in flight
 
@@ -98,13 +98,14 @@ def progress(snap: Snapshot) -> None:
 
 def chart_specs(snap: Snapshot, log_y: bool, presentation: bool = False) -> dict[str, dict[str, Any]]:
     """Every live chart's spec with this snapshot's data (text sized for a projector in presentation mode)."""
-    return {c.name: vega_spec(c.name, snap, log_y, presentation) for c in LIVE_CHARTS}
+    return {c.name: vega_spec(c.name, snap, log_y, presentation) for c in live_charts(snap.config.model)}
 
 
 def chart_grid(snap: Snapshot, specs: dict[str, dict[str, Any]]) -> None:
     """The live charts, COLUMNS to a row, each with its caption for `snap`."""
-    for first in range(0, len(LIVE_CHARTS), COLUMNS):
-        for chart, col in zip(LIVE_CHARTS[first : first + COLUMNS], st.columns(COLUMNS), strict=False):
+    shown = live_charts(snap.config.model)
+    for first in range(0, len(shown), COLUMNS):
+        for chart, col in zip(shown[first : first + COLUMNS], st.columns(COLUMNS), strict=False):
             with col:
                 st.vega_lite_chart(spec=specs[chart.name], key=f"chart_{chart.name}")
                 st.caption(chart.caption(snap))

@@ -1,45 +1,43 @@
-"""Pure functions: theory, LSTM-gate and activation data -> long-form pandas -> Altair chart. Nothing here calls st.*.
+"""Pure functions: theory, decay-split and activation data -> long-form pandas -> Altair chart, and the captions
+that carry their numbers (titles stay short, so they never truncate). Nothing here calls st.*.
 
-Zeros (a gradient that underflowed to exactly 0) are drawn at FLOOR with a triangle and say so in
-the tooltip, as on the lab's own profile chart; a bound that overflowed to inf is left out.
-The split and slope charts count timesteps the textbook's way, t = 1..T (h_0 = 0 is the initial state).
+Zeros (a gradient that is exactly 0) are drawn as ▼ a decade below the lowest nonzero value and say so
+in the tooltip, as on the lab's own profile chart; a bound that overflowed to inf is left out.
+Timesteps are the textbook's, t = 1..T (h_0 = 0 is the initial state), as on every chart of the lab.
 """
 
 from __future__ import annotations
+
+from functools import cache
 
 import altair as alt
 import numpy as np
 import pandas as pd
 import torch
 
-from dashboard.charts import FLOOR, HEIGHT
+from dashboard.charts import HEIGHT, floored, log_y_axis, timesteps_x
 from models.cells import DERIVATIVES, MAX_SLOPE
 from models.config import CHOICES, RunConfig
 from models.theory import Split, Theory
-from models.trainer import StepRecord
 
-# The overlay and gates charts still count timesteps from 0 like the Lab's other charts (index i is h_{i+1});
-# the lead moves them to t = 1..T together with the rest of the dashboard (tests/dashboard/test_insight.py
-# reads this bound's name).
-CURVES = ("measured", "exact Jacobian chain", "bound (γσ_max)^(T−1−t)")
-GATES = ("forget gate f_t", "input gate i_t", "output gate o_t")
-BELOW = "exactly 0 (drawn at the floor)"
+CURVES = ("measured", "exact Jacobian chain", "bound (γσ_max)^(T−t)")
+BELOW = "exactly 0 (drawn below the lowest point)"
 # Streamlit fits a stretched chart's title, legend and axes inside its height: leave room for the plot.
-OVERLAY_HEIGHT = 400
+OVERLAY_HEIGHT = HEIGHT + 60
 
 
 def _log_ready(df: pd.DataFrame) -> pd.DataFrame:
-    """Drop non-finite norms; add `plotted` (zeros raised to FLOOR), `below` and tooltip text `value`."""
+    """Drop non-finite norms; add `plotted` (zeros raised to the floor), `below` and tooltip text `value`."""
     df = df[np.isfinite(df["norm"])]
-    below = df["norm"].to_numpy() == 0
-    return df.assign(plotted=np.where(below, FLOOR, df["norm"]), below=below,
+    plotted, below = floored(df["norm"].to_numpy())
+    return df.assign(plotted=plotted, below=below,
                      value=[BELOW if b else f"{v:.4g}" for v, b in zip(df["norm"], below, strict=True)])
 
 
 def theory_frame(theory: Theory) -> pd.DataFrame:
     """Long form: one row per (curve, t), with `plotted`, `below` and tooltip `value` columns."""
     frames = [
-        pd.DataFrame({"t": np.arange(len(values)), "curve": name, "norm": np.asarray(values, dtype=np.float64)})
+        pd.DataFrame({"t": np.arange(1, len(values) + 1), "curve": name, "norm": np.asarray(values, dtype=np.float64)})
         for name, values in zip(CURVES, (theory.measured, theory.exact, theory.bound), strict=True)
     ]
     return _log_ready(pd.concat(frames, ignore_index=True))
@@ -54,8 +52,8 @@ def theory_overlay_chart(theory: Theory) -> alt.LayerChart:
     """Measured profile, the exact chain that reproduces it, and Pascanu et al.'s (2013) bound above both."""
     df = theory_frame(theory)
     base = alt.Chart(df).encode(
-        x=alt.X("t:Q", title="timestep t (0 = first word)"),
-        y=alt.Y("plotted:Q", title="‖∂L/∂h_t‖ (log)", scale=alt.Scale(type="log")),
+        x=timesteps_x(),
+        y=log_y_axis("plotted:Q", "‖∂L/∂h_t‖ (log)"),
         # The exact chain lies on the measurement: draw the measurement wide and pale, the chain dashed on top.
         color=_by_curve(alt.Color, ["#1f77b4", "#ff7f0e", "#7f7f7f"], title=None, legend=alt.Legend(orient="top")),
         strokeDash=_by_curve(alt.StrokeDash, [[1, 0], [6, 3], [2, 2]], legend=None),
@@ -65,42 +63,15 @@ def theory_overlay_chart(theory: Theory) -> alt.LayerChart:
     )
     lines = base.mark_line(point=alt.OverlayMarkDef(size=14))  # points carry the tooltips
     below = base.transform_filter("datum.below").mark_point(shape="triangle-down", size=60, filled=True)
-    title = f"Theory vs measurement (γ = {theory.gamma:g}, σ_max(W_h) = {theory.sigma_max:.3g}, base {theory.base:.3g})"
-    return alt.layer(lines, below).properties(title=title, height=OVERLAY_HEIGHT)
+    return alt.layer(lines, below).properties(title="Theory vs measurement", height=OVERLAY_HEIGHT)
 
 
-def gates_frame(record: StepRecord) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(gate means per t, long form) and (‖∂L/∂c_t‖ per t, with floor columns) from an LSTM StepRecord."""
-    if record.gates is None or record.cell is None:
-        raise ValueError("gates and cell gradients exist only for LSTM runs")
-    steps = np.arange(record.gates.shape[1])
-    gates = pd.concat([pd.DataFrame({"t": steps, "gate": name, "mean": record.gates[row].astype(np.float64)})
-                       for row, name in enumerate(GATES)], ignore_index=True)
-    cell = pd.DataFrame({"t": steps, "norm": record.cell.astype(np.float64)})
-    return gates, _log_ready(cell)
-
-
-def gates_chart(record: StepRecord) -> alt.HConcatChart:
-    """Mean forget / input / output gates over timesteps, next to ‖∂L/∂c_t‖: f_t ≈ 1 keeps the cell gradient."""
-    gates, cell = gates_frame(record)
-    left = alt.Chart(gates).mark_line(point=alt.OverlayMarkDef(size=14)).encode(
-        x=alt.X("t:Q", title="timestep t"),
-        y=alt.Y("mean:Q", title="mean gate activation", scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("gate:N", title=None, scale=alt.Scale(domain=list(GATES),
-                                                               range=["#2ca02c", "#9467bd", "#8c564b"]),
-                        legend=alt.Legend(orient="top")),
-        tooltip=["gate:N", "t:Q", alt.Tooltip("mean:Q", format=".4f")],
-    ).properties(title=f"LSTM gates at step {record.step} (mean over batch and units)", height=HEIGHT)
-    base = alt.Chart(cell).encode(
-        x=alt.X("t:Q", title="timestep t"),
-        y=alt.Y("plotted:Q", title="‖∂L/∂c_t‖ (log)", scale=alt.Scale(type="log")),
-        tooltip=["t:Q", alt.Tooltip("value:N", title="‖∂L/∂c_t‖")],
-    )
-    right = alt.layer(
-        base.mark_line(color="#ff7f0e", point=alt.OverlayMarkDef(size=14)),
-        base.transform_filter("datum.below").mark_point(shape="triangle-down", size=60, filled=True),
-    ).properties(title="Gradient reaching each cell state c_t", height=HEIGHT)
-    return alt.hconcat(left, right)
+def overlay_caption(theory: Theory, step: int) -> str:
+    """What the overlay shows, with the numbers its bound uses."""
+    return (f"Step {step}'s weights on a fixed batch. The dashed exact chain ∂L/∂h_T·Π diag(f′(a_k)) W_h lies on "
+            f"the measurement; the dotted bound ‖∂L/∂h_T‖·(γσ_max)^(T−t) (Pascanu, Mikolov & Bengio 2013), with "
+            f"γ = max f′ = {theory.gamma:g} and σ_max(W_h) = {theory.sigma_max:.3g} (base {theory.base:.3g}), lies "
+            "above it: tight only when f′ ≈ γ and W_h's top singular direction dominates.")
 
 
 # Cumulative decades from the last word back to word t, cut at each factor (models.theory.split).
@@ -136,21 +107,28 @@ def split_chart(split: Split) -> alt.LayerChart:
     """Where the gradient's decay comes from: decades lost (or gained) between h_T and h_t, by factor."""
     df = split_frame(split)
     parts = [p for p in PARTS if p in set(df["part"])]
-    totals = split.decades()
     base = alt.Chart(df).encode(
-        x=alt.X("t:Q", title="timestep t (1 = first word)"),
+        x=timesteps_x(),
         y=alt.Y("decades:Q", title="decades between h_t and h_T (log10)"),
         color=alt.Color("part:N", title=None, legend=alt.Legend(orient="top", columns=3, labelLimit=260),
                         scale=alt.Scale(domain=parts, range=[PART_COLOURS[PARTS.index(p)] for p in parts])),
         strokeDash=alt.condition(alt.datum.part == PARTS[4], alt.value([4, 3]), alt.value([1, 0])),
         tooltip=["part:N", "t:Q", alt.Tooltip("decades:Q", format=".3f")],
     )
-    title = (f"Decay split by factor: f′ {totals['slope']:+.2f}, W_h {totals['weights']:+.2f}"
-             + (f", skip {totals['skip']:+.2f}" if PARTS[3] in parts else "")
-             + f" decades = {split.log_ratio:+.2f} in all")
     zero = alt.Chart(pd.DataFrame({"decades": [0.0]})).mark_rule(color="#bbbbbb").encode(y="decades:Q")
     return alt.layer(zero, base.mark_line(point=alt.OverlayMarkDef(size=14))).properties(
-        title=title, height=OVERLAY_HEIGHT)
+        title="Where the decay comes from", height=OVERLAY_HEIGHT)
+
+
+def split_caption(split: Split, step: int) -> str:
+    """The split's totals: how many decades each factor removes (negative) or adds between h_T and h_1."""
+    totals = split.decades()
+    skip = f", the skip path {totals['skip']:+.2f}" if np.any(split.skip) else ""
+    return (f"Step {step}'s weights on the same batch. From h_T back to h_1 the gradient changes by "
+            f"{split.log_ratio:+.2f} decades: the slopes f′ {totals['slope']:+.2f}, "
+            f"W_h {totals['weights']:+.2f}{skip}. "
+            "Each step back is cut at its two factors, ‖g_t D_t‖/‖g_t‖ (the slope) and ‖g_t D_t W_h‖/‖g_t D_t‖ "
+            "(the matrix); the shares add up to the total at every t. Dashed grey: W_h's product alone, f′ := 1.")
 
 
 def activation_frame(negative_slope: float = RunConfig().negative_slope, lo: float = -4.0, hi: float = 4.0,
@@ -163,6 +141,7 @@ def activation_frame(negative_slope: float = RunConfig().negative_slope, lo: flo
     return pd.concat(frames, ignore_index=True)
 
 
+@cache
 def activation_chart(negative_slope: float = RunConfig().negative_slope) -> alt.Chart:
     """The slope f′(a) of tanh, sigmoid, ReLU and leaky ReLU: the per-step factor diag(f′) puts on the gradient."""
     df = activation_frame(negative_slope)
@@ -173,10 +152,24 @@ def activation_chart(negative_slope: float = RunConfig().negative_slope) -> alt.
     return alt.Chart(df).mark_line(strokeWidth=2).encode(
         x=alt.X("a:Q", title="pre-activation a"),
         y=alt.Y("slope:Q", title="slope f′(a)", scale=alt.Scale(domain=[0, 1.05])),
-        color=alt.Color("label:N", title=None, sort=order, legend=alt.Legend(orient="top"),
+        color=alt.Color("label:N", title=None, sort=order, legend=alt.Legend(orient="top", columns=2),
                         scale=alt.Scale(domain=order, range=["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"])),
         # leaky_relu lies on relu for a > 0: dash it so both stay visible.
         strokeDash=alt.condition(alt.datum.activation == "leaky_relu", alt.value([6, 3]), alt.value([1, 0])),
         tooltip=["activation:N", alt.Tooltip("a:Q", format=".2f"), alt.Tooltip("slope:Q", format=".4f")],
-    ).properties(title=f"Slopes of the activations (leaky_relu's negative slope {negative_slope:g})",
-                 height=HEIGHT)
+    ).properties(title="Slopes f′(a) of the activations", height=OVERLAY_HEIGHT)
+
+
+@cache
+def activation_spec(negative_slope: float = RunConfig().negative_slope) -> dict:
+    """activation_chart as a Vega-Lite spec, converted and validated once rather than on every rerun."""
+    return activation_chart(negative_slope).to_dict()
+
+
+def activation_caption(activation: str, negative_slope: float) -> str:
+    """Why the slope matters, with the run's own activation named; the numbers come from MAX_SLOPE."""
+    sigmoid = MAX_SLOPE["sigmoid"](negative_slope)
+    return (f"Each step back multiplies the gradient by diag(f′(a_t)) W_h, so a slope below 1 removes decades on "
+            f"every step: sigmoid's is at most {sigmoid:g}, so its slopes alone remove at least "
+            f"{-np.log10(sigmoid):.2f} decades per step back; tanh′ is 1 only at a = 0; ReLU passes 1 where a unit is "
+            f"on and nothing where it is off; leaky ReLU keeps {negative_slope:g} there. This run uses {activation}.")

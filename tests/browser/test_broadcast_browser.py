@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from dashboard.charts import live_charts
 from tests.browser.driver import button, chromium, open_lab, step_count
 from tests.browser.polling import thread_log, wait_until
 
@@ -30,7 +31,7 @@ def test_a_class_watches_one_training_thread(server):
         viewer = context.new_page()
         viewer.goto(f"{url}/?watch={code}")
         charts = viewer.get_by_test_id("stVegaLiteChart")
-        wait_until(lambda: charts.count() == 5, timeout=60)
+        wait_until(lambda: charts.count() == len(live_charts("rnn")), timeout=60)
         wait_until(lambda: step_count(viewer) > 0)
         first, profile = step_count(viewer), charts.nth(1).screenshot()
         wait_until(lambda: step_count(viewer) > first + 50)  # the viewer's counter follows the presenter's run

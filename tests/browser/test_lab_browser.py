@@ -3,6 +3,7 @@ closing the tab ends the server's training thread (read from the server's log)."
 
 import pytest
 
+from dashboard.charts import live_charts
 from tests.browser.driver import button, chromium, open_lab, step_count
 from tests.browser.polling import thread_log, wait_until
 
@@ -14,7 +15,7 @@ def test_train_pause_and_closing_the_tab_ends_the_thread(server):
     with chromium() as context:
         page = open_lab(context, url, "steps=100000")
         charts = page.get_by_test_id("stVegaLiteChart")
-        wait_until(lambda: charts.count() == 5)
+        wait_until(lambda: charts.count() == len(live_charts("rnn")) + 1)  # and the activation slopes
         page.wait_for_timeout(1000)
         empty = charts.nth(1).screenshot()
 

@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.charts import live_charts
 from dashboard.lab_page import REFRESH_S
 from dashboard.player import live_threads
 from dashboard.sidebar import share_query
@@ -33,7 +34,7 @@ def test_first_render_has_every_field_in_the_sidebar_and_five_charts():
     keys = {w.key for kind in ("selectbox", "slider", "select_slider", "number_input") for w in app.sidebar.get(kind)}
     assert keys == {f.name for f in fields(RunConfig)}
     assert [b.label for b in app.button][:3] == ["Train", "Step", "Reset"]
-    assert len(app.get("vega_lite_chart")) == 5
+    assert len(app.get("vega_lite_chart")) == len(live_charts(RunConfig().model)) + 1  # and the activation slopes
     assert _metrics(app)["State"] == "idle"
 
 
@@ -57,7 +58,7 @@ def test_sidebar_maps_to_run_config_and_steps_match_the_engine():
     assert loss["loss"].tolist() == [r.loss for r in records]
     profile = chart_data(app, "profile")
     latest = profile[(profile["step"] == 3) & (profile["series"] == "‖∂L/∂h_t‖")]
-    assert latest["t"].tolist() == list(range(12))
+    assert latest["t"].tolist() == list(range(1, 13))
     assert latest["norm"].tolist() == records[-1].hidden.astype(float).tolist()
     assert set(profile["series"]) == {"‖∂L/∂h_t‖", "‖∂L/∂c_t‖"}
     assert len(chart_data(app, "heatmap")) == 3 * 12

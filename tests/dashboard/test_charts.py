@@ -1,28 +1,44 @@
-"""Chart frames: zeros shown as below range (never log(0)), bounded point counts, constant specs, the table."""
+"""Chart frames: zeros shown as below range (never log(0)), t counted 1..T, bounded point counts, constant specs,
+the table; axis formats, short titles, captions; the CSV files."""
 
+import io
+import json
 from collections.abc import Iterator
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from dashboard import charts
+from dashboard import charts, history
 from dashboard.history import CAPACITY, PROFILE_CAPACITY, Event, History, Snapshot
-from models import RunConfig, StepRecord
+from models import RunConfig, StepRecord, Trainer
 
 
 def _snapshot(seq_len: int = 5, steps: int = 3, zeros: int = 2, lstm: bool = False, clip: str = "none",
-              state: str = "paused", losses: list[float] | None = None) -> Snapshot:
-    config = RunConfig(model="lstm" if lstm else "rnn", seq_len=seq_len, clip=clip)
+              state: str = "paused", losses: list[float] | None = None, task: str = "first_token",
+              spikes: dict[int, float] | None = None) -> Snapshot:
+    config = RunConfig(model="lstm" if lstm else "rnn", seq_len=seq_len, clip=clip, task=task)
     history = History(seq_len, lstm)
     losses = losses or [0.7] * steps
+    spikes = spikes or {}
     for step, loss in enumerate(losses, start=1):
         hidden = np.logspace(-30, 0, seq_len).astype(np.float32)
         hidden[:zeros] = 0.0  # float32 underflow at the earliest timesteps
-        history.add(StepRecord(step=step, loss=loss, accuracy=0.5, grad_norm=3.0, grad_norm_clipped=1.0
-                               if clip != "none" else 3.0, clipped=clip != "none", lr=0.1, clip=clip,
+        grad = spikes.get(step, 3.0)
+        history.add(StepRecord(step=step, loss=loss, accuracy=0.5, grad_norm=grad, grad_norm_clipped=1.0
+                               if clip != "none" else grad, clipped=clip != "none", lr=0.1, clip=clip,
                                clip_threshold=1.0, spectral_radius=1.2, diverged=False, hidden=hidden,
-                               cell=hidden if lstm else None, weight_terms=hidden, gates=None))
+                               cell=hidden if lstm else None, weight_terms=hidden * 2,
+                               gates=np.full((3, seq_len), 0.5) if lstm else None))
     return Snapshot(config, state, len(losses), 10.0, history.view(), (Event(2, "lr 0.1→0.5"),))
+
+
+def _run(config: RunConfig) -> Snapshot:
+    """A real run of `config` to its end, recorded as the Lab records it."""
+    history = History(config.seq_length, config.model == "lstm")
+    for record in Trainer(config):
+        history.add(record)
+    return Snapshot(config, "done", config.steps, 1.0, history.view())
 
 
 def _named_data(spec: object) -> Iterator[str]:
@@ -37,13 +53,40 @@ def _named_data(spec: object) -> Iterator[str]:
             yield from _named_data(value)
 
 
-def test_profile_marks_exact_zeros_below_range_and_keeps_them():
+def _encodings(spec: object, channel: str) -> Iterator[dict]:
+    """Every `channel` encoding ("x", "y", "color") in a spec, at any depth."""
+    if isinstance(spec, dict):
+        encoding = spec.get("encoding")
+        if isinstance(encoding, dict) and isinstance(encoding.get(channel), dict):
+            yield encoding[channel]
+        for value in spec.values():
+            yield from _encodings(value, channel)
+    elif isinstance(spec, list):
+        for value in spec:
+            yield from _encodings(value, channel)
+
+
+SNAPSHOTS = {"rnn": lambda: _snapshot(), "lstm": lambda: _snapshot(lstm=True),
+             "adding": lambda: _snapshot(task="adding")}
+
+
+# --- frames ------------------------------------------------------------------------------
+def test_profile_marks_exact_zeros_below_the_lowest_point_and_keeps_them():
     df = charts.profile_frame(_snapshot(zeros=2).history).to_pandas()
     latest = df[df["step"] == 3]
     assert len(latest) == 5  # nothing dropped
+    assert latest["t"].tolist() == [1, 2, 3, 4, 5]  # textbook timesteps: x_1 is the first word
     assert latest["below"].tolist() == [True, True, False, False, False]
-    assert (latest["plotted"] > 0).all() and latest["plotted"].min() == charts.FLOOR
+    smallest = latest.loc[~latest["below"], "plotted"].min()  # 1e-15 (logspace(-30, 0, 5)[2])
+    assert (latest.loc[latest["below"], "plotted"] == 1e-16).all() and smallest == pytest.approx(1e-15)
     assert set(df["step"]) == {1, 2, 3} and df.loc[df["step"] < 3, "recency"].max() < 1
+
+
+def test_floor_is_a_decade_below_the_smallest_value_and_nan_is_not_drawn():
+    plotted, below = charts.floored(np.array([0.0, 3e-7, 2.0, np.nan, np.inf]))
+    assert plotted[0] == 1e-8 and below.tolist() == [True, False, False, False, False]
+    assert np.isnan(plotted[3:]).all()
+    assert charts.floored(np.zeros(3))[0].tolist() == [charts.FLOOR] * 3  # nothing nonzero to sit under
 
 
 def test_lstm_profile_has_both_series():
@@ -51,11 +94,30 @@ def test_lstm_profile_has_both_series():
     assert set(df["series"]) == set(charts.SERIES)
 
 
-def test_heatmap_caps_columns_and_flags_zeros():
+def test_weight_terms_frame_draws_every_term_with_the_first_as_a_zero():
+    snap = _run(RunConfig(seq_len=12, hidden_size=8, batch_size=8, steps=2))
+    df = charts.weight_terms_frame(snap.history).to_pandas()
+    assert df["t"].tolist() == list(range(1, 13)) and set(df["series"]) == {charts.TERMS}
+    assert df["norm"].tolist() == snap.history.latest.weight_terms.astype(float).tolist()
+    assert df["below"].tolist() == [True] + [False] * 11  # δ_1 h_0ᵀ = 0: h_0 is the zero state
+    assert set(df["step"]) == {2} and (df["recency"] == 1).all()  # the latest step only: one curve to redraw
+
+
+def test_heatmap_caps_columns_counts_from_one_and_flags_zeros():
     df = charts.heatmap_frame(_snapshot(seq_len=300, zeros=100).history).to_pandas()
-    assert df["t"].nunique() <= charts.MAX_TIMESTEPS and df["t"].max() == 299
+    assert df["t"].nunique() <= charts.MAX_TIMESTEPS and df["t"].min() == 1 and df["t"].max() == 300
     assert df.loc[df["below"], "log10"].isna().all()
     assert np.isfinite(df.loc[~df["below"], "log10"]).all()
+
+
+def test_gates_frame_is_the_latest_steps_gates_per_timestep():
+    snap = _run(RunConfig(model="lstm", forget_bias=3.0, seq_len=8, hidden_size=4, batch_size=4, steps=2))
+    df = charts.gates_frame(snap.history).to_pandas()
+    assert set(df["gate"]) == set(charts.GATES) and sorted(set(df["t"])) == list(range(1, 9))
+    forget = df[df["gate"] == charts.GATES[0]].sort_values("t")["mean"].to_numpy()
+    np.testing.assert_allclose(forget, snap.history.latest.gates[0])
+    assert forget.min() > 0.8  # σ(3) ≈ 0.95: the forget gate starts open
+    assert len(charts.gates_frame(History(8, True).view()).to_pandas()) == 0  # before the first step
 
 
 def test_grad_norm_frame_has_threshold_only_when_clipping_by_norm():
@@ -63,6 +125,15 @@ def test_grad_norm_frame_has_threshold_only_when_clipping_by_norm():
     assert set(clipped["series"]) == {"before clipping", "after clipping"}
     assert (clipped["clipped"] == 1).all() and (clipped["clip_threshold"] == 1.0).all()
     assert charts.grad_norm_frame(_snapshot().history).to_pandas()["clip_threshold"].isna().all()
+
+
+def test_a_one_step_gradient_spike_reaches_the_gradient_chart_however_long_the_run():
+    snap = _snapshot(steps=8 * CAPACITY + 3, spikes={1234: 5e4})
+    df = charts.grad_norm_frame(snap.history).to_pandas()
+    before = df[df["series"] == "before clipping"]
+    assert snap.history.stride >= 8 and before["norm"].max() == 5e4
+    row = before.loc[before["norm"].idxmax()]
+    assert row["step"] - row["steps_merged"] < 1234 <= row["step"]
 
 
 def test_events_include_mid_run_changes_and_divergence():
@@ -80,9 +151,10 @@ def test_log_scale_drops_what_a_log_axis_cannot_draw_and_linear_keeps_every_fini
     assert linear[1] == 0.0 and log[5] == 1e-9  # zero drawn on a linear axis; tiny but positive kept on log
 
 
+# --- specs -------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", charts.CHARTS)
 def test_spec_is_constant_while_data_changes(name):
-    early, late = _snapshot(steps=2), _snapshot(steps=30, zeros=0, clip="norm")
+    early, late = _snapshot(steps=2, lstm=True), _snapshot(steps=30, zeros=0, clip="norm", lstm=True)
     a, b = charts.vega_spec(name, early), charts.vega_spec(name, late)
     assert {k: v for k, v in a.items() if k != "datasets"} == {k: v for k, v in b.items() if k != "datasets"}
     assert a["datasets"].keys() == b["datasets"].keys()
@@ -91,18 +163,28 @@ def test_spec_is_constant_while_data_changes(name):
 def test_every_live_dataset_stays_bounded_however_long_the_run():
     steps, seq_len = 8 * CAPACITY + 3, 500  # far more steps than rows, far more timesteps than columns
     snap = _snapshot(seq_len=seq_len, steps=steps, lstm=True, clip="norm")
-    limits = {"loss": CAPACITY, "radius": CAPACITY, "grad_norm": 2 * CAPACITY, "events": 2,
-              "heatmap": PROFILE_CAPACITY * charts.MAX_TIMESTEPS, "profile": (1 + charts.EARLIER) * seq_len * 2}
+    rows = CAPACITY + 1  # + the window still filling
+    limits = {"loss": rows, "radius": rows, "grad_norm": 2 * rows, "events": 2,
+              "heatmap": (PROFILE_CAPACITY + 1) * charts.MAX_TIMESTEPS, "profile": (1 + charts.EARLIER) * seq_len * 2,
+              "weight_terms": seq_len, "gates": 3 * seq_len}
     for chart in charts.LIVE_CHARTS:
         for name, table in chart.frames(snap, False).items():
             assert 0 < len(table) <= limits[name], (chart.name, name, len(table))
 
 
 def test_empty_run_draws_empty_charts_with_every_dataset_present():
-    empty = Snapshot(RunConfig(), "idle", 0, 0.0, History(20, False).view())
-    for chart in charts.LIVE_CHARTS:
-        datasets = charts.frames(chart.name, empty)
-        assert datasets and all(len(table) == 0 for table in datasets.values()), chart.name
+    for lstm in (False, True):
+        empty = Snapshot(RunConfig(model="lstm" if lstm else "rnn"), "idle", 0, 0.0, History(20, lstm).view())
+        for chart in charts.LIVE_CHARTS:
+            datasets = charts.frames(chart.name, empty)
+            assert datasets and all(len(table) == 0 for table in datasets.values()), chart.name
+
+
+def test_the_gates_chart_is_drawn_for_lstm_runs_only():
+    assert [c.name for c in charts.live_charts("lstm")] == [c.name for c in charts.LIVE_CHARTS]
+    for model in ("rnn", "residual"):
+        assert [c.name for c in charts.live_charts(model)] == [c.name for c in charts.LIVE_CHARTS if c.name != "gates"]
+    assert charts.live_charts("lstm")[:2] == charts.LIVE_CHARTS[:2]  # loss, then the profile: the first row
 
 
 def test_events_reach_the_loss_and_gradient_charts_and_divergence_is_marked():
@@ -115,27 +197,66 @@ def test_events_reach_the_loss_and_gradient_charts_and_divergence_is_marked():
 
 @pytest.mark.parametrize("chart", charts.LIVE_CHARTS, ids=lambda chart: chart.name)
 def test_each_table_entry_ships_exactly_the_datasets_its_chart_reads(chart):
-    for lstm in (False, True):
-        spec = charts.vega_spec(chart.name, _snapshot(lstm=lstm))
+    for make in SNAPSHOTS.values():
+        spec = charts.vega_spec(chart.name, make())
         assert set(_named_data({k: v for k, v in spec.items() if k != "datasets"})) == set(spec["datasets"])
 
 
-def test_captions_say_what_each_chart_shows_now():
-    snap = _snapshot(seq_len=5, steps=3, zeros=2, clip="norm")
-    captions = {chart.name: chart.caption(snap) for chart in charts.LIVE_CHARTS}
-    assert captions.keys() == charts.CHARTS.keys()
-    assert captions["loss"].startswith("3 points, every 1 step(s)")
-    assert "2 timestep(s) below float32 range" in captions["profile"]
-    assert captions["grad_norm"].startswith("Clipped on 3 of 3 steps")
+def test_adding_task_loss_chart_has_no_accuracy_layer():
+    adding = charts.vega_spec("loss", _snapshot(task="adding"))
+    classify = charts.vega_spec("loss", _snapshot())
+    fields = lambda spec: {e.get("field") for e in _encodings(spec, "y")}  # noqa: E731
+    assert "accuracy" not in json.dumps({k: v for k, v in adding.items() if k != "datasets"})
+    assert fields(classify) >= {"loss", "accuracy"} and "accuracy" not in fields(adding)
+    assert _title(adding) == "Loss (MSE)" and _title(classify) == "Loss and accuracy"
 
 
-def test_csv_frames_hold_every_kept_step_and_timestep():
-    view = _snapshot(seq_len=5, steps=3, lstm=True).history
-    per_step = charts.steps_frame(view)
-    assert per_step["step"].tolist() == [1, 2, 3] and per_step["loss"].tolist() == [0.7] * 3
-    per_timestep = charts.timesteps_frame(view)
-    assert len(per_timestep) == 3 * 5 * 2 and set(per_timestep["series"]) == {"hidden", "cell"}
-    assert per_timestep.loc[per_timestep["t"] < 2, "norm"].eq(0).all()  # zeros exported as zeros
+@pytest.mark.parametrize("snapshot", SNAPSHOTS, ids=str)
+def test_step_and_timestep_axes_have_whole_number_ticks(snapshot):
+    for chart in charts.LIVE_CHARTS:
+        spec = charts.vega_spec(chart.name, SNAPSHOTS[snapshot]())
+        axes = [x for x in _encodings(spec, "x") if x.get("field") in ("step", "t") and x.get("type") == "quantitative"
+                and "title" in x]
+        for x in axes:
+            assert x["axis"]["format"] == "d" and x["axis"]["tickMinStep"] == 1, (chart.name, x)
+            if x["field"] == "t":  # no t = 0 on the axis: the first word is t = 1
+                assert x["scale"] == {"zero": False, "nice": False}, (chart.name, x)
+
+
+@pytest.mark.parametrize("name", charts.CHARTS)
+def test_every_log_axis_uses_one_number_format(name):
+    spec = charts.vega_spec(name, _snapshot(lstm=True), log_y=True)
+    for y in _encodings(spec, "y"):
+        if y.get("scale", {}).get("type") == "log" and "title" in y:
+            assert y["axis"]["format"] == charts.LOG_FORMAT == "~e", (name, y)
+
+
+def test_empty_heatmap_legend_has_no_nan_label():
+    # Before the first step the colour scale's domain is empty; Vega would label its legend "NaN".
+    spec = charts.vega_spec("heatmap", Snapshot(RunConfig(), "idle", 0, 0.0, History(20, False).view()))
+    legend = spec["encoding"]["color"]["legend"]
+    assert legend["labelExpr"].startswith("isFinite(datum.value)")
+
+
+def _title(spec: dict) -> str:
+    title = spec["title"]
+    return title["text"] if isinstance(title, dict) else title
+
+
+# Vega cuts a title wider than its chart with "…", and keeps that cut when the sidebar is collapsed later. At
+# 1280 × 720 with the sidebar open a chart is 402 px wide and shows 327 px of a 21 px bold title (measured in
+# Chromium); the widest title here, 32 characters, measures 316 px.
+MAX_TITLE = 32
+
+
+@pytest.mark.parametrize("snapshot", SNAPSHOTS, ids=str)
+def test_titles_are_short_and_say_the_right_matrix(snapshot):
+    snap = SNAPSHOTS[snapshot]()
+    titles = {c.name: _title(charts.vega_spec(c.name, snap, presentation=True)) for c in charts.LIVE_CHARTS}
+    assert all(len(title) <= MAX_TITLE for title in titles.values()), titles
+    lstm = snapshot == "lstm"
+    assert titles["radius"] == ("Spectral radius ρ(W_hg)" if lstm else "Spectral radius ρ(W_h)")
+    assert titles["weight_terms"] == "Each timestep's term of ∂L/∂W_h" + ("h" if lstm else "")
 
 
 def test_heatmap_draws_zero_cells_instead_of_filtering_them():
@@ -151,6 +272,13 @@ def test_charts_render_on_canvas():
         assert charts.vega_spec(name, _snapshot())["usermeta"]["embedOptions"]["renderer"] == "canvas"
 
 
+def test_no_per_point_calculate_transforms():
+    # Vega would evaluate them for every point on every refresh; derived columns come from NumPy instead.
+    for name in charts.CHARTS:
+        assert '"calculate"' not in json.dumps({k: v for k, v in charts.vega_spec(name, _snapshot(lstm=True)).items()
+                                                if k != "datasets"}, ensure_ascii=False), name
+
+
 def test_radius_reference_rule_is_one_constant_row_shipped_with_every_refresh():
     datasets = charts.vega_spec("radius", _snapshot(steps=30))["datasets"]
     constant = [table for name, table in datasets.items() if name != "radius"]
@@ -163,3 +291,94 @@ def test_presentation_mode_enlarges_every_text_size():
         for section, size in (("axis", "labelFontSize"), ("axis", "titleFontSize"), ("title", "fontSize"),
                               ("legend", "labelFontSize")):
             assert room["config"][section][size] > lab["config"][section][size], (name, section, size)
+
+
+# --- captions ----------------------------------------------------------------------------
+def test_captions_say_what_each_chart_shows_now():
+    snap = _snapshot(seq_len=5, steps=3, zeros=2, clip="norm", lstm=True)
+    captions = {chart.name: chart.caption(snap) for chart in charts.LIVE_CHARTS}
+    assert captions.keys() == charts.CHARTS.keys()
+    assert captions["loss"].startswith("One point per step.")
+    assert "4 value(s) exactly 0" in captions["profile"]  # two in ‖∂L/∂h_t‖, two in ‖∂L/∂c_t‖
+    assert captions["grad_norm"].startswith("Clipped on 3 of 3 steps")
+    assert captions["heatmap"].startswith("One row per step")
+    assert captions["gates"].startswith("Step 3,")
+    long = _snapshot(steps=3 * CAPACITY)
+    assert charts.CHARTS["loss"].caption(long).startswith(f"Each point covers {long.history.stride} steps")
+    assert "the largest ‖∇L‖ of those steps" in charts.CHARTS["grad_norm"].caption(long)
+    assert "mean loss and accuracy" in charts.CHARTS["loss"].caption(long)
+    assert "accuracy" not in charts.CHARTS["loss"].caption(_snapshot(task="adding", steps=3 * CAPACITY))
+
+
+def test_radius_caption_speaks_of_the_lstms_own_matrix():
+    rnn, lstm = (charts.CHARTS["radius"].caption(_snapshot(lstm=flag)) for flag in (False, True))
+    assert rnn.startswith("Spectral radius ρ(W_h)") and "Pascanu, Mikolov & Bengio 2013" in rnn
+    assert lstm.startswith("ρ of W_hg") and "ρ(W_h)" not in lstm and "lesson 12" in lstm
+
+
+def test_weight_terms_caption_measures_the_last_five_terms_share():
+    snap = _snapshot(seq_len=10, zeros=0)  # terms 2·logspace(-30, 0, 10): the last five hold all but ~1e-15
+    caption = charts.CHARTS["weight_terms"].caption(snap)
+    assert caption.startswith("Step 3: the last five terms make up 100% of the sum")
+    assert "The t = 1 term is 0 because h_0 = 0." in caption and "∂L/∂W_h = Σ_t δ_t h_{t−1}ᵀ." in caption
+    assert charts.CHARTS["weight_terms"].caption(_snapshot(seq_len=3)).startswith("∂L/∂W_h")  # too short to say
+
+
+# --- CSV ---------------------------------------------------------------------------------
+def _read(text: str) -> pd.DataFrame:
+    return pd.read_csv(io.StringIO(text), comment="#")
+
+
+def _header(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith("#")]
+
+
+def test_csv_of_a_300_step_run_has_every_step_including_the_first_and_its_configuration():
+    config = RunConfig(task="cat_mat_rat", hidden_size=8, batch_size=8, steps=300, lr=0.3)
+    snap = _run(config)
+    steps = _read(charts.steps_csv(snap))
+    assert steps["step"].tolist() == list(range(1, 301)) and len(snap.history.scalars) < 300  # charts: fewer
+    assert (steps["steps_merged"] == 1).all() and steps["clipped"].isin([0, 1]).all()
+    header = _header(charts.steps_csv(snap))
+    config_line = next(line for line in header if line.startswith("# config: "))
+    assert RunConfig(**json.loads(config_line.removeprefix("# config: ").split("  (")[0])) == config
+    assert "# rows: every step, 1 to 300" in header
+    timesteps = _read(charts.timesteps_csv(snap))
+    assert timesteps["step"].tolist() == list(range(1, 301))
+    assert list(timesteps.columns) == ["step", "hidden_1", "hidden_2", "hidden_3", "term_1", "term_2", "term_3"]
+    assert (timesteps["term_1"] == 0).all()  # h_0 = 0
+
+
+def test_csv_values_are_the_records_values():
+    config = RunConfig(model="lstm", seq_len=6, hidden_size=4, batch_size=4, steps=3)
+    records = list(Trainer(config))
+    snap = _run(config)
+    steps = _read(charts.steps_csv(snap))
+    np.testing.assert_allclose(steps["loss"], [r.loss for r in records], rtol=1e-12)
+    np.testing.assert_allclose(steps["grad_norm"], [r.grad_norm for r in records], rtol=1e-12)
+    timesteps = _read(charts.timesteps_csv(snap))
+    for name, prefix in (("hidden", "hidden"), ("cell", "cell"), ("weight_terms", "term")):
+        wide = timesteps[[f"{prefix}_{t}" for t in range(1, 7)]].to_numpy()
+        np.testing.assert_allclose(wide, [getattr(r, name) for r in records], rtol=1e-6)
+
+
+def test_csv_says_when_it_is_downsampled_and_lists_mid_run_changes(monkeypatch):
+    monkeypatch.setattr(history, "EXPORT_STEPS", 100)
+    snap = _snapshot(steps=250, spikes={99: 7e3})
+    text = charts.steps_csv(snap)
+    rows = _read(text)
+    assert rows["steps_merged"].sum() == 250 and rows["step"].iloc[-1] == 250 and rows["grad_norm"].max() == 7e3
+    notes = _header(text)
+    assert any(line.startswith(f"# rows: downsampled, {len(rows)} rows for 250 steps") for line in notes)
+    assert "# event at step 2: lr 0.1→0.5" in notes
+    assert any("downsampled" in line for line in _header(charts.timesteps_csv(snap)))
+
+
+def test_csv_frames_of_a_view_built_by_hand_use_the_chart_rows():
+    view = _snapshot(seq_len=5, steps=3, lstm=True).history
+    hand = history.HistoryView(view.scalars, view.profile_steps, view.hidden, view.cell, view.weight_terms,
+                               view.latest, view.stride, view.profile_stride, view.clip_count)
+    assert charts.steps_frame(hand)["step"].tolist() == [1, 2, 3]
+    wide = charts.timesteps_frame(hand)
+    assert len(wide) == 3 and {"hidden_5", "cell_5", "term_5"} <= set(wide.columns)
+    assert (wide[["hidden_1", "hidden_2"]] == 0).all().all()  # zeros exported as zeros

@@ -1,24 +1,25 @@
-"""Theory overlay, decay split, activation slopes and LSTM gates charts: long-form data, log axis without log(0),
-valid specs."""
+"""Theory overlay, decay split and activation slopes charts: long-form data over t = 1..T, log axis without log(0),
+short titles with the numbers in the captions."""
 
 import numpy as np
 import pytest
 
-from dashboard.charts import FLOOR
+from dashboard.charts import LOG_FORMAT, T_AXIS
 from dashboard.theory_charts import (
+    BELOW,
     CURVES,
-    GATES,
     PARTS,
+    activation_caption,
     activation_chart,
     activation_frame,
-    gates_chart,
-    gates_frame,
+    overlay_caption,
+    split_caption,
     split_chart,
     split_frame,
     theory_frame,
     theory_overlay_chart,
 )
-from models import CHOICES, RunConfig, Trainer, build_model
+from models import CHOICES, RunConfig, build_model
 from models.cells import MAX_SLOPE
 from models.theory import Theory, predict, probe_batch, split_at_init
 
@@ -29,36 +30,47 @@ def _theory() -> Theory:
     return predict(build_model(config, x.shape[-1]), x, y, loss)
 
 
-def test_theory_frame_is_long_form_with_every_curve():
-    df = theory_frame(_theory())
+def _tooltip(layer: dict) -> list[tuple]:
+    """A layer's tooltip rows as (field, type, title, format)."""
+    return [(row["field"], row["type"], row.get("title"), row.get("format")) for row in layer["encoding"]["tooltip"]]
+
+
+def test_theory_frame_is_long_form_with_every_curve_over_t_from_one():
+    theory = _theory()
+    df = theory_frame(theory)
     assert set(df["curve"]) == set(CURVES) and len(df) == 3 * 12
     assert {"t", "plotted", "below", "value"} <= set(df.columns)
+    bound = df[df["curve"] == CURVES[2]].sort_values("t")
+    assert bound["t"].tolist() == list(range(1, 13))
+    # "(γσ_max)^(T−t)": the bound at t is ‖∂L/∂h_T‖ base^(T−t), so it equals ‖∂L/∂h_T‖ at t = T.
+    np.testing.assert_allclose(bound["norm"], theory.exact[-1] * theory.base ** (12 - bound["t"].to_numpy()))
+    assert CURVES[2] == "bound (γσ_max)^(T−t)"
 
 
-def test_zeros_sit_below_range_and_infinities_are_dropped():
+def test_zeros_sit_below_the_lowest_point_and_infinities_are_dropped():
     exact = np.array([0.0, 1e-3, 1.0])
     theory = Theory(measured=exact, exact=exact, bound=np.array([np.inf, 1.0, 1.0]), gamma=1.0, sigma_max=1e300,
                     base=1e300)
     df = theory_frame(theory)
-    assert len(df) == 8 and df["plotted"].min() == FLOOR and df["below"].sum() == 2
+    assert len(df) == 8 and df["below"].sum() == 2 and (df.loc[df["below"], "plotted"] == 1e-4).all()
     spec = theory_overlay_chart(theory).to_dict()
-    assert spec["layer"][0]["encoding"]["y"]["scale"]["type"] == "log"
-    assert any("tooltip" in layer.get("encoding", {}) for layer in spec["layer"]) or "tooltip" in str(spec)
+    y = spec["layer"][0]["encoding"]["y"]
+    assert y["scale"]["type"] == "log" and y["axis"]["format"] == LOG_FORMAT
+    assert spec["layer"][0]["encoding"]["x"]["title"] == T_AXIS
+    # Every mark (line points and ▼) names its curve, its t and its value; a zero's value says it is exactly 0.
+    for layer in spec["layer"]:
+        assert _tooltip(layer) == [("curve", "nominal", None, None), ("t", "quantitative", None, None),
+                                   ("value", "nominal", "norm", None)]
+    assert (df.loc[df["below"], "value"] == BELOW).all() and df.loc[~df["below"], "value"].tolist() == [
+        "0.001", "1", "0.001", "1", "1", "1"]
 
 
-def test_gates_chart_from_an_lstm_record():
-    record = Trainer(RunConfig(model="lstm", forget_bias=5.0, seq_len=8, hidden_size=4, batch_size=3)).step()
-    gates, cell = gates_frame(record)
-    assert set(gates["gate"]) == set(GATES) and len(gates) == 3 * 8 and len(cell) == 8
-    assert gates[gates["gate"] == GATES[0]]["mean"].min() > 0.9  # σ(5) ≈ 0.993: the forget gate starts open
-    spec = gates_chart(record).to_dict()
-    assert len(spec["hconcat"]) == 2
-
-
-def test_gates_chart_refuses_an_rnn_record():
-    record = Trainer(RunConfig(seq_len=4, hidden_size=3, batch_size=2)).step()
-    with pytest.raises(ValueError, match="LSTM"):
-        gates_frame(record)
+def test_overlay_title_is_short_and_its_caption_carries_the_numbers():
+    theory = _theory()
+    assert theory_overlay_chart(theory).to_dict()["title"] == "Theory vs measurement"
+    caption = overlay_caption(theory, step=7)
+    assert caption.startswith("Step 7's weights") and f"σ_max(W_h) = {theory.sigma_max:.3g}" in caption
+    assert f"γ = max f′ = {theory.gamma:g}" in caption and "(γσ_max)^(T−t)" in caption
 
 
 def _decades(df, part):
@@ -87,11 +99,20 @@ def test_split_frame_keeps_the_skip_path_and_drops_dead_steps():
     assert np.isfinite(df["decades"]).all() and 1 not in set(df[df["part"] == PARTS[1]]["t"])
 
 
-def test_split_chart_spec_names_each_factor():
+def test_split_chart_spec_names_each_factor_and_its_caption_the_totals():
     parts = split_at_init(RunConfig(seq_len=10, hidden_size=6, batch_size=8))
     spec = split_chart(parts).to_dict()
-    assert spec["title"].startswith("Decay split by factor: f′ ") and f"{parts.log_ratio:+.2f}" in spec["title"]
-    assert "tooltip" in str(spec) and len(spec["layer"]) == 2
+    assert spec["title"] == "Where the decay comes from"
+    assert len(spec["layer"]) == 2 and "tooltip" not in spec["layer"][0].get("encoding", {})  # the 0 rule has none
+    assert _tooltip(spec["layer"][1]) == [("part", "nominal", None, None), ("t", "quantitative", None, None),
+                                          ("decades", "quantitative", None, ".3f")]
+    assert spec["layer"][1]["encoding"]["x"]["axis"]["format"] == "d"
+    caption = split_caption(parts, step=1)
+    totals = parts.decades()
+    assert f"{parts.log_ratio:+.2f} decades" in caption and f"f′ {totals['slope']:+.2f}" in caption
+    assert f"W_h {totals['weights']:+.2f}" in caption and "skip" not in caption
+    residual = split_at_init(RunConfig(model="residual", seq_len=10, hidden_size=6, batch_size=8))
+    assert f"the skip path {residual.decades()['skip']:+.2f}" in split_caption(residual, step=1)
 
 
 def test_activation_frame_uses_the_engine_slopes():
@@ -109,3 +130,10 @@ def test_activation_chart_labels_each_maximum():
     spec = activation_chart(0.01).to_dict()
     labels = spec["encoding"]["color"]["sort"]
     assert labels == ["tanh (max 1)", "sigmoid (max 0.25)", "relu (max 1)", "leaky_relu (max 1)"]
+    assert spec["title"] == "Slopes f′(a) of the activations"
+
+
+def test_activation_caption_numbers_come_from_the_engines_slopes():
+    caption = activation_caption("sigmoid", 0.2)
+    assert "at most 0.25" in caption and "at least 0.60 decades per step back" in caption  # −log10(1/4) = 0.602
+    assert "leaky ReLU keeps 0.2 there" in caption and caption.endswith("This run uses sigmoid.")

@@ -6,6 +6,7 @@ import pytest
 from streamlit.runtime.caching import clear_session_resource_cache
 from streamlit.testing.v1 import AppTest
 
+from dashboard.charts import live_charts
 from dashboard.player import live_threads
 from dashboard.presenter import rooms
 from dashboard.runner import Runner
@@ -85,7 +86,7 @@ def test_viewer_sees_the_presenters_run_and_trains_nothing(room, monkeypatch):
     assert not app.exception
     assert {m.label: m.value for m in app.metric}["Step"] == "3 / 500"
     assert chart_data(app, "loss")["loss"].tolist() == [r.loss for r in records]
-    assert len(app.get("vega_lite_chart")) == 5
+    assert len(app.get("vega_lite_chart")) == len(live_charts(presenter_run.snapshot().config.model))
     assert "Vanishing gradients" in app.markdown[0].value + app.markdown[1].value
     assert "task = cat_mat_rat" in app.caption[0].value
     assert live_threads() == threads
