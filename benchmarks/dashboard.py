@@ -5,14 +5,19 @@ Debian's Chromium, and prints: headless Trainer.step() rate, in-app training rat
 ratio), UI refreshes per second while streaming, and latency from Train to the first step
 drawn. Headless and in-app windows alternate, so the box's load drifts out of the ratios. The
 last figure, headless training beside a busy-loop process, shows what the browser's rendering on
-the other core costs training by itself on this machine. The server and browser come from the
-browser tests' driver (tests/browser/driver.py).
+the other core costs training by itself on this machine. --beside-page adds the bound a training
+worker in its own process could reach: headless training while a tab streams a run of a second
+server whose training is held to a slow pace (so the page refreshes as usual but the server
+trains little). Every figure is the median over the rounds with its min–max; the machine's load
+average is printed first, with a warning when other work shares the cores. The server and browser
+come from the browser tests' driver (tests/browser/driver.py).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import statistics
 import subprocess
 import sys
@@ -21,6 +26,7 @@ from collections.abc import Iterator
 
 import torch
 
+from benchmarks.engine import load_report
 from dashboard.sidebar import share_query
 from models import RunConfig, Trainer
 from models.trainer import warm_up
@@ -55,6 +61,18 @@ WATCH_STEPS = """() => {
 }"""
 
 
+# Run in the --beside-page server before Streamlit starts: every run trains at most PACE steps/s.
+PACE = 5
+SLOW_RUNS = f"""
+import dashboard.runner
+_init = dashboard.runner.Runner.__init__
+def _paced(self, *args, **kwargs):
+    _init(self, *args, **kwargs)
+    self.set_pace({PACE})
+dashboard.runner.Runner.__init__ = _paced
+"""
+
+
 def app_rates(context: object, url: str, config: RunConfig, seconds: float) -> dict[str, float]:
     """Open the Lab with `config`, press Train, record every change of the step counter for `seconds`."""
     page = open_lab(context, url, share_query(config))
@@ -80,6 +98,19 @@ def _task_seconds(cdp: object) -> float:
 
 
 @contextlib.contextmanager
+def streaming_page(context: object, url: str, config: RunConfig) -> Iterator[None]:
+    """A Lab tab on `url` (the --beside-page server, whose runs are paced) streaming a run of `config`."""
+    page = open_lab(context, url, share_query(config))
+    try:
+        button(page, "Train").click()
+        page.wait_for_timeout(1000)
+        yield
+    finally:
+        button(page, "Pause").click()
+        page.close()
+
+
+@contextlib.contextmanager
 def busy_core() -> Iterator[None]:
     """A pure-Python busy loop in another process, standing in for a browser rendering on the other core."""
     proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
@@ -91,25 +122,39 @@ def busy_core() -> Iterator[None]:
         proc.wait()
 
 
-def measure(context: object, url: str, config: RunConfig, seconds: float, rounds: int) -> str:
+def measure(context: object, url: str, config: RunConfig, seconds: float, rounds: int,
+            paced_url: str | None = None) -> str:
     """Interleave headless and in-app windows; each round's ratio uses the mean of the headless windows around it,
-    so slow drifts in the box's load cancel out. Medians (and the worst round) over the rounds."""
+    so slow drifts in the box's load cancel out. Medians over the rounds, with their min–max."""
     rounds_ = []
     before = headless_rate(config, seconds)
     for _ in range(rounds):
         app = app_rates(context, url, config, seconds)
+        if paced_url:
+            with streaming_page(context, paced_url, config):
+                app["beside_page"] = headless_rate(config, seconds)
         after = headless_rate(config, seconds)
-        rounds_.append(app | {"headless": (before + after) / 2, "ratio": app["steps_per_s"] * 2 / (before + after)})
+        headless = (before + after) / 2
+        rounds_.append(app | {"headless": headless, "ratio": app["steps_per_s"] / headless}
+                       | ({"beside_ratio": app["beside_page"] / headless} if paced_url else {}))
         before = after
     with busy_core():
         beside = headless_rate(config, seconds)
-    med = {k: statistics.median(r[k] for r in rounds_) for k in rounds_[0]}
-    return (f"headless {med['headless']:.0f} steps/s | in app {med['steps_per_s']:.0f} steps/s ({med['ratio']:.0%}, "
-            f"worst round {min(r['ratio'] for r in rounds_):.0%}) | UI refreshes {med['refresh_per_s']:.1f}/s "
-            f"(worst {min(r['refresh_per_s'] for r in rounds_):.1f}) | Train -> first step drawn "
-            f"{med['first_step_s']:.2f} s (worst {max(r['first_step_s'] for r in rounds_):.2f}) | browser busy "
-            f"{med['browser_ms_per_refresh']:.0f} ms per refresh | headless beside a "
-            f"busy core {beside:.0f} steps/s ({beside / med['headless']:.0%})")
+    spread = functools.partial(_spread, rounds_)
+    line = (f"headless {spread('headless', '{:.0f}')} steps/s | in app {spread('steps_per_s', '{:.0f}')} steps/s = "
+            f"{spread('ratio', '{:.0%}')} of headless | UI refreshes {spread('refresh_per_s', '{:.1f}')}/s | "
+            f"Train -> first step drawn {spread('first_step_s', '{:.2f}')} s | browser busy "
+            f"{spread('browser_ms_per_refresh', '{:.0f}')} ms per refresh | headless beside a busy core "
+            f"{beside:.0f} steps/s ({beside / statistics.median(r['headless'] for r in rounds_):.0%})")
+    if paced_url:
+        line += f" | headless beside a streaming page {spread('beside_ratio', '{:.0%}')} of headless"
+    return line
+
+
+def _spread(rounds: list[dict[str, float]], key: str, fmt: str) -> str:
+    """'median (min–max)' of `key` over the rounds."""
+    values = sorted(r[key] for r in rounds)
+    return f"{fmt.format(statistics.median(values))} ({fmt.format(values[0])}–{fmt.format(values[-1])})"
 
 
 def main() -> None:
@@ -120,14 +165,20 @@ def main() -> None:
                         help="measure only these CONFIGS (0 = default, 1 = LSTM) [default: all]")
     parser.add_argument("--streamlit-option", action="append", default=[], metavar="NAME=VALUE",
                         help="extra `streamlit run` option, e.g. runner.postScriptGC=true")
+    parser.add_argument("--beside-page", action="store_true",
+                        help=f"also time headless training beside a page streaming a run paced to {PACE} steps/s")
     args = parser.parse_args()
     torch.set_num_threads(1)  # as the app does (RNN_LAB_TORCH_THREADS)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread; {load_report()}", flush=True)
     warm_up()
     options = [f"--{option}" for option in args.streamlit_option]
-    with serve(*options) as (url, _), chromium() as context:
+    with contextlib.ExitStack() as stack:
+        url, _ = stack.enter_context(serve(*options))
+        paced_url = stack.enter_context(serve(*options, before=SLOW_RUNS))[0] if args.beside_page else None
+        context = stack.enter_context(chromium())
         for i, (name, config) in enumerate(CONFIGS.items()):
             if not args.config or i in args.config:
-                print(f"{name}: {measure(context, url, config, args.seconds, args.rounds)}", flush=True)
+                print(f"{name}: {measure(context, url, config, args.seconds, args.rounds, paced_url)}", flush=True)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
                                 done · diverged · error        (Reset: a new run, idle, from any state)
 
 Every control returns at once, whatever a step costs (the largest LSTM takes ~20 s per step):
+Train waits at most FIRST_STEP_WAIT_S for a first step, so the click's own redraw usually shows it;
 Pause answers "pausing" and the step in flight finishes first; Reset swaps in a new run and
 leaves an abandoned step to finish in the background, its result discarded. Every field of a
 run is read and written under one lock, never held while a Trainer is built or a step runs, and
@@ -36,6 +37,7 @@ LIVE_FIELDS = ("lr", "clip", "clip_threshold")  # may change mid-run; anything e
 HEARTBEAT_TIMEOUT = 120.0  # s without a page run: the viewer is gone, pause (backs up on_release; hidden
 # tabs poll as rarely as once a minute under Chrome's timer throttling)
 STEP_WAIT_S = 1.0  # Step waits this long for its step, so a quick one is drawn by the click's own rerun
+FIRST_STEP_WAIT_S = 0.1  # Train waits this long for the first step: drawn by the click's own rerun, not a poll later
 DRAW_WAIT_S = 1.0  # the longest a step waits for a redraw to finish
 RATE_WINDOW = 50  # steps in the steps/s estimate
 DURATION_WINDOW = 20  # steps in the seconds-per-step estimate
@@ -93,13 +95,23 @@ class Runner:
         self._run = _Run(Trainer(config))
 
     # --- controls (page thread) -------------------------------------------------
-    def train(self) -> None:
+    def train(self, wait: float = FIRST_STEP_WAIT_S) -> None:
         """Start, or resume after Pause (while "pausing", the thread finishing its step simply goes on);
-        no-op while training or when the run is over."""
+        no-op while training or when the run is over.
+
+        A new thread's first step is waited for up to `wait` seconds: the page redraws right after the
+        click, and a step that is not in by then shows only at the next poll, a refresh period later.
+        """
         self.touch()
         with self._lock:
-            if self._run.state not in FINAL:
-                self._play(self._run, budget=None)
+            run = self._run
+            if run.state in FINAL:
+                return
+            starts = run.player is None
+            self._play(run, budget=None)
+            if starts:
+                step = run.step
+                self._changed.wait_for(lambda: run.step > step or run.player is None, wait)
 
     def pause(self) -> None:
         """Stop before the next step: "pausing" while a step is in flight, then "paused"."""
@@ -294,6 +306,7 @@ class Runner:
         elif record.step >= run.trainer.config.steps:
             run.state = "done"
         run.step_started = None
+        self._changed.notify_all()
         return self._may_step(run) or self._leave(run)
 
     def _fail(self, run: _Run, error: Exception) -> bool:

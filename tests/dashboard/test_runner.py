@@ -80,6 +80,32 @@ def test_train_runs_to_the_end_and_the_thread_ends():
     assert runner.snapshot().steps_per_s > 0
 
 
+def test_train_waits_briefly_for_the_first_step_so_the_clicks_redraw_shows_it(held):
+    runner = Runner(SMALL)
+    held.allow()
+    runner.train(wait=30)
+    assert runner.snapshot().step == 1  # in before train() returned: the page's next draw shows it
+    took = _timed(runner.train)  # already training: returns at once
+    assert took < 0.05
+    runner.pause()
+    held.allow()  # the step in flight ends
+    _wait(lambda: runner.snapshot().state == "paused")
+    _wait(lambda: not live_threads())
+    took = _timed(lambda: runner.train(wait=0.3))  # a step that takes long: train() gives up after `wait`
+    assert 0.25 < took < 1.0 and runner.snapshot().state == "training" and runner.snapshot().step == 2
+    held.allow(10_000)
+    runner.close()
+    assert not live_threads()
+
+
+def test_the_end_of_a_step_wakes_train_even_while_a_redraw_holds_the_next_step():
+    runner = Runner(SMALL)
+    with runner.drawing():  # the first step waits DRAW_WAIT_S (1 s) for the redraw, then goes ahead
+        took = _timed(lambda: runner.train(wait=5))
+    assert runner.snapshot().step >= 1 and took < 1.8  # not held until the second step starts, 1 s later
+    runner.close()
+
+
 def test_pause_stops_the_counter_and_resume_continues():
     runner = Runner(SMALL)
     runner.train()
