@@ -419,7 +419,7 @@ def live_charts(model: str) -> tuple[LiveChart, ...]:
 # it): the Lab's (read from a laptop) and presentation mode's (read across a room; a row of two charts and
 # their captions fills a 1280 × 720 screen with the sidebar collapsed).
 FONTS = {False: {"label": 13, "title": 14, "heading": 16, "height": HEIGHT},
-         True: {"label": 17, "title": 18, "heading": 21, "height": 420}}
+         True: {"label": 17, "title": 18, "heading": 21, "height": 290}}
 
 
 def look(snap: Snapshot, log_y: bool = False) -> Look:

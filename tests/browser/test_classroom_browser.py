@@ -1,7 +1,8 @@
 """A teacher's Lab in a real browser at projector size (1280 × 720): the broadcast's room code is on screen after
 one click; the largest LSTM the budget allows shows progress and an estimate within a second of Train, and Pause
 and Reset answer within a second while its step runs; a lesson click and a map click leave an address that gives
-the same run on reload; a bad link says what it ignored. Times are measured inside the page (driver.watch)."""
+the same run on reload; a bad link says what it ignored; presentation mode's first row of charts and its captions fit
+the screen. Times are measured inside the page (driver.watch)."""
 
 import re
 from urllib.parse import parse_qsl, urlsplit
@@ -152,3 +153,16 @@ def test_a_bad_link_says_what_it_ignored_and_why(server):
         page.reload()
         button(page, "Train").wait_for(timeout=60_000)
         assert page.get_by_test_id("stAlert").filter(has_text="ignored them").count() == 0
+
+
+def test_presentation_mode_fits_the_first_row_of_charts_and_their_captions_on_a_projector(server):
+    url, _ = server
+    with chromium(*PROJECTOR) as context:
+        page = open_lab(context, url, "lesson=vanishing&presentation=true")
+        charts = page.get_by_test_id("stVegaLiteChart")
+        wait_until(lambda: charts.count() >= 2, timeout=60)
+        settle(page)
+        captions = page.get_by_test_id("stCaptionContainer").filter(has_text="One point per step")
+        for element in (charts.nth(0), charts.nth(1), captions.first):
+            box = element.bounding_box()
+            assert box["y"] + box["height"] <= PROJECTOR[1], element  # x axis and caption on the first screen

@@ -1,0 +1,32 @@
+"""`python -m docs.screenshots` re-takes exactly the screenshots README shows: none missing, none stale. No browser."""
+
+import re
+from pathlib import Path
+
+from docs.screenshots import OUT, SCENES
+
+ROOT = Path(__file__).resolve().parents[1]
+IMAGE = re.compile(r"!\[[^\]]*\]\(docs/screenshots/([^)\s]+\.png)\)")
+
+
+def readme_images(text: str) -> set[str]:
+    """The docs/screenshots/ images a Markdown text shows with ![...](...)."""
+    return set(IMAGE.findall(text))
+
+
+def test_the_parser_reads_image_lines_only():
+    text = "![a](docs/screenshots/x.png) ![b](docs/screenshots/y_1280x720.png)\nsee `docs/screenshots/` and z.png"
+    assert readme_images(text) == {"x.png", "y_1280x720.png"}
+
+
+def test_the_script_takes_every_screenshot_readme_shows_and_no_other():
+    shown = readme_images((ROOT / "README.md").read_text())
+    assert shown  # README has screenshots: an empty match would pass vacuously
+    assert set(SCENES) == shown, f"missing scenes: {shown - set(SCENES)}; not in README: {set(SCENES) - shown}"
+    assert all((OUT / name).is_file() for name in SCENES)
+
+
+def test_the_projector_shots_are_taken_at_the_size_their_names_state():
+    for name, (width, height, _) in SCENES.items():
+        if size := re.search(r"_(\d+)x(\d+)\.png$", name):
+            assert (width, height) == tuple(map(int, size.groups())), name
