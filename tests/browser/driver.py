@@ -96,9 +96,12 @@ def open_lab(context: object, url: str, query: str) -> object:
 
 
 def step_count(page: object) -> int:
-    """The Step metric ("123 / 500") of the Lab page or a viewer's."""
-    metric = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text(
-        "Step", exact=True))
+    """The Step metric ("123 / 500") of the Lab page or a viewer's.
+
+    Only a current element: while a rerun redraws the status, Streamlit can briefly show the previous run's
+    metric beside the new one, marked data-stale."""
+    current = page.locator('[data-testid="stElementContainer"]:not([data-stale="true"]) [data-testid="stMetric"]')
+    metric = current.filter(has=page.get_by_test_id("stMetricLabel").get_by_text("Step", exact=True))
     return int(metric.get_by_test_id("stMetricValue").inner_text().split("/")[0])
 
 
