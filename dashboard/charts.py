@@ -205,6 +205,13 @@ def _events_layer() -> alt.Chart:
     )
 
 
+def _lone_points(base: alt.Chart, field: str, groupby: list[str] | None = None) -> alt.Chart:
+    """A dot where a series has one finite value: a line through one point draws nothing (a run that diverges
+    at step 2 would show an empty chart whose axis spans step 1's loss)."""
+    return base.transform_joinaggregate(n=f"valid({field})", groupby=groupby or []).transform_filter(
+        f"datum.n == 1 && isFinite(datum['{field}'])").mark_point(filled=True, size=60)
+
+
 def _loss_chart(look: Look) -> alt.LayerChart:
     base = alt.Chart(alt.NamedData("loss")).encode(x=steps_x())
     y = (log_y_axis("loss:Q", "loss (log)") if look.log_y else alt.Y("loss:Q", title="loss"))
@@ -212,13 +219,14 @@ def _loss_chart(look: Look) -> alt.LayerChart:
     accuracy_tip = [alt.Tooltip("accuracy:Q", format=".3f")] if look.accuracy else []
     loss = base.mark_line(color="#1f77b4", strokeWidth=2).encode(
         y=y, tooltip=["step:Q", alt.Tooltip("loss:Q", format=".4g"), *accuracy_tip, merged])
+    lone = _lone_points(base, "loss").encode(y=y, color=alt.value("#1f77b4"))
     if not look.accuracy:  # a regression task: no accuracy, and no empty axis for it
-        return alt.layer(loss, _events_layer()).properties(title="Loss (MSE)")
+        return alt.layer(loss, lone, _events_layer()).properties(title="Loss (MSE)")
     accuracy = base.mark_line(color="#2ca02c", strokeDash=[6, 3]).encode(
         y=alt.Y("accuracy:Q", title="accuracy (dashed green)", scale=alt.Scale(domain=[0, 1])),
         tooltip=["step:Q", *accuracy_tip, merged],
     )
-    return alt.layer(loss, accuracy, _events_layer()).resolve_scale(y="independent").properties(
+    return alt.layer(loss + lone, accuracy, _events_layer()).resolve_scale(y="independent").properties(
         title="Loss and accuracy")
 
 
@@ -267,14 +275,15 @@ def _heatmap_chart(look: Look) -> alt.LayerChart:
 def _grad_norm_chart(look: Look) -> alt.LayerChart:
     data = alt.NamedData("grad_norm")
     y = log_y_axis("plotted:Q", "‖∇L‖ (log)")
+    colour = alt.Color("series:N", title=None, scale=alt.Scale(domain=["before clipping", "after clipping"],
+                                                                range=["#9467bd", "#17becf"]))
     lines = alt.Chart(data).mark_line(strokeWidth=2).encode(
-        x=steps_x(), y=y,
-        color=alt.Color("series:N", title=None, scale=alt.Scale(domain=["before clipping", "after clipping"],
-                                                                 range=["#9467bd", "#17becf"]),
-                        legend=alt.Legend(orient="top")),
+        x=steps_x(), y=y, color=colour.legend(orient="top"),
         strokeDash=alt.StrokeDash("series:N", legend=None),
         tooltip=["step:Q", "series:N", *NORM_TOOLTIP, alt.Tooltip("steps_merged:Q", title="steps in this point")],
     )
+    lone = _lone_points(alt.Chart(data), "plotted", groupby=["series"]).encode(
+        x=steps_x(), y=y, color=colour.legend(None))
     clipped = "datum.clipped > 0 && datum.series == 'before clipping'"
     clips = alt.Chart(data).transform_filter(clipped).mark_tick(color="#d62728", thickness=2, size=10).encode(
         x="step:Q", y=y, tooltip=["step:Q", alt.Tooltip("clipped:Q", title="fraction of steps clipped", format=".2f")])
@@ -282,7 +291,7 @@ def _grad_norm_chart(look: Look) -> alt.LayerChart:
     threshold = threshold.mark_line(color="#d62728", strokeDash=[2, 2]).encode(
         x="step:Q", y=alt.Y("clip_threshold:Q", scale=alt.Scale(type="log")),
         tooltip=["step:Q", alt.Tooltip("clip_threshold:Q", title="clip threshold")])
-    return alt.layer(lines, threshold, clips, _events_layer()).resolve_scale(color="independent").properties(
+    return alt.layer(lines, lone, threshold, clips, _events_layer()).resolve_scale(color="independent").properties(
         title="Total gradient norm ‖∇L‖")
 
 

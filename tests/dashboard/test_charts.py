@@ -382,3 +382,28 @@ def test_csv_frames_of_a_view_built_by_hand_use_the_chart_rows():
     wide = charts.timesteps_frame(hand)
     assert len(wide) == 3 and {"hidden_5", "cell_5", "term_5"} <= set(wide.columns)
     assert (wide[["hidden_1", "hidden_2"]] == 0).all().all()  # zeros exported as zeros
+
+
+def _layers(spec: object) -> Iterator[dict]:
+    """Every unit spec (one with a mark) in a layered spec, at any depth."""
+    if isinstance(spec, dict):
+        if "mark" in spec:
+            yield spec
+        for value in spec.get("layer", []):
+            yield from _layers(value)
+
+
+@pytest.mark.parametrize(("name", "field"), [("loss", "loss"), ("grad_norm", "plotted")])
+def test_a_series_with_one_finite_value_is_drawn_as_a_dot(name, field):
+    # A line through one point draws nothing: lesson 7 diverges at step 2, and its loss and gradient charts
+    # were empty, their axes spanning step 1's values. A dot layer shows a series while it has one value.
+    spec = charts.vega_spec(name, _snapshot(steps=1))
+    lines = [u for u in _layers(spec) if u["mark"]["type"] == "line" and u["encoding"]["y"]["field"] == field]
+    dots = [u for u in _layers(spec) if u["mark"]["type"] == "point"]
+    assert lines and len(dots) == 1
+    (dot,) = dots
+    count, only = dot["transform"]
+    assert count["joinaggregate"] == [{"op": "valid", "field": field, "as": "n"}]
+    assert only["filter"].startswith("datum.n == 1")
+    assert dot["encoding"]["y"]["field"] == field and dot["encoding"]["x"]["field"] == "step"
+    assert dot["encoding"]["y"].get("scale") == lines[0]["encoding"]["y"].get("scale")  # on the line's axis
