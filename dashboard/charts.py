@@ -351,6 +351,8 @@ def _weight_terms_caption(snap: Snapshot) -> str:
     total = terms.sum()
     share = (f"Step {snap.step}: the last five terms make up {terms[-5:].sum() / total:.0%} of the sum of their "
              "sizes. ") if len(terms) > 5 and np.isfinite(total) and total > 0 else ""
+    if not np.isfinite(terms).all():  # only the latest step is drawn: a diverged one leaves the chart blank
+        share = f"Step {snap.step}: its terms are not finite (the run diverged), so there is nothing to draw. "
     lstm = snap.config.model == "lstm"
     sum_ = ("∂L/∂W_hh = Σ_t δ_t h_{t−1}ᵀ, δ_t over all four gate blocks." if lstm
             else "∂L/∂W_h = Σ_t δ_t h_{t−1}ᵀ.")

@@ -324,6 +324,13 @@ def test_weight_terms_caption_measures_the_last_five_terms_share():
     assert charts.CHARTS["weight_terms"].caption(_snapshot(seq_len=3)).startswith("∂L/∂W_h")  # too short to say
 
 
+def test_weight_terms_caption_says_why_a_diverged_step_draws_nothing():
+    snap = _snapshot(seq_len=10, zeros=0, steps=2, state="diverged")
+    snap.history.latest.weight_terms[4] = np.nan  # as after lesson 7's step 2
+    caption = charts.CHARTS["weight_terms"].caption(snap)
+    assert caption.startswith("Step 2: its terms are not finite (the run diverged), so there is nothing to draw.")
+
+
 # --- CSV ---------------------------------------------------------------------------------
 def _read(text: str) -> pd.DataFrame:
     return pd.read_csv(io.StringIO(text), comment="#")
