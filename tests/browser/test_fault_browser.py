@@ -4,7 +4,7 @@ Reset recovers."""
 
 import pytest
 
-from tests.browser.driver import button, chromium, open_lab, serve
+from tests.browser.driver import button, chromium, open_lab, serve, settle
 from tests.browser.polling import thread_log, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -56,6 +56,7 @@ def test_a_failing_step_shows_its_message_promptly_and_leaves_no_thread():
         assert [event for _, event in thread_log(log)] == ["started", "ended (live=0)"]
         assert "step 4 failed" in log.read_text() and "RuntimeError: injected fault" in log.read_text()
 
+        settle(page)  # a press that lands while a rerun finishes can be dropped (open finding, closing note)
         button(page, "Reset").click()  # recovers: a new run, idle, no message
         wait_until(lambda: message.count() == 0, timeout=10)
         assert button(page, "Train").count() == 1
