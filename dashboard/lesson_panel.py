@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from dashboard.state import BY_TITLE, LESSON, PACE, apply_config, nearest_pace
@@ -53,12 +55,17 @@ def lesson_text(lesson: Lesson) -> None:
     st.caption(f"{lesson.claim_text}. Reproduce: `python -m models.lessons {lesson.key} --seeds 0-9`")
 
 
-def lesson_card(lesson: Lesson, compact: bool = False) -> None:
-    """The lesson's card; `compact` (presentation mode) shows one line that opens to the whole text."""
+def lesson_frame(title: str, text: Callable[[], None], compact: bool) -> None:
+    """A lesson's title around its `text`; `compact` (presentation mode): one line that opens to the whole text."""
     if compact:
-        with st.expander(f"**{lesson.title}** · what it shows, what to watch", icon=":material/menu_book:"):
-            lesson_text(lesson)
+        with st.expander(f"**{title}** · what it shows, what to watch", icon=":material/menu_book:"):
+            text()
         return
     with st.container(border=True):
-        st.markdown(f"#### {lesson.title}")
-        lesson_text(lesson)
+        st.markdown(f"#### {title}")
+        text()
+
+
+def lesson_card(lesson: Lesson, compact: bool = False) -> None:
+    """The lesson's card (the Lab's; the watch page frames a broadcast lesson the same way)."""
+    lesson_frame(lesson.title, lambda: lesson_text(lesson), compact)

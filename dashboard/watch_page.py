@@ -21,6 +21,7 @@ from streamlit.dataframe_util import convert_anything_to_arrow_bytes
 from dashboard.broadcast import Rooms, RoomView, normalize_code
 from dashboard.charts import LIVE_CHARTS, vega_spec
 from dashboard.history import Snapshot
+from dashboard.lesson_panel import lesson_frame
 from dashboard.live_view import chart_grid, progress, status
 from dashboard.presenter import base_url, rooms
 
@@ -61,13 +62,7 @@ def shared_frame(store: Rooms, code: str, log_y: bool, max_age: float = WATCH_RE
 def _lesson(info: Mapping[str, Any], compact: bool) -> None:
     if not info.get("title"):
         return
-    if compact:  # a projector: the lesson on one line, opened on demand
-        with st.expander(f"**{info['title']}** · what it shows, what to watch", icon=":material/menu_book:"):
-            _lesson_text(info)
-        return
-    with st.container(border=True):
-        st.markdown(f"#### {info['title']}")
-        _lesson_text(info)
+    lesson_frame(info["title"], lambda: _lesson_text(info), compact)
 
 
 def _lesson_text(info: Mapping[str, Any]) -> None:
