@@ -93,7 +93,9 @@ def controls(runner: Runner, snap: Snapshot, info: dict[str, str]) -> float:
     Returns the pace in steps per second (inf: as fast as possible)."""
     label, icon, action = PRIMARY[snap.state]
     cols = st.columns([1.1, 0.95, 0.95, 1.45, 2.6], vertical_alignment="bottom")
-    cols[0].button(label, icon=icon, key=f"primary_{action}", type="primary", disabled=action is None,
+    # One key whatever the label: a key that changed with the state made a new button beside the stale one until
+    # the rerun ended, so the whole row grew and shrank by 28 px under the pointer (presses landed on nothing).
+    cols[0].button(label, icon=icon, key="primary", type="primary", disabled=action is None,
                    width="stretch", on_click=getattr(runner, action) if action else None)
     cols[1].button("Step", icon=":material/skip_next:", key="step_button", width="stretch", on_click=runner.step_once,
                    disabled=snap.state in FINAL, help="Train exactly one batch, then pause.")
@@ -174,29 +176,38 @@ def _broadcast_info(lesson: object | None) -> dict[str, str]:
 
 
 def lab_page() -> None:
+    """The page, top to bottom. Whatever appears only in some states sits in a container drawn in every state
+    (`st.container()` below): the elements after it then keep their places, so a state change updates the
+    controls and charts in place instead of drawing new ones beside the stale ones until the rerun ends (the
+    page jumped under the pointer, and every chart was rebuilt)."""
     config = sidebar()
     presentation, lesson = header()
-    link_notice(config)
+    with st.container():
+        link_notice(config)
     runner = session_runner()
     runner.touch()
-    if pop_loaded_lesson() is not None:
-        runner.reset(config)  # a lesson is a fresh run, even if only lr or clipping differ
-    elif notice := runner.configure(config):
-        st.info(notice)
-    if lesson is not None:
-        lesson_card(lesson, compact=presentation)
-    elif config.replace(seed=0) == DEFAULTS:
-        st.info(DEFAULT_RUN_NOTE, icon=":material/info:")
+    with st.container():
+        if pop_loaded_lesson() is not None:
+            runner.reset(config)  # a lesson is a fresh run, even if only lr or clipping differ
+        elif notice := runner.configure(config):
+            st.info(notice)
+    with st.container():
+        if lesson is not None:
+            lesson_card(lesson, compact=presentation)
+        elif config.replace(seed=0) == DEFAULTS:
+            st.info(DEFAULT_RUN_NOTE, icon=":material/info:")
     info = _broadcast_info(lesson)
     code = broadcasting(info)
     snap = runner.snapshot()
     if (pace := runner_pace(controls(runner, snap, info))) != snap.pace:
         runner.set_pace(pace)
         snap = runner.snapshot()
-    long_run_warning(snap)
+    with st.container():
+        long_run_warning(snap)
     with st.sidebar:  # below the configuration, once lesson and pace have been read
         link_section(config, lesson.key if lesson else None)
-    present_panel(code, info)
+    with st.container():
+        present_panel(code, info)
     live(runner, snap.active, presentation)
     theory_section(runner, snap)
     compare_section(snap)

@@ -77,6 +77,12 @@ def status(snap: Snapshot, compact: bool = False) -> None:
     else:
         for col, (name, value) in zip(st.columns(len(values)), values.items(), strict=True):
             col.metric(name, value)
+    with st.container():  # drawn in every state, so the progress bar and charts below keep their places
+        _state_note(snap)
+
+
+def _state_note(snap: Snapshot) -> None:
+    """What the state means, when it needs saying."""
     if snap.state == "queued":
         st.warning("Queued: the server is already training as many runs as it has cores for. "
                    "Yours starts as soon as one of them pauses or finishes.")

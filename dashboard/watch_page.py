@@ -20,6 +20,7 @@ from streamlit.dataframe_util import convert_anything_to_arrow_bytes
 
 from dashboard.broadcast import Rooms, RoomView, normalize_code
 from dashboard.charts import LIVE_CHARTS, vega_spec
+from dashboard.compare import applies
 from dashboard.history import Snapshot
 from dashboard.lesson_panel import lesson_frame
 from dashboard.live_view import chart_grid, progress, status
@@ -73,9 +74,9 @@ def _lesson_text(info: Mapping[str, Any]) -> None:
 
 
 def _settings(snap: Snapshot) -> None:
-    """The presenter's current settings (live lr / clipping included), one line."""
+    """The presenter's current settings (live lr / clipping included) that apply to this run, one line."""
     st.caption(" · ".join(f"{k} = {v:g}" if isinstance(v, float) else f"{k} = {v}"
-                          for k, v in snap.config.to_dict().items()))
+                          for k, v in snap.config.to_dict().items() if applies(snap.config, k)))
 
 
 def _gone(code: str) -> None:
@@ -119,7 +120,8 @@ def watch_page(code: str) -> None:
         frame = None if room is None else shared_frame(rooms(), code, log_y, presentation=presentation)
         if frame is None:
             st.rerun()  # full run: show why, and stop polling
-        _lesson(room.info, presentation)
+        with st.container():  # drawn with or without a lesson, so the charts below keep their places
+            _lesson(room.info, presentation)
         _settings(frame.snap)
         status(frame.snap, compact=presentation)
         progress(frame.snap)

@@ -4,7 +4,6 @@
 import re
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from dashboard.charts import live_charts
 from tests.browser.driver import button, chromium, open_lab, step_count
@@ -14,19 +13,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 
 def _broadcast(page) -> str:
-    """Press "Broadcast" and read the room code off the watch link the page shows.
+    """Press "Broadcast" once and read the room code off the watch link the page shows.
 
-    Pressed once more if the first press left the button as it was: under load, a press that lands while a chart
-    refresh (a fragment rerun) is finishing was seen to be dropped (twice in ~10 runs at load 2-5; open issue).
-    test_classroom_browser checks the one-click promise on an idle page."""
+    Pressed while the Train click's rerun may still be drawing: when the primary button took a new key per state,
+    the control row shrank under the pointer as that rerun ended and the press was lost (twice in ~10 runs)."""
     link = page.get_by_test_id("stCode").filter(has_text="?watch=")
-    for _ in range(2):
-        button(page, "Broadcast").click()  # in the Lab's control row: dashboard.presenter
-        try:
-            link.wait_for(timeout=10_000)
-            break
-        except PlaywrightTimeout:
-            assert button(page, "Broadcast").count() == 1  # dropped, not half-done: press again
+    button(page, "Broadcast").click()  # in the Lab's control row: dashboard.presenter
     link.wait_for(timeout=10_000)
     return re.search(r"\?watch=(\w+)", link.inner_text()).group(1)
 

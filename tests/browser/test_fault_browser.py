@@ -1,10 +1,10 @@
 """A real browser against a server whose Trainer.step fails at step 4 (injected in the server process before
-Streamlit starts): the page shows the exception's message promptly, the training thread ends, and
-Reset recovers."""
+Streamlit starts): the page shows the exception's message promptly, the training thread ends, the
+controls hold still meanwhile, and one press of Reset recovers."""
 
 import pytest
 
-from tests.browser.driver import button, chromium, open_lab, serve, settle
+from tests.browser.driver import button, chromium, open_lab, serve
 from tests.browser.polling import thread_log, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -35,28 +35,49 @@ WATCH_FOR = """text => {
 }"""
 
 
-def test_a_failing_step_shows_its_message_promptly_and_leaves_no_thread():
+# Records, every animation frame, where the Reset button is: a control that moves while a rerun draws can lose a
+# press (the pointer goes down on it and up on whatever slid under it).
+TRACK_RESET = """() => {
+  window.__tops = new Set();
+  const track = () => {
+    const reset = [...document.querySelectorAll('button')].find(b => b.innerText.trim().endsWith('Reset'));
+    if (reset) window.__tops.add(Math.round(reset.getBoundingClientRect().top));
+    requestAnimationFrame(track);
+  };
+  track();
+}"""
+
+
+CYCLES = 3
+
+
+def test_a_failing_step_shows_its_message_within_a_second_and_one_reset_recovers():
     with serve(before=FAULT) as (url, log), chromium() as context:
         page = open_lab(context, url, "steps=100000")
         page.wait_for_timeout(1000)  # let the first render settle
         message = page.get_by_test_id("stAlert").filter(has_text="injected fault")
-        page.evaluate(WATCH_FOR, "injected fault")
-        button(page, "Train").click()
-        message.wait_for(timeout=10_000)
-        shown = page.evaluate("(window.__shown - window.__clicked) / 1000")
-        # Issue 11 asks for one second. Measured on a quiet 2-core box (19 runs, 2026-11-27): 0.30-0.6 s in most,
-        # 1.0-1.25 s in about a third and up to 2.3 s: the tail is Chromium re-rendering the whole Lab after Train
-        # (0.5-0.9 s after the server's run ended), the same browser cost that holds back the dashboard in issue 13.
-        # The bound here is what CI can hold; the one-second target stays open in the closing note.
-        assert shown < 3.0, f"the error took {shown:.2f} s to show"
-        assert "step 4 failed with RuntimeError: injected fault" in message.inner_text()
-        assert page.get_by_test_id("stException").count() == 0  # a message, not a crash
+        shown = []
+        for cycle in range(1, CYCLES + 1):  # the first run of a fresh server, then runs after a Reset
+            page.evaluate(WATCH_FOR, "injected fault")
+            page.evaluate(TRACK_RESET)
+            button(page, "Train").click()
+            message.wait_for(timeout=10_000)
+            shown.append(page.evaluate("(window.__shown - window.__clicked) / 1000"))
+            assert "step 4 failed with RuntimeError: injected fault" in message.inner_text()
+            assert page.get_by_test_id("stException").count() == 0  # a message, not a crash
 
-        wait_until(lambda: thread_log(log) and thread_log(log)[-1][1] == "ended (live=0)", timeout=5)
-        assert [event for _, event in thread_log(log)] == ["started", "ended (live=0)"]
-        assert "step 4 failed" in log.read_text() and "RuntimeError: injected fault" in log.read_text()
-
-        settle(page)  # a press that lands while a rerun finishes can be dropped (open finding, closing note)
-        button(page, "Reset").click()  # recovers: a new run, idle, no message
-        wait_until(lambda: message.count() == 0, timeout=10)
-        assert button(page, "Train").count() == 1
+            wait_until(lambda n=2 * cycle: len(thread_log(log)) == n, timeout=5)
+            assert [event for _, event in thread_log(log)] == ["started", "ended (live=0)"] * cycle
+            page.wait_for_timeout(500)
+            # The primary button once took a new key per state (Train / Pause / Error): until the rerun ended, the
+            # stale button stood beside the new one, the row was 28 px taller, and Reset jumped as the rerun finished.
+            assert len(page.evaluate("[...window.__tops]")) == 1, "the controls moved while the run started and failed"
+            button(page, "Reset").click()  # one press recovers: a new run, idle, no message
+            wait_until(lambda: message.count() == 0, timeout=10)
+            button(page, "Train").wait_for(timeout=10_000)
+        assert log.read_text().count("step 4 failed") == CYCLES and "RuntimeError: injected fault" in log.read_text()
+        # Issue 11 asks for one second. Measured on a quiet 2-core box (15 fresh servers, 2026-11-27): 0.33-0.80 s;
+        # under load (other browser tests beside it) 0.39-2.1 s. The median of three holds the promise without
+        # letting one slow frame on a shared CI box fail the suite; the bound catches a message that never comes
+        # promptly (before the controls held still, the whole Lab was redrawn after Train: up to 2.3 s when quiet).
+        assert sorted(shown)[CYCLES // 2] < 1.0 and max(shown) < 3.0, f"the error took {shown} s to show"

@@ -67,7 +67,7 @@ def test_sidebar_maps_to_run_config_and_steps_match_the_engine():
 
 def test_train_runs_in_the_background_until_done():
     app = _app({"task": "cat_mat_rat", "steps": "25"})
-    app.button(key="primary_train").click().run()
+    app.button(key="primary").click().run()
     deadline = time.monotonic() + 30
     while _metrics(app)["State"] != "done":
         assert time.monotonic() < deadline
@@ -88,8 +88,8 @@ def test_fifty_train_stop_cycles_from_the_page_leave_no_thread():
         while _metrics(app)["State"] == "pausing":  # Train is offered again once the step in flight has ended
             time.sleep(0.01)
             app.run()
-        app.button(key="primary_train").click().run()
-        stop = "primary_pause" if cycle % 2 else "reset_button"
+        app.button(key="primary").click().run()
+        stop = "primary" if cycle % 2 else "reset_button"  # "primary" is Pause here
         app.button(key=stop).click().run()
     assert not app.exception
     deadline = time.monotonic() + 5
@@ -158,7 +158,7 @@ def test_a_failing_step_shows_its_message_within_a_second_and_reset_recovers(mon
     monkeypatch.setattr(Trainer, "step", fail_at_step_4)
     app = _app({"task": "cat_mat_rat", "steps": "100000"})
     clicked = time.monotonic()
-    app.button(key="primary_train").click().run()
+    app.button(key="primary").click().run()
     while _metrics(app)["State"] != "error":  # each run is what the page's fragment does every REFRESH_S
         assert time.monotonic() - clicked < 1.0, "no error on the page within a second"
         time.sleep(REFRESH_S)
@@ -188,9 +188,9 @@ def test_pause_during_a_long_step_says_pausing_until_the_step_ends(monkeypatch):
 
     monkeypatch.setattr(Trainer, "step", long_step)
     app = _app({"task": "cat_mat_rat", "steps": "100000"})
-    app.button(key="primary_train").click().run()
+    app.button(key="primary").click().run()
     assert started.wait(10)
-    app.button(key="primary_pause").click().run()
+    app.button(key="primary").click().run()
     assert _metrics(app)["State"] == "pausing" and _metrics(app)["Step"].startswith("0 /")
     assert "step 1 is still running" in app.info[0].value and app.button[0].label == "Pausing…"
     finish.set()

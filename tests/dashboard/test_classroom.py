@@ -191,7 +191,7 @@ def test_the_weights_button_is_disabled_while_a_step_may_run(held_step):
     started, _ = held_step
     app = _open({"task": "cat_mat_rat"})
     assert not _weights_button(app).proto.disabled
-    app.button(key="primary_train").click().run()
+    app.button(key="primary").click().run()
     assert started.wait(10)
     app.run()
     assert _weights_button(app).proto.disabled

@@ -88,7 +88,8 @@ def test_viewer_sees_the_presenters_run_and_trains_nothing(room, monkeypatch):
     assert chart_data(app, "loss")["loss"].tolist() == [r.loss for r in records]
     assert len(app.get("vega_lite_chart")) == len(live_charts(presenter_run.snapshot().config.model))
     assert "Vanishing gradients" in app.markdown[0].value + app.markdown[1].value
-    assert "task = cat_mat_rat" in app.caption[0].value
+    assert "task = cat_mat_rat" in app.caption[0].value and "lr = " in app.caption[0].value
+    assert "forget_bias" not in app.caption[0].value  # an RNN has no forget gate: only settings that apply
     assert live_threads() == threads
     assert rooms().watch(code, "presenter check").viewers == 2  # the page, this check
 
@@ -106,7 +107,7 @@ def test_viewer_sees_the_presenters_run_and_trains_nothing(room, monkeypatch):
 def test_presenter_panel_publishes_shows_the_link_and_stops():
     app = AppTest.from_string(PANEL, default_timeout=60).run()
     assert [b.label for b in app.button] == ["Broadcast"] and not app.code
-    app.button(key="present_start").click().run()
+    app.button(key="present").click().run()
     link = app.code[0].value
     assert "?watch=" in link
     code = link.partition("?watch=")[2]
@@ -115,14 +116,14 @@ def test_presenter_panel_publishes_shows_the_link_and_stops():
     assert room is not None and room.info["title"] == "Lesson one"
     assert app.metric[0].label == "Watching now"
     assert [b.label for b in app.button] == ["End broadcast"]
-    app.button(key="present_stop").click().run()
+    app.button(key="present").click().run()
     assert rooms().watch(code, "student") is None
     assert [b.label for b in app.button] == ["Broadcast"] and not app.code
 
 
 def test_closing_the_presenters_tab_closes_the_room():
     app = AppTest.from_string(PANEL, default_timeout=60).run()
-    app.button(key="present_start").click().run()
+    app.button(key="present").click().run()
     code = app.code[0].value.partition("?watch=")[2]
     assert rooms().watch(code, "student") is not None
     clear_session_resource_cache("test session id")  # what Streamlit does when the session disconnects
