@@ -10,7 +10,8 @@ worker in its own process could reach: headless training while a tab streams a r
 server whose training is held to a slow pace (so the page refreshes as usual but the server
 trains little). Every figure is the median over the rounds with its min–max; the machine's load
 average is printed first, with a warning when other work shares the cores. The server and browser
-come from the browser tests' driver (tests/browser/driver.py).
+come from the browser tests' driver (tests/browser/driver.py). --ablate measures what each live chart
+costs: the same figures with all charts, without each one in turn, and without any.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 import torch
 
 from benchmarks.engine import load_report
+from dashboard.charts import CHARTS, live_charts
 from dashboard.sidebar import share_query
 from models import RunConfig, Trainer
 from models.trainer import warm_up
@@ -70,6 +72,17 @@ def _paced(self, *args, **kwargs):
     _init(self, *args, **kwargs)
     self.set_pace({PACE})
 dashboard.runner.Runner.__init__ = _paced
+"""
+
+
+def without_charts(names: tuple[str, ...]) -> str:
+    """Server-start code (serve's `before`) that leaves the live charts `names` out of the Lab: the ablation."""
+    return f"""
+import dashboard.charts, dashboard.live_view
+_all = dashboard.charts.live_charts
+def _fewer(model):
+    return tuple(c for c in _all(model) if c.name not in {names!r})
+dashboard.charts.live_charts = dashboard.live_view.live_charts = _fewer
 """
 
 
@@ -167,18 +180,36 @@ def main() -> None:
                         help="extra `streamlit run` option, e.g. runner.postScriptGC=true")
     parser.add_argument("--beside-page", action="store_true",
                         help=f"also time headless training beside a page streaming a run paced to {PACE} steps/s")
+    parser.add_argument("--drop", action="append", default=[], choices=list(CHARTS), metavar="CHART",
+                        help=f"leave this live chart out of the Lab ({', '.join(CHARTS)}); repeatable")
+    parser.add_argument("--ablate", action="store_true", help="measure each config with all its live charts, "
+                        "then once without each one and once without any, each on a fresh server")
     args = parser.parse_args()
     torch.set_num_threads(1)  # as the app does (RNN_LAB_TORCH_THREADS)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} thread; {load_report()}", flush=True)
     warm_up()
     options = [f"--{option}" for option in args.streamlit_option]
+    chosen = [(name, config) for i, (name, config) in enumerate(CONFIGS.items()) if not args.config or i in args.config]
+    if args.ablate:
+        with chromium() as context:
+            for name, config in chosen:
+                for dropped in ablations(config):
+                    with serve(*options, before=without_charts(dropped)) as (url, _):
+                        line = measure(context, url, config, args.seconds, args.rounds)
+                    print(f"{name}, without {', '.join(dropped) or 'nothing'}: {line}", flush=True)
+        return
     with contextlib.ExitStack() as stack:
-        url, _ = stack.enter_context(serve(*options))
+        url, _ = stack.enter_context(serve(*options, before=without_charts(tuple(args.drop))))
         paced_url = stack.enter_context(serve(*options, before=SLOW_RUNS))[0] if args.beside_page else None
         context = stack.enter_context(chromium())
-        for i, (name, config) in enumerate(CONFIGS.items()):
-            if not args.config or i in args.config:
-                print(f"{name}: {measure(context, url, config, args.seconds, args.rounds, paced_url)}", flush=True)
+        for name, config in chosen:
+            print(f"{name}: {measure(context, url, config, args.seconds, args.rounds, paced_url)}", flush=True)
+
+
+def ablations(config: RunConfig) -> list[tuple[str, ...]]:
+    """Nothing dropped, each of the config's live charts dropped alone, all of them dropped."""
+    names = tuple(c.name for c in live_charts(config.model))
+    return [(), *((name,) for name in names), names]
 
 
 if __name__ == "__main__":
