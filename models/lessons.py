@@ -303,7 +303,7 @@ _LESSONS = (
         watch=(
             "It does not help here. At step 1 the slopes remove more than five decades (tanh′ removed less than 2.5 "
             "in lesson 2) and W_h, with the same ordinary init, still removes more than nine. ‖∂L/∂h_1‖/‖∂L/∂h_T‖ "
-            "stays below 1e-10 (the chart may show 0: too small for float32) and the loss stays at chance."
+            "is below 1e-10 at step 1 and the loss stays at chance."
         ),
         try_next="Try leaky_relu, whose off units keep a small slope, or sigmoid, whose slope never exceeds 1/4.",
         claim=claim(ratio(1, below=1e-10), mean_loss(50, above=0.65)),
