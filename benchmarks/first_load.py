@@ -16,6 +16,8 @@ import statistics
 import time
 from pathlib import Path
 
+from dashboard.charts import live_charts
+from models import RunConfig
 from tests.browser import driver
 from tests.browser.driver import chromium, serve
 
@@ -51,6 +53,8 @@ def _run_script(self, rerun_data):
 _sr.ScriptRunner._run_script = _run_script
 """
 
+# The last milestone: every live chart of the default run drawn.
+ALL_CHARTS = f"{len(live_charts(RunConfig().model))} charts"
 # In the page: when each milestone first appears, as epoch milliseconds.
 MILESTONES = """() => {
   window.__firstload = {};
@@ -62,12 +66,12 @@ MILESTONES = """() => {
     mark('sidebar widget', () => document.querySelector('[data-testid=stSidebar] [data-testid=stSelectbox]'));
     mark('lessons', () => document.querySelector('[data-testid=stButtonGroup]'));
     mark('Train button', () => [...document.querySelectorAll('button')].some(b => b.innerText.includes('Train')));
-    mark('5 charts', () => document.querySelectorAll(
-      '[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg').length >= 5);
+    mark('ALL_CHARTS', () => document.querySelectorAll(
+      '[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg').length >= ALL_COUNT);
   };
   new MutationObserver(check).observe(document, {subtree: true, childList: true, characterData: true});
   setInterval(check, 20);
-}"""
+}""".replace("ALL_CHARTS", ALL_CHARTS).replace("ALL_COUNT", ALL_CHARTS.split()[0])
 
 
 def one_load(page: str) -> dict[str, float]:
@@ -77,7 +81,7 @@ def one_load(page: str) -> dict[str, float]:
         tab = context.new_page()
         opened = time.time()
         tab.goto(f"{url}{page}")
-        tab.wait_for_function("window.__firstload && '5 charts' in window.__firstload", timeout=120_000)
+        tab.wait_for_function(f"window.__firstload && '{ALL_CHARTS}' in window.__firstload", timeout=120_000)
         tab.wait_for_timeout(500)  # the run's end is logged after its last element
         browser = {name: ms / 1000 - opened for name, ms in tab.evaluate("window.__firstload").items()}
         server = {}
