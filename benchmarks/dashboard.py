@@ -24,6 +24,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 
@@ -32,6 +33,7 @@ from dashboard.charts import CHARTS, live_charts
 from dashboard.sidebar import share_query
 from models import RunConfig, Trainer
 from models.trainer import warm_up
+from tests.browser import driver
 from tests.browser.driver import button, chromium, open_lab, serve
 
 CONFIGS = {  # long enough that neither finishes during a measurement
@@ -182,6 +184,8 @@ def main() -> None:
                         help=f"also time headless training beside a page streaming a run paced to {PACE} steps/s")
     parser.add_argument("--drop", action="append", default=[], choices=list(CHARTS), metavar="CHART",
                         help=f"leave this live chart out of the Lab ({', '.join(CHARTS)}); repeatable")
+    parser.add_argument("--against", type=Path, metavar="DIR", help="A/B: interleave every window with the same "
+                        "window on a server run from another checkout (e.g. `git worktree add /tmp/old <commit>`)")
     parser.add_argument("--ablate", action="store_true", help="measure each config with all its live charts, "
                         "then once without each one and once without any, each on a fresh server")
     args = parser.parse_args()
@@ -190,6 +194,16 @@ def main() -> None:
     warm_up()
     options = [f"--{option}" for option in args.streamlit_option]
     chosen = [(name, config) for i, (name, config) in enumerate(CONFIGS.items()) if not args.config or i in args.config]
+    if args.against:
+        with contextlib.ExitStack() as stack:
+            urls = {"this": stack.enter_context(serve(*options))[0]}
+            driver.ROOT = args.against  # serve() starts the server in this checkout
+            urls[str(args.against)] = stack.enter_context(serve(*options))[0]
+            context = stack.enter_context(chromium())
+            for name, config in chosen:
+                for side, line in compare(context, urls, config, args.seconds, args.rounds).items():
+                    print(f"{name}, {side}: {line}", flush=True)
+        return
     if args.ablate:
         with chromium() as context:
             for name, config in chosen:
@@ -204,6 +218,18 @@ def main() -> None:
         context = stack.enter_context(chromium())
         for name, config in chosen:
             print(f"{name}: {measure(context, url, config, args.seconds, args.rounds, paced_url)}", flush=True)
+
+
+def compare(context: object, urls: dict[str, str], config: RunConfig, seconds: float, rounds: int) -> dict[str, str]:
+    """A/B: the same in-app window on each server in turn, `rounds` times; per server, median (min–max)."""
+    windows = {side: [] for side in urls}
+    for _ in range(rounds):
+        for side, url in urls.items():
+            windows[side].append(app_rates(context, url, config, seconds))
+    return {side: f"in app {_spread(w, 'steps_per_s', '{:.0f}')} steps/s | UI refreshes "
+                  f"{_spread(w, 'refresh_per_s', '{:.1f}')}/s | Train -> first step drawn "
+                  f"{_spread(w, 'first_step_s', '{:.2f}')} s | browser busy "
+                  f"{_spread(w, 'browser_ms_per_refresh', '{:.0f}')} ms per refresh" for side, w in windows.items()}
 
 
 def ablations(config: RunConfig) -> list[tuple[str, ...]]:
