@@ -50,16 +50,19 @@ def trainability_map() -> None:
 
 
 def pages() -> dict[str, st.Page]:
-    """The app's pages by the names `go_to` uses; the Lab is the default ("/")."""
+    """The app's pages by the names `go_to` uses; the Lab is the default ("/").
+
+    Material icons come with Streamlit's own icon font: emoji showed as empty boxes on a machine without an
+    emoji font (Debian's Chromium, a classroom PC)."""
     return {
-        "lab": st.Page(lab, title="Lab", icon="🧪", default=True),
-        "bptt": st.Page(bptt, title="BPTT by hand", icon="✍️", url_path="bptt"),
-        "map": st.Page(trainability_map, title="Trainability map", icon="🗺️", url_path="map"),
+        "lab": st.Page(lab, title="Lab", icon=":material/science:", default=True),
+        "bptt": st.Page(bptt, title="BPTT by hand", icon=":material/edit_note:", url_path="bptt"),
+        "map": st.Page(trainability_map, title="Trainability map", icon=":material/map:", url_path="map"),
     }
 
 
 def main() -> None:
-    st.set_page_config(page_title="RNN Gradient Lab", page_icon="🔁", layout="wide")
+    st.set_page_config(page_title="RNN Gradient Lab", page_icon=":material/sync:", layout="wide")
     if "watch" in st.query_params:  # a student's broadcast link: read-only, trains nothing
         from dashboard.watch_page import watch_page
 

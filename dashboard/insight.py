@@ -64,8 +64,8 @@ def compare_section(snap: Snapshot) -> None:
     """Pin finished runs and overlay 2–4 of them: the most telling picture is two runs side by side."""
     st.subheader("Compare runs")
     can_pin = snap.history.latest is not None and not snap.active
-    st.button("📌 Pin this run", key="pin_button", disabled=not can_pin, on_click=_pin, args=(snap,),
-              help="Keep this run's loss curve and final gradient profile to compare with later runs.")
+    st.button("Pin this run", icon=":material/push_pin:", key="pin_button", disabled=not can_pin, on_click=_pin,
+              args=(snap,), help="Keep this run's loss curve and final gradient profile to compare with later runs.")
     pins: list[PinnedRun] = st.session_state.get(PINS, [])
     if not pins:
         st.caption("Pin a finished, paused or diverged run, change a setting, train again, and pin that too.")
