@@ -157,13 +157,18 @@ def measure(context: object, url: str, config: RunConfig, seconds: float, rounds
         beside = headless_rate(config, seconds)
     spread = functools.partial(_spread, rounds_)
     line = (f"headless {spread('headless', '{:.0f}')} steps/s | in app {spread('steps_per_s', '{:.0f}')} steps/s = "
-            f"{spread('ratio', '{:.0%}')} of headless | UI refreshes {spread('refresh_per_s', '{:.1f}')}/s | "
-            f"Train -> first step drawn {spread('first_step_s', '{:.2f}')} s | browser busy "
-            f"{spread('browser_ms_per_refresh', '{:.0f}')} ms per refresh | headless beside a busy core "
+            f"{spread('ratio', '{:.0%}')} of headless | {_page_figures(rounds_)} | headless beside a busy core "
             f"{beside:.0f} steps/s ({beside / statistics.median(r['headless'] for r in rounds_):.0%})")
     if paced_url:
         line += f" | headless beside a streaming page {spread('beside_ratio', '{:.0%}')} of headless"
     return line
+
+
+def _page_figures(rounds: list[dict[str, float]]) -> str:
+    """What the page did over the rounds: refreshes, first step drawn, browser work per refresh."""
+    return (f"UI refreshes {_spread(rounds, 'refresh_per_s', '{:.1f}')}/s | Train -> first step drawn "
+            f"{_spread(rounds, 'first_step_s', '{:.2f}')} s | browser busy "
+            f"{_spread(rounds, 'browser_ms_per_refresh', '{:.0f}')} ms per refresh")
 
 
 def _spread(rounds: list[dict[str, float]], key: str, fmt: str) -> str:
@@ -196,9 +201,8 @@ def main() -> None:
     chosen = [(name, config) for i, (name, config) in enumerate(CONFIGS.items()) if not args.config or i in args.config]
     if args.against:
         with contextlib.ExitStack() as stack:
-            urls = {"this": stack.enter_context(serve(*options))[0]}
-            driver.ROOT = args.against  # serve() starts the server in this checkout
-            urls[str(args.against)] = stack.enter_context(serve(*options))[0]
+            urls = {side: stack.enter_context(serve(*options, root=root))[0]
+                    for side, root in (("this", driver.ROOT), (str(args.against), args.against))}
             context = stack.enter_context(chromium())
             for name, config in chosen:
                 for side, line in compare(context, urls, config, args.seconds, args.rounds).items():
@@ -226,10 +230,8 @@ def compare(context: object, urls: dict[str, str], config: RunConfig, seconds: f
     for _ in range(rounds):
         for side, url in urls.items():
             windows[side].append(app_rates(context, url, config, seconds))
-    return {side: f"in app {_spread(w, 'steps_per_s', '{:.0f}')} steps/s | UI refreshes "
-                  f"{_spread(w, 'refresh_per_s', '{:.1f}')}/s | Train -> first step drawn "
-                  f"{_spread(w, 'first_step_s', '{:.2f}')} s | browser busy "
-                  f"{_spread(w, 'browser_ms_per_refresh', '{:.0f}')} ms per refresh" for side, w in windows.items()}
+    return {side: f"in app {_spread(w, 'steps_per_s', '{:.0f}')} steps/s | {_page_figures(w)}"
+            for side, w in windows.items()}
 
 
 def ablations(config: RunConfig) -> list[tuple[str, ...]]:

@@ -54,7 +54,8 @@ _sr.ScriptRunner._run_script = _run_script
 """
 
 # The last milestone: every live chart of the default run drawn.
-ALL_CHARTS = f"{len(live_charts(RunConfig().model))} charts"
+CHART_COUNT = len(live_charts(RunConfig().model))
+ALL_CHARTS = f"{CHART_COUNT} charts"
 # In the page: when each milestone first appears, as epoch milliseconds.
 MILESTONES = """() => {
   window.__firstload = {};
@@ -71,12 +72,12 @@ MILESTONES = """() => {
   };
   new MutationObserver(check).observe(document, {subtree: true, childList: true, characterData: true});
   setInterval(check, 20);
-}""".replace("ALL_CHARTS", ALL_CHARTS).replace("ALL_COUNT", ALL_CHARTS.split()[0])
+}""".replace("ALL_CHARTS", ALL_CHARTS).replace("ALL_COUNT", str(CHART_COUNT))
 
 
-def one_load(page: str) -> dict[str, float]:
+def one_load(page: str, root: Path = driver.ROOT) -> dict[str, float]:
     """Seconds from the browser's request to each milestone, on a fresh server."""
-    with serve(before=HOOK) as (url, log), chromium(1280, 720) as context:
+    with serve(before=HOOK, root=root) as (url, log), chromium(1280, 720) as context:
         context.add_init_script(f"({MILESTONES})()")
         tab = context.new_page()
         opened = time.time()
@@ -97,8 +98,7 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=driver.ROOT,
                         help="serve another checkout, e.g. an older commit's `git archive` for a before/after")
     args = parser.parse_args()
-    driver.ROOT = args.root
-    loads = [one_load(args.page) for _ in range(args.runs)]
+    loads = [one_load(args.page, args.root) for _ in range(args.runs)]
     names = sorted({name for load in loads for name in load}, key=lambda n: statistics.median(
         load[n] for load in loads if n in load))
     print(f"{'milestone':36s} " + " ".join(f"run {i + 1:>2}" for i in range(args.runs)) + "   median")

@@ -40,10 +40,11 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60.0, log: P
 
 
 @contextlib.contextmanager
-def serve(*options: str, before: str = "", timeout: float = 60.0) -> Iterator[tuple[str, Path]]:
+def serve(*options: str, before: str = "", timeout: float = 60.0, root: Path = ROOT) -> Iterator[tuple[str, Path]]:
     """`streamlit run dashboard/app.py [options]` on 127.0.0.1; yields (base url, path of the server's log).
 
-    `before` is Python the server process runs before Streamlit starts (a test's fault injection).
+    `before` is Python the server process runs before Streamlit starts (a test's fault injection); `root` is the
+    checkout it serves (a benchmark's A/B against an older commit).
     """
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="rnnlab-server-", suffix=".log")[1])
@@ -54,7 +55,7 @@ def serve(*options: str, before: str = "", timeout: float = 60.0) -> Iterator[tu
         launch = f"import sys\nfrom streamlit.web.cli import main\nsys.argv = {args!r}\nmain()"
         cmd = [sys.executable, "-c", f"{before}\n{launch}"]
     with log.open("w") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, cwd=root, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, proc, timeout, log)
