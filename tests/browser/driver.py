@@ -19,6 +19,45 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 
 
+def held_steps(gate: Path) -> str:
+    """`serve(before=...)` code under which training step n starts only once the file `gate/n` exists: a test
+    decides when a step in flight ends, so what the page shows while a step runs does not depend on the step's
+    speed (the largest LSTM's first step took 12 s on an idle 2-core box and far longer beside other load)."""
+    return f"""
+import pathlib, time
+import models.trainer
+
+_real_step = models.trainer.Trainer.step
+
+
+def _held_step(self):
+    while not (pathlib.Path({str(gate)!r}) / str(self.step_count + 1)).exists():
+        time.sleep(0.02)
+    return _real_step(self)
+
+
+models.trainer.Trainer.step = _held_step
+"""
+
+
+def failing_step(step: int) -> str:
+    """`serve(before=...)` code under which every run's training step `step` raises RuntimeError("injected fault")."""
+    return f"""
+import models.trainer
+
+_real_step = models.trainer.Trainer.step
+
+
+def _failing_step(self):
+    if self.step_count == {step - 1}:
+        raise RuntimeError("injected fault")
+    return _real_step(self)
+
+
+models.trainer.Trainer.step = _failing_step
+"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

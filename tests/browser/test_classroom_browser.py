@@ -1,8 +1,9 @@
 """A teacher's Lab in a real browser at projector size (1280 × 720): the broadcast's room code is on screen after
-one click; the largest LSTM the budget allows shows progress and an estimate within a second of Train, and Pause
-and Reset answer within a second while its step runs; a lesson click and a map click leave an address that gives
-the same run on reload; a bad link says what it ignored; presentation mode's first row of charts and its captions fit
-the screen. Times are measured inside the page (driver.watch)."""
+one click; the largest LSTM the budget allows is announced before it starts and shows its step while it runs; Pause
+during a step says "pausing" until the step ends, then offers Resume; Reset abandons a step in flight; a lesson click
+and a map click leave an address that gives the same run on reload; a bad link says what it ignored; presentation
+mode's first row of charts and its captions fit the screen. These tests check what the page says and in which order
+(times measured inside the page, driver.watch); how fast it answers is `python -m benchmarks.controls`'s to report."""
 
 import re
 from urllib.parse import parse_qsl, urlsplit
@@ -16,15 +17,17 @@ from models.lessons import LESSONS
 from tests.browser.driver import (
     button,
     chromium,
+    held_steps,
     lesson_pill,
     open_lab,
     page_text,
     seconds_after_click,
+    serve,
     settle,
     step_count,
     watch,
 )
-from tests.browser.polling import wait_until
+from tests.browser.polling import thread_log, wait_until
 from tests.dashboard.lab_app import LARGEST_LSTM
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
@@ -78,31 +81,47 @@ def test_one_click_puts_the_room_code_on_screen(server):
             has_text="Students cannot open this yet").inner_text()
 
 
-def test_the_largest_lstm_shows_progress_at_once_and_pause_and_reset_answer_within_a_second(server):
+def test_the_largest_lstm_is_announced_before_it_starts_and_shows_its_step_while_it_runs(server):
     url, _ = server
     with chromium(*PROJECTOR) as context:
         page = open_lab(context, url, "&".join(f"{k}={v}" for k, v in config_query(LARGEST_LSTM).items()))
         assert page.get_by_text("This run takes about").is_visible()  # warned before it starts
-        watch(page, progress="return document.body.innerText.includes('Step 1 running for') && "
-                             "/~[0-9.]+ s per step \\((estimated for this server|measured)\\)/"
-                             ".test(document.body.innerText);")
         button(page, "Train").click()
-        assert seconds_after_click(page, "progress") < 1.0
-
-        watch(page, pausing="return /Pausing: step \\d+ is still running/.test(document.body.innerText);",
-              paused=PRIMARY_IS.format(label="Resume"))
-        button(page, "Pause").click()
-        page.wait_for_function("window.__seen && Object.keys(window.__seen).length > 0", timeout=30_000)
-        answer = page.evaluate("Math.min(...Object.values(window.__seen)) - window.__clicked") / 1000
-        assert answer < 1.0  # "pausing" while the step runs (or "paused" had it just ended)
-
-        button(page, "Resume").wait_for(timeout=60_000)
-        button(page, "Resume").click()
-        page.get_by_text(re.compile(r"Step \d+ running for")).wait_for(timeout=60_000)
-        watch(page, idle=PRIMARY_IS.format(label="Train"))
-        button(page, "Reset").click()  # a step is in flight: Reset abandons it
-        assert seconds_after_click(page, "idle") < 1.0
+        # Its first step takes seconds: the page says which step runs, for how long, and what a step costs.
+        page.get_by_text(re.compile(r"Step 1 running for .* · ~[0-9.]+ s per step \((estimated for this server|"
+                                    r"measured)\)")).wait_for(timeout=60_000)
+        button(page, "Reset").click()  # a step may be in flight: Reset abandons it
+        button(page, "Train").wait_for(timeout=60_000)
         assert step_count(page) == 0 and page.get_by_test_id("stException").count() == 0
+
+
+def test_pause_during_a_step_says_pausing_until_that_step_ends_then_offers_resume(tmp_path):
+    """Each step waits for the test's word (driver.held_steps), so "pausing" lasts exactly as long as the test
+    holds step 1, whatever the machine's load: the order of what the page says is checked, not its speed
+    (`python -m benchmarks.controls` measures how fast the page answers)."""
+    with serve(before=held_steps(tmp_path)) as (url, log), chromium(*PROJECTOR) as context:
+        page = open_lab(context, url, "")
+        button(page, "Train").click()
+        page.get_by_text(re.compile(r"Step 1 running for")).wait_for(timeout=30_000)
+        watch(page, pausing=page_text("Pausing: step 1 is still running"), paused=PRIMARY_IS.format(label="Resume"))
+        button(page, "Pause").click()
+        seconds_after_click(page, "pausing", timeout=30)
+        settle(page)
+        # Step 1 is still held: the page stays "pausing", with nothing to press until the step ends.
+        assert button(page, "Pausing…").is_disabled() and button(page, "Resume").count() == 0
+        (tmp_path / "1").touch()
+        button(page, "Resume").wait_for(timeout=30_000)
+        assert seconds_after_click(page, "pausing") < seconds_after_click(page, "paused")
+        assert step_count(page) == 1  # the step in flight was kept
+
+        button(page, "Resume").click()
+        page.get_by_text(re.compile(r"Step 2 running for")).wait_for(timeout=30_000)
+        button(page, "Reset").click()  # step 2 is held in flight: Reset abandons it
+        button(page, "Train").wait_for(timeout=30_000)
+        assert step_count(page) == 0 and page.get_by_test_id("stException").count() == 0
+        (tmp_path / "2").touch()  # the abandoned step ends; its record is never shown
+        wait_until(lambda: [event for _, event in thread_log(log)][-1:] == ["ended (live=0)"], timeout=30)
+        assert step_count(page) == 0
 
 
 def test_a_lesson_click_and_a_map_click_leave_an_address_that_reproduces_the_run(server):
