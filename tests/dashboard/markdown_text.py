@@ -2,6 +2,7 @@
 leaves outside its code spans (the part a renderer parses as Markdown)."""
 
 import re
+from collections.abc import Iterator
 
 RUN = re.compile("`+")
 
@@ -22,17 +23,28 @@ def code_span(markdown: str) -> str:
     return content
 
 
-def outside_code(markdown: str) -> str:
-    """`markdown` without its code spans: a backtick run opens one when a run of the same length follows (the
-    CommonMark rule); an unmatched run is literal text."""
-    out, at = [], 0
+def _pieces(markdown: str) -> Iterator[tuple[bool, str]]:
+    """(is a code span, its text as written) in order: a backtick run opens a span when a run of the same length
+    follows (the CommonMark rule); an unmatched run is literal text."""
+    at = 0
     while (opening := RUN.search(markdown, at)) is not None:
-        out.append(markdown[at:opening.start()])
         n = len(opening.group())
         closing = next((r for r in RUN.finditer(markdown, opening.end()) if len(r.group()) == n), None)
         if closing is None:
-            out.append(opening.group())
+            yield False, markdown[at:opening.end()]
             at = opening.end()
         else:
+            yield False, markdown[at:opening.start()]
+            yield True, markdown[opening.start():closing.end()]
             at = closing.end()
-    return "".join(out) + markdown[at:]
+    yield False, markdown[at:]
+
+
+def outside_code(markdown: str) -> str:
+    """`markdown` without its code spans: what a renderer parses as Markdown."""
+    return "".join(text for code, text in _pieces(markdown) if not code)
+
+
+def code_spans(markdown: str) -> list[str]:
+    """What each code span of `markdown` shows."""
+    return [code_span(text) for code, text in _pieces(markdown) if code]
