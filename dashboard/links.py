@@ -23,11 +23,14 @@ import streamlit as st
 
 from dashboard.sidebar import FIELDS, nearest_lr
 from dashboard.state import BY_TITLE, LESSON, PACE, PRESENTATION, lab_query, nearest_pace, pace_label, query_for
+from dashboard.user_text import literal
 from models import RunConfig
+from models.config import FieldError
 from models.lessons import LESSONS
 
 CHECKED = "link_checked"  # the session's LinkCheck, set at its first Lab run
 BOOLEANS = {"true": True, "false": False}
+LISTED = 10  # lines a notice lists per kind; a link can carry thousands of parameters
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,7 @@ class LinkCheck:
 
     query: dict[str, str]  # the link as the Lab writes it: what the widgets read
     config: RunConfig  # the run it gives
-    ignored: tuple[str, ...] = ()  # "`name=value`: why", one per value the lab could not use
+    ignored: tuple[str, ...] = ()  # "`name=value`: why" (Markdown, the link's text literal), one per value
     adjusted: tuple[str, ...] = ()  # values moved to the nearest one a slider offers
     rewrite: bool = False  # the widgets would read something else from the raw link: reopen with `query`
 
@@ -45,11 +48,28 @@ class LinkCheck:
         parts = []
         if self.ignored:
             parts.append("This link asked for settings the lab cannot use, so it ignored them:\n"
-                         + "\n".join(f"- {line}" for line in self.ignored))
+                         + _listed(self.ignored))
         if self.adjusted:
-            parts.append("Moved to the nearest value the controls offer:\n"
-                         + "\n".join(f"- {line}" for line in self.adjusted))
+            parts.append("Moved to the nearest value the controls offer:\n" + _listed(self.adjusted))
         return "\n\n".join(parts) or None
+
+
+def _listed(lines: tuple[str, ...]) -> str:
+    """A Markdown list of the first LISTED lines, and how many more there were."""
+    more = [f"- … and {len(lines) - LISTED} more"] if len(lines) > LISTED else []
+    return "\n".join([f"- {line}" for line in lines[:LISTED]] + more)
+
+
+def _line(name: str, raw: str, why: str) -> str:
+    """One value of the link, its text shown literally (it may be Markdown), and what became of it."""
+    return f"{literal(f'{name}={raw}')}{why}"
+
+
+def _reason(error: ValueError) -> str:
+    """RunConfig's message, the value it quotes shown literally: it came from the link."""
+    if isinstance(error, FieldError):
+        return f"{literal(error.subject)} {error.reason}"
+    return str(error)  # the cost budget's message, which quotes only validated sizes
 
 
 def _config_fields(query: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
@@ -60,7 +80,7 @@ def _config_fields(query: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]
             try:
                 valid[name] = getattr(RunConfig.from_strings({name: query[name]}), name)
             except ValueError as error:
-                ignored.append(f"`{name}={query[name]}`: {error}")
+                ignored.append(_line(name, query[name], f": {_reason(error)}"))
     return valid, ignored
 
 
@@ -74,8 +94,8 @@ def _over_budget(valid: dict[str, Any], query: Mapping[str, str]) -> tuple[RunCo
                 config.replace(**{name: value})
                 reason = "it does not fit with the link's other sizes"
             except ValueError as error:
-                reason = str(error)
-            ignored.append(f"`{name}={query[name]}`: {reason}")
+                reason = _reason(error)
+            ignored.append(_line(name, query[name], f": {reason}"))
     return config, ignored
 
 
@@ -85,7 +105,7 @@ def _session_settings(query: Mapping[str, str]) -> tuple[dict[str, Any], list[st
     if LESSON in query:
         raw = query[LESSON]
         if (key := BY_TITLE.get(raw, raw if raw in LESSONS else None)) is None:
-            ignored.append(f"`{LESSON}={raw}`: no lesson is called that")
+            ignored.append(_line(LESSON, raw, ": no lesson is called that"))
         else:
             values[LESSON] = key
     if PACE in query:
@@ -95,17 +115,17 @@ def _session_settings(query: Mapping[str, str]) -> tuple[dict[str, Any], list[st
             if not asked > 0:
                 raise ValueError(raw)
         except ValueError:
-            ignored.append(f"`{PACE}={raw}`: a pace is a positive number of steps per second, or max")
+            ignored.append(_line(PACE, raw, ": a pace is a positive number of steps per second, or max"))
         else:
             values[PACE] = nearest_pace(asked)
             if values[PACE] != asked:
-                adjusted.append(f"`{PACE}={raw}` → {pace_label(values[PACE])} steps per second")
+                adjusted.append(_line(PACE, raw, f" → {pace_label(values[PACE])} steps per second"))
     if PRESENTATION in query:
         raw = query[PRESENTATION]
         if raw.lower() in BOOLEANS:
             values[PRESENTATION] = BOOLEANS[raw.lower()]
         else:
-            ignored.append(f"`{PRESENTATION}={raw}`: true or false")
+            ignored.append(_line(PRESENTATION, raw, ": true or false"))
     return values, ignored, adjusted
 
 
@@ -119,7 +139,7 @@ def check_link(query: Mapping[str, str]) -> LinkCheck:
     valid, ignored = _config_fields(query)
     config, over = _over_budget(valid, query)
     settings, bad, adjusted = _session_settings(query)
-    unknown = [f"`{name}={value}`: not a setting of the lab" for name, value in query.items()
+    unknown = [_line(name, value, ": not a setting of the lab") for name, value in query.items()
                if name not in (*FIELDS, LESSON, PACE, PRESENTATION)]
     lesson = LESSONS.get(settings.get(LESSON, ""))
     preset = lesson is not None and not valid and not ignored  # `?lesson=vanishing`: the lesson's preset and pace
@@ -127,8 +147,8 @@ def check_link(query: Mapping[str, str]) -> LinkCheck:
         config = lesson.config
         settings.setdefault(PACE, nearest_pace(lesson.pace))
     if nearest_lr(config.lr) != config.lr:
-        adjusted.append(f"`lr={query.get('lr', config.lr)}` → {nearest_lr(config.lr):g} (the learning-rate "
-                        "slider's steps)")
+        adjusted.append(_line("lr", query.get("lr", str(config.lr)), f" → {nearest_lr(config.lr):g} (the "
+                              "learning-rate slider's steps)"))
         config = config.replace(lr=nearest_lr(config.lr))
     rewrite = bool(ignored or over or bad or unknown or adjusted or preset
                    or (lesson is not None and query[LESSON] != lesson.title)

@@ -25,6 +25,7 @@ from dashboard.history import Snapshot
 from dashboard.lesson_panel import lesson_frame
 from dashboard.live_view import chart_grid, progress, status
 from dashboard.presenter import base_url, rooms
+from dashboard.user_text import literal
 
 WATCH_REFRESH_S = float(os.environ.get("RNN_LAB_WATCH_REFRESH_S", "0.25"))  # a viewer's redraw period
 VIEWER_KEY = "watch_viewer"
@@ -81,10 +82,10 @@ def _settings(snap: Snapshot) -> None:
 
 def _gone(code: str) -> None:
     if code in st.session_state[SEEN_KEY]:
-        st.info(f"The broadcast **{code}** has ended. Thanks for watching! Ask your presenter for a new link, "
+        st.info(f"The broadcast **{literal(code)}** has ended. Thanks for watching! Ask your presenter for a new link, "
                 "or open the lab yourself:")
     else:
-        st.warning(f"There is no live broadcast with the code **{code or '(empty)'}**. Check the code on the "
+        st.warning(f"There is no live broadcast with the code **{literal(code)}**. Check the code on the "
                    "presenter's screen (letters and digits, no 0/O or 1/I), or open the lab yourself:")
     st.link_button("Open RNN Gradient Lab", base_url(), icon=":material/science:")
 
@@ -107,7 +108,7 @@ def watch_page(code: str) -> None:
     log_y = cols[1].toggle("Log-scale loss", key="watch_log_loss")
     with cols[0]:
         if presentation:
-            st.markdown(f"### RNN Gradient Lab — live broadcast {normalize_code(code)}")
+            st.markdown(f"### RNN Gradient Lab — live broadcast {literal(normalize_code(code))}")
         else:
             st.title("RNN Gradient Lab — live broadcast")
     if _room(code) is None:

@@ -42,13 +42,34 @@ RANGES: dict[str, tuple[float, float]] = {
 }
 
 
+SHOWN_CHARS = 60  # a value quoted in an error is cut to this: a link can carry megabytes
+
+
+class FieldError(ValueError):
+    """A value a field cannot take. `str()` reads "name=value reason"; the parts stay apart because the value
+    may have come from a link, and a page shows it literally (dashboard/user_text.py) next to the reason."""
+
+    def __init__(self, name: str, value: Any, reason: str) -> None:
+        self.name, self.reason = name, reason
+        self.subject = f"{name}={_shown(value)}"
+        super().__init__(f"{self.subject} {reason}")
+
+
+def _shown(value: Any) -> str:
+    try:
+        text = repr(value)
+    except ValueError:  # an int past sys.get_int_max_str_digits() has no decimal repr
+        text = f"<a {value.bit_length()}-bit integer>"
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"
+
+
 def _f(default: Any, why: str) -> Any:
     return field(default=default, metadata={"help": why})
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One training run. Construction validates every field (ValueError names it)."""
+    """One training run. Construction validates every field (FieldError, a ValueError, names it)."""
 
     model: str = _f("rnn", "Elman RNN as in the lecture; lstm adds a gated cell; residual adds a skip connection.")
     activation: str = _f("tanh", "The lecture's nonlinearity; relu / leaky_relu remove f′ from the product, not W_h.")
@@ -71,20 +92,7 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in CHOICES:
-                if value not in CHOICES[f.name]:
-                    raise ValueError(f"{f.name}={value!r} is not one of {', '.join(CHOICES[f.name])}")
-                continue
-            expected = int if f.type in ("int", int) else float
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"{f.name}={value!r} must be a number")
-            if expected is int and int(value) != value:
-                raise ValueError(f"{f.name}={value!r} must be a whole number")
-            object.__setattr__(self, f.name, expected(value))
-            lo, hi = RANGES[f.name]
-            if not lo <= value <= hi:  # also rejects NaN
-                raise ValueError(f"{f.name}={value!r} is outside [{lo:g}, {hi:g}]")
+            object.__setattr__(self, f.name, _checked(f.name, f.type, getattr(self, f.name)))
         estimate = cost.step_seconds(self)
         if estimate > cost.BUDGET_SECONDS:
             raise ValueError(
@@ -105,7 +113,8 @@ class RunConfig:
 
     @classmethod
     def from_strings(cls, values: Mapping[str, Any], *, lenient: bool = False) -> RunConfig:
-        """Build from text (URL query, CLI); unknown keys are ignored.
+        """Build from text (URL query, CLI); unknown keys are ignored. Whatever the text (inf, 1e400, a
+        5,000-digit number, Markdown), a bad value raises ValueError, never another exception.
 
         lenient=True keeps the default for every field whose value is bad (a hostile
         link must not crash the page); otherwise the first bad value raises ValueError.
@@ -137,17 +146,36 @@ class RunConfig:
         return config
 
 
+def _checked(name: str, kind: Any, value: Any) -> Any:
+    """`value` as field `name` holds it, or FieldError."""
+    if name in CHOICES:
+        if value not in CHOICES[name]:
+            raise FieldError(name, value, f"is not one of {', '.join(CHOICES[name])}")
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise FieldError(name, value, "must be a number")
+    lo, hi = RANGES[name]
+    if not lo <= value <= hi:  # before int(): it also rejects NaN and ±inf, which int() cannot take
+        bounds = f"[{lo}, {hi}]" if isinstance(hi, int) else f"[{lo:g}, {hi:g}]"  # seed's 2147483647 in full
+        raise FieldError(name, value, f"is outside {bounds}")
+    if kind in ("int", int):
+        if int(value) != value:
+            raise FieldError(name, value, "must be a whole number")
+        return int(value)
+    return float(value) + 0.0  # -0.0 + 0.0 is 0.0: a link's "-0" is written back as "0"
+
+
 def _parse(name: str, kind: Any, raw: Any) -> Any:
     if kind in ("str", str):
         return str(raw)
     text = str(raw).strip()
     try:
         return int(text) if kind in ("int", int) else float(text)
-    except ValueError:
+    except ValueError:  # int() also refuses more than 4,300 digits
         try:  # "1e3" for an int field
             return float(text)
         except ValueError:
-            raise ValueError(f"{name}={raw!r} must be a number") from None
+            raise FieldError(name, raw, "must be a number") from None
 
 
 def field_help() -> dict[str, str]:

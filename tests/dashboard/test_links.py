@@ -25,9 +25,9 @@ def test_each_ignored_value_is_named_with_its_reason():
     check = check_link({"seq_len": "99999999", "model": "banana", "lr": "abc", "foo": "1", "pace": "-2",
                         "presentation": "maybe", "lesson": "13 · No such lesson"})
     text = "\n".join(check.ignored)
-    assert "`seq_len=99999999`: seq_len=99999999 is outside [2, 500]" in text
-    assert "`model=banana`: model='banana' is not one of rnn, lstm, residual" in text
-    assert "`lr=abc`: lr='abc' must be a number" in text
+    assert "`seq_len=99999999`: `seq_len=99999999` is outside [2, 500]" in text
+    assert "`model=banana`: `model='banana'` is not one of rnn, lstm, residual" in text
+    assert "`lr=abc`: `lr='abc'` must be a number" in text
     assert "`foo=1`: not a setting of the lab" in text
     assert "`pace=-2`" in text and "`presentation=maybe`" in text and "no lesson is called that" in text
     assert len(check.ignored) == 7 and check.config == RunConfig() and check.rewrite and check.query == {}
@@ -78,8 +78,8 @@ def test_a_bad_link_says_what_it_ignored_and_the_address_bar_then_reproduces_the
     app = _open({"seq_len": "99999999", "model": "banana", "lr": "0.07", "batch_size": "16"})
     assert not app.exception
     (notice,) = [w.value for w in app.warning]
-    assert "`seq_len=99999999`: seq_len=99999999 is outside [2, 500]" in notice
-    assert "`model=banana`: model='banana' is not one of rnn, lstm, residual" in notice
+    assert "`seq_len=99999999`: `seq_len=99999999` is outside [2, 500]" in notice
+    assert "`model=banana`: `model='banana'` is not one of rnn, lstm, residual" in notice
     assert "`lr=0.07` → 0.05" in notice
     expected = RunConfig(lr=0.05, batch_size=16)
     assert _shown_config(app) == expected and dict(app.query_params) == {"lr": "0.05", "batch_size": "16"}

@@ -2,11 +2,13 @@ import math
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from models import CHOICES, RunConfig, cost
 from models.backprop import LOSSES
 from models.cells import ACTIVATIONS, CELLS, DERIVATIVES, DERIVATIVES_FROM_OUTPUT, MAX_SLOPE
-from models.config import RANGES, field_help
+from models.config import RANGES, FieldError, field_help
 from models.initializers import INITIALIZERS
 from models.tasks import TASKS
 from models.trainer import CLIPPERS, OPTIMIZERS
@@ -148,3 +150,55 @@ def test_every_field_has_a_reason():
 def test_cat_mat_rat_is_always_three_words():
     assert RunConfig(task="cat_mat_rat", seq_len=50).seq_length == 3
     assert RunConfig(task="first_token", seq_len=50).seq_length == 50
+
+
+@pytest.mark.parametrize(("name", "text"), [("steps", "inf"), ("seed", "1e400"), ("hidden_size", "-inf")])
+def test_infinite_values_raise_a_value_error_naming_the_field(name, text):
+    """These three links replaced the Lab with an OverflowError traceback (int() of an infinity)."""
+    with pytest.raises(ValueError, match=rf"^{name}=-?inf is outside \[") as error:
+        RunConfig.from_strings({name: text})
+    assert isinstance(error.value, FieldError) and error.value.name == name
+    assert RunConfig.from_strings({name: text}, lenient=True) == RunConfig()
+
+
+@pytest.mark.parametrize(("values", "field", "message"), [
+    ({"seed": "9" * 5000}, "seed", "seed=inf is outside [0, 2147483647]"),  # past int()'s 4,300 digits
+    ({"steps": "nan"}, "steps", "steps=nan is outside [1, 100000]"),
+    ({"lr": "-inf"}, "lr", "lr=-inf is outside [1e-06, 10]"),
+    ({"seq_len": "20.5"}, "seq_len", "seq_len=20.5 must be a whole number"),
+    ({"model": "x" * 1000}, "model", f"model='{'x' * 58}… is not one of rnn, lstm, residual"),
+])
+def test_any_text_gives_a_short_value_error(values, field, message):
+    with pytest.raises(FieldError) as error:
+        RunConfig.from_strings(values)
+    assert (str(error.value), error.value.name) == (message, field)
+
+
+def test_a_huge_integer_is_refused_without_printing_it():
+    with pytest.raises(FieldError, match=r"^seed=<a \d+-bit integer> is outside"):
+        RunConfig(seed=10**5000)
+
+
+def test_negative_zero_is_zero():
+    config = RunConfig.from_strings({"seed": "-0", "negative_slope": "-0", "forget_bias": "-0.0"})
+    assert (config.seed, config.negative_slope, config.forget_bias) == (0, 0.0, 0.0)
+    assert math.copysign(1, config.negative_slope) == math.copysign(1, config.forget_bias) == 1
+
+
+NUMBERS = st.one_of(
+    st.integers().map(str), st.floats(allow_nan=True, allow_infinity=True).map(repr),
+    st.sampled_from(["inf", "-inf", "nan", "1e400", "-1e400", "-0", "1_000", "0x10", "١٢", "9" * 5000]))
+VALUES = st.dictionaries(st.sampled_from([*RunConfig().to_dict(), "unknown"]),
+                         st.one_of(NUMBERS, st.text(), st.sampled_from(sum(CHOICES.values(), ()))))
+
+
+@settings(max_examples=300, deadline=None)
+@given(VALUES)
+def test_from_strings_gives_a_valid_config_or_a_value_error(values):
+    try:
+        config = RunConfig.from_strings(values)
+    except ValueError as error:
+        assert str(error)  # and nothing but a ValueError got out
+    else:
+        assert RunConfig(**config.to_dict()) == config
+    assert isinstance(RunConfig.from_strings(values, lenient=True), RunConfig)  # lenient never raises
