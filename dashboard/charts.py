@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from typing import Any
 
 import altair as alt
@@ -437,7 +437,9 @@ def look(snap: Snapshot, log_y: bool = False) -> Look:
     return Look(log_y, snap.config.model == "lstm", has_accuracy(snap.config.task))
 
 
-@cache
+# Keyed by a LIVE_CHARTS name (any other raises, and a raising call is not cached), a Look (three bools) and the
+# presentation flag: at most this many entries; the bound holds even if a caller ever passes something else.
+@lru_cache(maxsize=len(LIVE_CHARTS) * 8 * 2)
 def chart(name: str, look: Look = Look(), presentation: bool = False) -> alt.TopLevelMixin:
     """The Altair chart `name` (a key of CHARTS); `presentation` sizes its text for a projector."""
     size = FONTS[presentation]
@@ -446,7 +448,7 @@ def chart(name: str, look: Look = Look(), presentation: bool = False) -> alt.Top
         fontSize=size["heading"]).configure_legend(labelFontSize=size["label"], titleFontSize=size["title"])
 
 
-@cache
+@lru_cache(maxsize=len(LIVE_CHARTS) * 8 * 2)
 def _spec(name: str, look: Look, presentation: bool) -> tuple[dict[str, Any], dict[str, pa.Table]]:
     """(spec without data, its constant datasets). Canvas, not SVG: an SVG redraw touches every mark's DOM node
     and cost the browser ~25% more per refresh. Altair moves inline data (the 1.0 rule) into "datasets"."""

@@ -90,6 +90,9 @@ class Player(threading.Thread):
                 finally:
                     self.slots.release()
         finally:
+            # Let go of the run (as threading.Thread drops its target): a finished thread object its runner
+            # still lists must not keep a closed session's model and history alive.
+            del self._queued, self._turn
             log.info("training thread %s ended (live=%d)", self.name, len(live_threads()) - 1)
 
     def _take_slot(self) -> bool:

@@ -11,7 +11,8 @@ Pause answers "pausing" and the step in flight finishes first; Reset swaps in a 
 leaves an abandoned step to finish in the background, its result discarded. Every field of a
 run is read and written under one lock, never held while a Trainer is built or a step runs, and
 a step only starts once the lock has confirmed nobody asked to stop. Nothing reads the model
-while a step may run: `weights()` copies it only between steps.
+while a step may run: `weights()` copies it only between steps. `close()` (the session ended) lets go
+of the run, so a session Streamlit keeps for a possible reconnect holds no model, history or chart data.
 """
 
 from __future__ import annotations
@@ -77,6 +78,12 @@ class _Run:
         self.last_start: float | None = None  # of the latest step, for the pace
 
 
+@functools.cache  # no arguments: one run for the whole process
+def _released() -> _Run:
+    """What every closed Runner reads as: one idle run that never trains (a closed runner's controls do nothing)."""
+    return _Run(Trainer(RunConfig()))
+
+
 class Runner:
     """Train / pause / step / reset one run, and read it (`snapshot`, `weights`); every control returns at once."""
 
@@ -92,6 +99,7 @@ class Runner:
         self._pace: float | None = None  # a setting of the session, kept across Reset
         self._players: list[Player] = []  # every thread this runner started that may still run
         self._last_seen = time.monotonic()
+        self._closed = False  # the session ended: the run was let go, and controls do nothing
         self._run = _Run(Trainer(config))
 
     # --- controls (page thread) -------------------------------------------------
@@ -105,7 +113,7 @@ class Runner:
         self.touch()
         with self._lock:
             run = self._run
-            if run.state in FINAL:
+            if self._closed or run.state in FINAL:
                 return
             starts = run.player is None
             self._play(run, budget=None)
@@ -117,6 +125,8 @@ class Runner:
         """Stop before the next step: "pausing" while a step is in flight, then "paused"."""
         with self._lock:
             run = self._run
+            if self._closed:
+                return
             run.budget = 0
             if run.state in ACTIVE:
                 run.state = "pausing" if run.step_started is not None else "paused"
@@ -130,26 +140,40 @@ class Runner:
         self.touch()
         with self._lock:
             run = self._run
-            if run.state not in FINAL:
+            if not self._closed and run.state not in FINAL:
                 self._play(run, budget=1)
             return self._changed.wait_for(lambda: run.player is None, wait)
 
     def reset(self, config: RunConfig | None = None) -> None:
         """A new run (same seed: same weights and data) at once; a step in flight finishes unseen."""
         with self._lock:
+            if self._closed:
+                return
             config = config or self._run.wanted
         trainer = Trainer(config)  # builds the model and the data: never under the lock
         with self._lock:
+            if self._closed:
+                return
             self._run.budget = 0
             self._run = _Run(trainer)
             self._changed.notify_all()
 
     def close(self, wait: bool = True) -> None:
-        """Stop training; on_release passes wait=False (it runs on the server's event loop)."""
+        """The session ended: stop training and let go of the run (model, optimizer, history), like Reset does
+        with an abandoned run; a step in flight finishes unseen. on_release passes wait=False (it runs on the
+        server's event loop).
+
+        Streamlit releases session resources when a tab disconnects but keeps the session itself (and the
+        callbacks and fragment that reference this runner) for a possible reconnect, so a closed runner must
+        stay cheap and safe to call: it reads as an idle run that never trains, and its controls do nothing."""
+        released = _released()  # built outside the lock (a Trainer), once per process
         self.pause()
+        with self._lock:
+            self._closed = True
+            self._run = released
+            players = list(self._players)
+            self._changed.notify_all()
         if wait:
-            with self._lock:
-                players = list(self._players)
             for player in players:
                 player.join()
 
@@ -168,7 +192,7 @@ class Runner:
         """
         with self._lock:
             run = self._run
-            if config == run.wanted:
+            if self._closed or config == run.wanted:
                 return None
             changed = [k for k, v in config.to_dict().items() if v != getattr(run.wanted, k)]
             if set(changed) <= set(LIVE_FIELDS):

@@ -8,7 +8,7 @@ Timesteps are the textbook's, t = 1..T (h_0 = 0 is the initial state), as on eve
 
 from __future__ import annotations
 
-from functools import cache
+from functools import lru_cache
 
 import altair as alt
 import numpy as np
@@ -20,6 +20,10 @@ from models.cells import DERIVATIVES, MAX_SLOPE
 from models.config import CHOICES, RunConfig
 from models.theory import Split, Theory
 
+# Slopes whose activation spec is kept: every lesson uses 0.01, and a slope comes from the sidebar or a link, so
+# any float in [0, 1] can arrive and an unbounded cache grew the server by one entry per new value. 16 covers a
+# class trying slopes side by side; a slope pushed out is rebuilt on its next rerun.
+ACTIVATION_SPECS = 16
 CURVES = ("measured", "exact Jacobian chain", "bound (γσ_max)^(T−t)")
 BELOW = "exactly 0 (drawn below the lowest point)"
 # Streamlit fits a stretched chart's title, legend and axes inside its height: leave room for the plot.
@@ -141,7 +145,6 @@ def activation_frame(negative_slope: float = RunConfig().negative_slope, lo: flo
     return pd.concat(frames, ignore_index=True)
 
 
-@cache
 def activation_chart(negative_slope: float = RunConfig().negative_slope) -> alt.Chart:
     """The slope f′(a) of tanh, sigmoid, ReLU and leaky ReLU: the per-step factor diag(f′) puts on the gradient."""
     df = activation_frame(negative_slope)
@@ -160,7 +163,7 @@ def activation_chart(negative_slope: float = RunConfig().negative_slope) -> alt.
     ).properties(title="Slopes f′(a) of the activations", height=OVERLAY_HEIGHT)
 
 
-@cache
+@lru_cache(maxsize=ACTIVATION_SPECS)
 def activation_spec(negative_slope: float = RunConfig().negative_slope) -> dict:
     """activation_chart as a Vega-Lite spec, converted and validated once rather than on every rerun."""
     return activation_chart(negative_slope).to_dict()

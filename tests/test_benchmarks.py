@@ -1,7 +1,12 @@
-"""The dashboard bench's chart ablation leaves out exactly the charts it names, where the Lab draws from."""
+"""The dashboard bench's chart ablation leaves out exactly the charts it names, where the Lab draws from; the
+sessions bench drives a real server and prints its memory figures."""
+
+import re
+import sys
 
 import dashboard.charts
 import dashboard.live_view
+from benchmarks import sessions
 from benchmarks.dashboard import ablations, without_charts
 from models import RunConfig
 
@@ -19,3 +24,18 @@ def test_an_ablation_measures_all_charts_each_one_left_out_and_none():
     variants = ablations(RunConfig(model="lstm"))
     charts = ("loss", "profile", "weight_terms", "heatmap", "grad_norm", "radius", "gates")
     assert variants == [(), *((name,) for name in charts), charts]
+
+
+def test_the_sessions_bench_prints_memory_before_peak_and_after_and_closed_sessions_hold_no_run(monkeypatch, capsys):
+    """Two tabs open -> Train -> close and two slope links against a real server (no browser): every figure is
+    printed, both presses started training, and once the tabs closed the server holds no run but the one idle
+    run closed runners share (and no training thread)."""
+    monkeypatch.setattr(sys, "argv", ["sessions", "--sessions", "2", "--urls", "2", "--after", "2", "--clients", "2"])
+    sessions.main()
+    out = capsys.readouterr().out
+    assert "(2 showed Pause after Train), 2 distinct negative_slope links" in out
+    for line in ("RSS before: ", "RSS peak: ", "RSS after: ", "RSS after gc.collect() and malloc_trim(0)"):
+        assert re.search(rf"^{re.escape(line)}.*\d+ MB", out, re.MULTILINE), line
+    assert re.search(r"^after - before: [+-]\d+ MB, within \+60 MB: (yes|NO)$", out, re.MULTILINE)
+    collected = re.search(r"malloc_trim\(0\) in the server: .*\(held: (.*)\)$", out, re.MULTILINE).group(1)
+    assert re.fullmatch(r"app_sessions=\d+ runners=\d+ runs=1 histories=1 training_threads=0", collected), collected

@@ -4,11 +4,13 @@ Steps that take "20 s" are simulated by holding `Trainer.step` at a gate the tes
 so every test of an in-flight step is deterministic and fast.
 """
 
+import gc
 import io
 import logging
 import random
 import threading
 import time
+import weakref
 
 import numpy as np
 import pytest
@@ -400,3 +402,45 @@ def test_snapshots_stay_consistent_while_controls_race_the_training_thread(fine_
     runner.close()
     assert not errors, f"{len(errors)} torn snapshots, e.g. {errors[0]!r}"
     assert not live_threads() and not runner.snapshot().active
+
+
+# --- a closed session lets go of its run (issue 21: closed tabs' runners stayed in memory) -----------------------
+def _gone(ref: weakref.ref) -> bool:
+    gc.collect()
+    return ref() is None
+
+
+def test_a_closed_runner_lets_go_of_its_model_and_history(held):
+    runner = Runner(SMALL)
+    runner.train()
+    _wait(lambda: held.started == 1)
+    run, history = weakref.ref(runner._run), weakref.ref(runner._run.history)
+    runner.close(wait=False)  # on_release, with a step in flight
+    assert not runner.snapshot().active
+    held.allow(10_000)
+    _wait(lambda: not live_threads(), timeout=5)
+    assert _gone(history) and _gone(run)  # the finished thread, still listed by the runner, holds nothing either
+
+
+def test_a_runner_closed_before_training_lets_go_at_once():
+    runner = Runner(SMALL)
+    history = weakref.ref(runner._run.history)
+    runner.close(wait=False)
+    assert _gone(history)
+
+
+def test_a_closed_runner_reads_as_idle_and_its_controls_do_nothing():
+    """A session kept for a reconnect still holds the old page's callbacks: pressing them must not train."""
+    runner = Runner(SMALL)
+    runner.step_once(wait=30)
+    runner.close()
+    released = runner._run
+    for control in (runner.train, runner.pause, runner.reset, lambda: runner.step_once(wait=0),
+                    lambda: runner.configure(SMALL.replace(hidden_size=4)),
+                    lambda: runner.configure(released.wanted.replace(lr=0.05))):  # a live change: no reset
+        control()
+        assert not live_threads() and runner._run is released  # no thread, no new run built
+        assert released.wanted == released.trainer.config and not released.pending  # shared: never written
+        snap = runner.snapshot()
+        assert (snap.state, snap.step) == ("idle", 0)
+    assert runner.configure(SMALL.replace(seed=3)) is None
