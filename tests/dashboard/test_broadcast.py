@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from dashboard.broadcast import ALPHABET, CODE_LENGTH, VIEWER_FORGET, Rooms, RoomView, normalize_code
+from dashboard.broadcast import ALPHABET, CODE_LENGTH, VIEWER_FORGET, Rooms, RoomView, WrongCodes, normalize_code
 from tests.dashboard.threads import race
 
 
@@ -131,6 +131,24 @@ def test_a_class_polling_while_rooms_open_expire_and_close_never_sees_a_torn_roo
     errors = race([viewer(n) for n in range(30)] + [presenter, other_rooms], seconds=3.0)
     assert clock.now > VIEWER_FORGET  # expiry ran while viewers polled
     assert not errors, f"{len(errors)} errors, e.g. {errors[0]!r}"
+
+
+def test_wrong_codes_make_a_guessing_tab_wait_and_stay_a_few_numbers():
+    clock = Clock()
+    wrong = WrongCodes(limit=5, window=60, clock=clock)
+    for second in range(5):
+        assert wrong.wait() == 0
+        clock.now = second
+        wrong.failed()
+    clock.now = 10.5
+    assert wrong.wait() == 50  # the first of the five was at 0 s: free again at 60 s
+    clock.now = 60
+    assert wrong.wait() == 0
+    wrong.failed()  # the sixth, at 60 s: the window now starts at the second one (1 s)
+    assert wrong.wait() == 1
+    for _ in range(1000):
+        wrong.failed()
+    assert len(wrong._failed) == 5  # a tab that keeps guessing holds five numbers, not a growing list
 
 
 def test_normalize_code():
