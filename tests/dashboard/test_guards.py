@@ -3,6 +3,8 @@
 Each test here was checked against the mutation it guards (docs/guards.md lists them).
 """
 
+import threading
+import time
 from collections import Counter
 
 import pytest
@@ -11,11 +13,21 @@ from streamlit.testing.v1 import AppTest
 
 import dashboard.watch_page as watch_page
 from dashboard.broadcast import WRONG_CODES, WRONG_CODES_WINDOW
+from dashboard.player import THREAD_PREFIX, Player, Slots, live_threads
 from dashboard.presenter import rooms
-from dashboard.runner import Runner
+from dashboard.runner import HEARTBEAT_TIMEOUT, Runner
 from models import RunConfig, Trainer
+from tests.dashboard.threads import race
 
 APP = "../../dashboard/app.py"
+SMALL = RunConfig(task="cat_mat_rat", hidden_size=8, batch_size=8, steps=100_000)
+
+
+def _wait(predicate, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 @pytest.fixture(autouse=True)
@@ -105,3 +117,93 @@ def test_an_ended_broadcast_is_no_wrong_code():
     for _ in range(WRONG_CODES + 1):
         app.run()  # the viewer's page keeps asking: "ended", never "too many"
         assert "has ended" in app.info[0].value and not app.warning
+
+
+# --- the training cap, the heartbeat, a failing step ------------------------------------------
+@pytest.mark.timeout(120)
+def test_slots_never_let_more_than_their_limit_hold_one_and_lose_no_release(fine_switching):
+    """Eight threads taking and giving back two slots as fast as they can: without the slots' lock, two
+    threads both see a free slot and take it (three train at once), or a release is lost (used drifts)."""
+    slots, limit = Slots(limit=2), 2
+    count, holding, most = threading.Lock(), [0], [0]
+
+    def body(_: int) -> None:
+        assert slots.acquire(timeout=30), "a slot never came free: a release was lost"
+        with count:
+            holding[0] += 1
+            most[0] = max(most[0], holding[0], slots.used)
+        with count:
+            holding[0] -= 1
+        slots.release()
+
+    errors = race([body] * 8, seconds=2.0)
+    assert not errors, f"{len(errors)} errors, e.g. {errors[0]!r}"
+    assert most[0] == limit and slots.used == 0
+
+
+def test_slots_change_their_count_only_under_their_lock():
+    """The race above cannot catch an unlocked `used -= 1` (CPython switches threads only at calls and loops, not
+    inside it), so this checks the lock itself: while somebody holds it, neither a release nor a take counts."""
+    slots = Slots(limit=1)
+    assert slots.acquire(timeout=0)
+    with slots._cond:
+        release = threading.Thread(target=slots.release)
+        release.start()
+        release.join(0.2)
+        assert slots._used == 1, "release changed the count without the slots' lock"
+    release.join(10)
+    assert slots.used == 0
+    with slots._cond:
+        take = threading.Thread(target=slots.acquire, args=(10,))
+        take.start()
+        take.join(0.2)
+        assert slots._used == 0, "acquire changed the count without the slots' lock"
+    take.join(10)
+    assert slots.used == 1
+
+
+def test_a_thread_whose_turn_raises_still_gives_its_slot_back(monkeypatch):
+    slots, raised = Slots(limit=1), []
+    monkeypatch.setattr(threading, "excepthook", lambda args: raised.append(args.exc_value))
+
+    def turn() -> bool:
+        raise RuntimeError("a bug in turn()")
+
+    player = Player(f"{THREAD_PREFIX}-guards", slots, lambda: True, turn)
+    player.start()
+    player.join(10)
+    assert not player.is_alive() and [str(e) for e in raised] == ["a bug in turn()"]
+    assert slots.used == 0 and slots.acquire(timeout=0)  # the next session trains
+
+
+def test_a_step_that_raises_frees_its_slot_for_the_next_session(monkeypatch):
+    slots, real = Slots(limit=1), Trainer.step
+
+    def failing(trainer: Trainer):
+        if trainer.config.hidden_size == 8:
+            raise RuntimeError("injected fault")
+        return real(trainer)
+
+    monkeypatch.setattr(Trainer, "step", failing)
+    broken, other = Runner(SMALL, slots=slots), Runner(SMALL.replace(hidden_size=4), slots=slots)
+    broken.train()
+    _wait(lambda: broken.snapshot().state == "error")
+    _wait(lambda: slots.used == 0)
+    assert other.step_once(wait=30) and other.snapshot().step == 1
+    other.close()
+    broken.close()
+
+
+def test_a_run_nobody_watches_pauses_after_the_heartbeat_timeout_and_resumes_on_train():
+    runner = Runner(SMALL)
+    runner.train()
+    _wait(lambda: runner.snapshot().step > 0)
+    runner._last_seen -= HEARTBEAT_TIMEOUT + 1  # the page stopped running two minutes ago
+    _wait(lambda: runner.snapshot().state == "paused")
+    name = f"{THREAD_PREFIX}-{runner.id}"
+    _wait(lambda: name not in live_threads())
+    paused_at = runner.snapshot().step
+    runner.train()  # the page is back: Train touches the run and it goes on
+    _wait(lambda: runner.snapshot().step > paused_at + 5)
+    assert runner.snapshot().state == "training"
+    runner.close()
