@@ -207,3 +207,13 @@ def test_a_run_nobody_watches_pauses_after_the_heartbeat_timeout_and_resumes_on_
     _wait(lambda: runner.snapshot().step > paused_at + 5)
     assert runner.snapshot().state == "training"
     runner.close()
+
+
+def test_a_run_keeps_at_most_a_hundred_events():
+    runner = Runner(SMALL)
+    for n in range(110):  # every step with a new lr: one event each
+        runner.configure(SMALL.replace(lr=0.1 if n % 2 else 0.2))
+        assert runner.step_once(wait=30)
+    events = runner.snapshot().events
+    assert len(events) == 100 and events[-1].step == 110  # the latest hundred
+    runner.close()
