@@ -217,3 +217,25 @@ def test_a_run_keeps_at_most_a_hundred_events():
     events = runner.snapshot().events
     assert len(events) == 100 and events[-1].step == 110  # the latest hundred
     runner.close()
+
+
+# --- fault drill: an unwritable temp folder ----------------------------------------------------
+def test_the_weights_download_needs_no_temp_folder(monkeypatch):
+    """The download is built in memory (models.export.to_bytes): a full or read-only temp folder cannot break it."""
+    import io
+    import tempfile
+
+    from dashboard.weights import weights_bytes
+    from models import export
+
+    def unwritable(*args, **kwargs):
+        raise OSError(30, "Read-only file system", tempfile.gettempdir())
+
+    for name in ("mkstemp", "mkdtemp", "NamedTemporaryFile", "TemporaryFile", "SpooledTemporaryFile"):
+        monkeypatch.setattr(tempfile, name, unwritable)
+    runner = Runner(SMALL)
+    assert runner.step_once(wait=30)
+    weights = runner.weights(timeout=5)
+    data = weights_bytes(weights.model, weights.config, weights.step)
+    assert export.load(io.BytesIO(data)).config == weights.config
+    runner.close()
