@@ -11,9 +11,11 @@ immutable copies, never the live room that other sessions' threads are changing.
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -26,6 +28,8 @@ MAX_ROOMS = 64
 IDLE_SECONDS = 15 * 60  # a room whose presenter has not been seen this long is closed
 VIEWER_WINDOW = 10.0  # s: a viewer polled this recently is "watching now"
 VIEWER_FORGET = 60.0  # s: a viewer silent this long is dropped from the room (bounded memory)
+WRONG_CODES = 5  # wrong codes a tab may try per WRONG_CODES_WINDOW; the next one waits
+WRONG_CODES_WINDOW = 60.0  # s
 
 T = TypeVar("T")
 
@@ -37,6 +41,28 @@ def new_code() -> str:
 def normalize_code(text: str) -> str:
     """What a student typed -> a code to look up (case and spaces forgiven)."""
     return "".join(text.split()).upper()[: CODE_LENGTH * 2]
+
+
+class WrongCodes:
+    """One tab's wrong room codes: after `limit` of them within `window` seconds, the next try must wait.
+
+    Only the last `limit` failures are kept (the oldest of them says when a try is allowed again), so a
+    tab that keeps guessing holds a few floats, never a growing list.
+    """
+
+    def __init__(self, limit: int = WRONG_CODES, window: float = WRONG_CODES_WINDOW,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._failed: deque[float] = deque(maxlen=limit)
+
+    def wait(self) -> int:
+        """Whole seconds before this tab may try a code again; 0: now."""
+        if len(self._failed) < self.limit:
+            return 0
+        return max(0, math.ceil(self._failed[0] + self.window - self.clock()))
+
+    def failed(self) -> None:
+        self._failed.append(self.clock())
 
 
 @dataclass(frozen=True)

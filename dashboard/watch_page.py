@@ -18,7 +18,7 @@ from typing import Any
 import streamlit as st
 from streamlit.dataframe_util import convert_anything_to_arrow_bytes
 
-from dashboard.broadcast import Rooms, RoomView, normalize_code
+from dashboard.broadcast import Rooms, RoomView, WrongCodes, normalize_code
 from dashboard.charts import LIVE_CHARTS, vega_spec
 from dashboard.compare import applies
 from dashboard.history import Snapshot
@@ -30,6 +30,8 @@ from dashboard.user_text import literal
 WATCH_REFRESH_S = float(os.environ.get("RNN_LAB_WATCH_REFRESH_S", "0.25"))  # a viewer's redraw period
 VIEWER_KEY = "watch_viewer"
 SEEN_KEY = "watch_seen"  # codes this viewer has watched: tells "ended" from "no such code"
+WRONG_KEY = "watch_wrong"  # this tab's wrong codes (WrongCodes): a guessing tab is made to wait
+TITLE = "RNN Gradient Lab — live broadcast"
 
 
 @dataclass(frozen=True)
@@ -97,11 +99,35 @@ def _room(code: str) -> RoomView | None:
     return room
 
 
+def _checked(code: str) -> RoomView | None:
+    """The live room `code`, or None once a plain notice says why not.
+
+    Checked before any widget, chart or run is built, so a wrong code costs about what a static page does
+    (guessing codes buys no server CPU); a tab that guessed too often is refused before the lookup.
+    Per tab, not per IP address: a class behind one school router shares one address, and one student's
+    guessing must not lock the others out; a script that opens a new session per guess already pays for it.
+    """
+    wrong = st.session_state[WRONG_KEY]
+    if wait := wrong.wait():
+        st.warning(f"Too many wrong codes; wait {wait} s, then reload this page.")
+        return None
+    room = _room(code)
+    if room is None:
+        if code not in st.session_state[SEEN_KEY]:  # an ended broadcast is no wrong code
+            wrong.failed()
+        st.title(TITLE)
+        _gone(code)
+    return room
+
+
 def watch_page(code: str) -> None:
     """Read-only live view of broadcast `code`: lesson text, settings, status and every chart."""
     if VIEWER_KEY not in st.session_state:
         st.session_state[VIEWER_KEY] = secrets.token_urlsafe(8)  # this tab in the viewer count
         st.session_state[SEEN_KEY] = set()
+        st.session_state[WRONG_KEY] = WrongCodes()
+    if _checked(code) is None:
+        return
     cols = st.columns([5, 1.4, 1.4], vertical_alignment="center")
     presentation = cols[2].toggle("Presentation", key="presentation", bind="query-params",
                                   help="For a projector: larger chart text, the lesson on one line.")
@@ -110,10 +136,7 @@ def watch_page(code: str) -> None:
         if presentation:
             st.markdown(f"### RNN Gradient Lab — live broadcast {literal(normalize_code(code))}")
         else:
-            st.title("RNN Gradient Lab — live broadcast")
-    if _room(code) is None:
-        _gone(code)
-        return
+            st.title(TITLE)
 
     @st.fragment(run_every=WATCH_REFRESH_S)
     def _live() -> None:

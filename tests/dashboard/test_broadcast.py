@@ -5,7 +5,18 @@ import time
 
 import pytest
 
-from dashboard.broadcast import ALPHABET, CODE_LENGTH, VIEWER_FORGET, Rooms, RoomView, normalize_code
+import dashboard.broadcast as broadcast
+from dashboard.broadcast import (
+    ALPHABET,
+    CODE_LENGTH,
+    MAX_ROOMS,
+    VIEWER_FORGET,
+    VIEWER_WINDOW,
+    Rooms,
+    RoomView,
+    WrongCodes,
+    normalize_code,
+)
 from tests.dashboard.threads import race
 
 
@@ -26,6 +37,26 @@ def test_publish_gives_an_unguessable_code_and_is_idempotent_per_presenter():
     assert len(rooms) == 2
 
 
+def test_codes_use_the_whole_alphabet_at_every_position_and_resist_guessing():
+    codes = [broadcast.new_code() for _ in range(3000)]
+    assert len(set(codes)) == len(codes)  # 31^8 codes: 3,000 draws all differ
+    for position in range(CODE_LENGTH):
+        assert {code[position] for code in codes} == set(ALPHABET)
+    assert not set("0O1IL") & set(ALPHABET)  # read off a projector, typed on a phone
+    guesses_per_s = 66  # the most the issue's four guessing clients reached
+    years_to_hit_a_room = len(ALPHABET) ** CODE_LENGTH / MAX_ROOMS / guesses_per_s / (365 * 24 * 3600)
+    assert years_to_hit_a_room > 1
+
+
+def test_a_drawn_code_that_is_taken_is_drawn_again(monkeypatch):
+    draws = iter(["AAAAAAAA", "AAAAAAAA", "AAAAAAAA", "BBBBBBBB"])
+    monkeypatch.setattr(broadcast, "new_code", lambda: next(draws))
+    rooms, first, second = Rooms(), object(), object()
+    assert rooms.publish(first) == "AAAAAAAA"
+    assert rooms.publish(second) == "BBBBBBBB"  # never the first presenter's room handed to another
+    assert rooms.watch("AAAAAAAA", "v").source is first and rooms.watch("BBBBBBBB", "v").source is second
+
+
 def test_viewers_see_the_room_and_are_counted():
     clock = Clock()
     rooms, source = Rooms(clock=clock), object()
@@ -38,6 +69,21 @@ def test_viewers_see_the_room_and_are_counted():
     clock.now = 11  # silent for more than the 10 s window: not "watching now"
     assert rooms.touch(code).viewers == 0
     assert rooms.watch("NOSUCHRM", "viewer-3") is None
+
+
+def test_viewers_silent_for_a_while_are_forgotten():
+    """A room the whole day's classes watched holds only the viewers of the last minute (bounded memory)."""
+    clock = Clock()
+    rooms = Rooms(clock=clock)
+    code = rooms.publish(object())
+    for n in range(100):
+        rooms.watch(code, f"morning-{n}")
+    clock.now = VIEWER_FORGET + 1
+    rooms.touch(code)  # the presenter's heartbeat alone keeps the room, it does not keep viewers
+    assert rooms.watch(code, "afternoon").viewers == 1
+    assert list(rooms._rooms[code].viewers) == ["afternoon"]
+    clock.now += VIEWER_WINDOW - 1
+    assert rooms.watch(code, "afternoon").viewers == 1 and len(rooms._rooms[code].viewers) == 1
 
 
 def test_readers_get_a_copy_not_the_live_room():
@@ -73,6 +119,12 @@ def test_the_number_of_rooms_is_capped():
         rooms.publish(object())
     with pytest.raises(RuntimeError, match="in use"):
         rooms.publish(object())
+    default = Rooms()
+    for _ in range(MAX_ROOMS):
+        default.publish(object())
+    with pytest.raises(RuntimeError, match="in use"):
+        default.publish(object())
+    assert len(default) == MAX_ROOMS
 
 
 def test_shared_values_are_built_once_per_period_for_every_caller():
@@ -131,6 +183,24 @@ def test_a_class_polling_while_rooms_open_expire_and_close_never_sees_a_torn_roo
     errors = race([viewer(n) for n in range(30)] + [presenter, other_rooms], seconds=3.0)
     assert clock.now > VIEWER_FORGET  # expiry ran while viewers polled
     assert not errors, f"{len(errors)} errors, e.g. {errors[0]!r}"
+
+
+def test_wrong_codes_make_a_guessing_tab_wait_and_stay_a_few_numbers():
+    clock = Clock()
+    wrong = WrongCodes(limit=5, window=60, clock=clock)
+    for second in range(5):
+        assert wrong.wait() == 0
+        clock.now = second
+        wrong.failed()
+    clock.now = 10.5
+    assert wrong.wait() == 50  # the first of the five was at 0 s: free again at 60 s
+    clock.now = 60
+    assert wrong.wait() == 0
+    wrong.failed()  # the sixth, at 60 s: the window now starts at the second one (1 s)
+    assert wrong.wait() == 1
+    for _ in range(1000):
+        wrong.failed()
+    assert len(wrong._failed) == 5  # a tab that keeps guessing holds five numbers, not a growing list
 
 
 def test_normalize_code():
