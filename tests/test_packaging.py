@@ -1,5 +1,7 @@
-"""Shipping: Cloud's dependency file, what make installs, the wheel and its console scripts, app.py's sys.path."""
+"""Shipping: Cloud's dependency file, what make installs, the wheel and its console scripts, app.py's sys.path,
+and only Streamlit's public API in the shipped code."""
 
+import ast
 import configparser
 import re
 import shutil
@@ -158,3 +160,45 @@ def test_app_puts_the_project_on_sys_path_once_whatever_the_reruns(monkeypatch):
         assert sys.path.count(root) == 1
     finally:
         clear_session_resource_cache("test session id")
+
+
+# Streamlit's public modules the shipped code may import: the `st` namespace, its components API, and the CLI
+# module that Streamlit's own `streamlit` console script runs (rnn-lab runs the installed app.py through it).
+# Anything else (streamlit.dataframe_util, streamlit.net_util, streamlit.runtime...) can vanish in a release.
+PUBLIC_STREAMLIT = {"streamlit.components.v1", "streamlit.web.cli"}
+
+
+def _streamlit_imports(tree: ast.AST) -> list[str]:
+    """Each way `tree` imports from Streamlit other than `import streamlit as st` and the public modules."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [f"import {a.name} as {a.asname}" for a in node.names if a.name.split(".")[0] == "streamlit"
+                      and (a.name, a.asname) != ("streamlit", "st") and a.name not in PUBLIC_STREAMLIT]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "streamlit":
+            if node.module not in PUBLIC_STREAMLIT and any(f"{node.module}.{a.name}" not in PUBLIC_STREAMLIT
+                                                           for a in node.names):
+                found.append(f"from {node.module} import {', '.join(a.name for a in node.names)}")
+    return found
+
+
+def test_shipped_code_imports_only_streamlits_public_api():
+    private = {path.relative_to(ROOT).as_posix(): found for package in ("dashboard", "models")
+               for path in sorted((ROOT / package).rglob("*.py"))
+               if (found := _streamlit_imports(ast.parse(path.read_text(), str(path))))}
+    assert private == {}
+
+
+@pytest.mark.parametrize(("source", "allowed"), [
+    ("import streamlit as st", True),
+    ("import streamlit.components.v1 as components", True),
+    ("from streamlit.web import cli", True),
+    ("from streamlit.components.v1 import html", True),
+    ("import streamlit", False),
+    ("from streamlit import net_util", False),
+    ("from streamlit.dataframe_util import convert_anything_to_arrow_bytes", False),
+    ("from streamlit.web import server", False),
+    ("import streamlit.runtime.scriptrunner as sr", False),
+])
+def test_the_import_scan_tells_public_from_private(source, allowed):
+    assert (_streamlit_imports(ast.parse(source)) == []) is allowed
