@@ -1,18 +1,21 @@
 # Two commands on a fresh machine: `make run` (install + start the app) and
 # `make test` (install everything, lint, run every test, browser tests included).
 # Only the root requirements*.txt files are read here; dashboard/requirements.txt is Community Cloud's.
+# requirements.txt declares ranges (what `pip install .` needs); constraints.txt pins the exact versions every
+# install here uses, so the tests always run on the same torch and streamlit.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install -q
+PINNED := -c constraints.txt
 
 .PHONY: run test lint bench chromium
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.runtime: requirements.txt | $(PY)
-	$(PIP) -r requirements.txt
+$(VENV)/.runtime: requirements.txt constraints.txt | $(PY)
+	$(PIP) -r requirements.txt $(PINNED)
 	touch $@
 
 # Lint needs ruff alone, not the runtime.
@@ -21,12 +24,12 @@ $(VENV)/.lint: requirements-lint.txt | $(PY)
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
-	$(PIP) -r requirements-dev.txt
+	$(PIP) -r requirements-dev.txt $(PINNED)
 	touch $@
 
 # Optional for users (the sweep's --backend ray); the tests start a local Ray cluster through it.
 $(VENV)/.ray: $(VENV)/.runtime requirements-ray.txt
-	$(PIP) -r requirements-ray.txt
+	$(PIP) -r requirements-ray.txt $(PINNED)
 	touch $@
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own here).

@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 import torch
 
+import models.cost as cost
+
 THREAD_PREFIX = "rnnlab-train"
 # Intra-op threads per training run. torch.set_num_threads is per OS thread (OpenMP), so every
 # thread that steps a Trainer sets it: otherwise a new thread spins one OpenMP worker per core
@@ -40,7 +42,8 @@ def live_threads() -> list[str]:
 
 
 class Slots:
-    """At most `limit` threads train at once (default sized for a 2-core box, env RNN_LAB_MAX_TRAINING)."""
+    """At most `limit` threads train at once: RNN_LAB_MAX_TRAINING (default sized for a 2-core box), fewer
+    when the server's memory budget (RNN_LAB_MEMORY_MB, models/cost.py) holds fewer runs."""
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
@@ -65,7 +68,7 @@ class Slots:
             self._cond.notify()
 
 
-SLOTS = Slots(int(os.environ.get("RNN_LAB_MAX_TRAINING", "2")))
+SLOTS = Slots(cost.training_slots(int(os.environ.get("RNN_LAB_MAX_TRAINING", "2"))))
 
 
 class Player(threading.Thread):

@@ -10,12 +10,12 @@ network. The room store is one per server process (`rooms()`), shared with the s
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import streamlit as st
-from streamlit import net_util
 
 from dashboard.broadcast import Rooms
 from dashboard.runner import Runner
@@ -23,6 +23,9 @@ from dashboard.runner import Runner
 PANEL_REFRESH_S = 5.0  # the presenter's heartbeat to the room and viewer count; rooms idle out after minutes
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 RESTART = "streamlit run dashboard/app.py --server.address 0.0.0.0"
+# A documentation address (RFC 5737) that no network routes to: connecting a UDP socket only asks the kernel
+# which interface would carry the packet; nothing is sent.
+ROUTE_PROBE = ("198.51.100.1", 9)
 
 
 @st.cache_resource(show_spinner=False)
@@ -48,6 +51,16 @@ class Reach:
 
     base: str  # the address to put in front of ?watch=CODE
     hint: str | None = None  # markdown: why this address, and what to do if students cannot open it
+
+
+def lan_address() -> str | None:
+    """This machine's address on the network of its default route (Streamlit's "Network URL"); None: no route."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(ROUTE_PROBE)
+        except OSError:
+            return None
+        return probe.getsockname()[0]
 
 
 def reach(page_url: str, listen: str | None, lan_ip: str | None) -> Reach:
@@ -126,7 +139,7 @@ def present_panel(code: str | None, info: dict[str, Any]) -> None:
         st.error(st.session_state.pop("present_error"))
     if code is None:
         return
-    share = reach(st.context.url or "", st.get_option("server.address"), net_util.get_internal_ip())
+    share = reach(st.context.url or "", st.get_option("server.address"), lan_address())
     with st.container(border=True, key="broadcast_panel"):
         cols = st.columns([2.4, 3.2, 1], vertical_alignment="center")
         cols[0].markdown(f"<div style='font-size:0.9rem;color:#555'>Room code</div><div style='font-size:2.3rem;"

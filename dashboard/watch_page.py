@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
 import streamlit as st
-from streamlit.dataframe_util import convert_anything_to_arrow_bytes
 
 from dashboard.broadcast import Rooms, RoomView, WrongCodes, normalize_code
 from dashboard.charts import LIVE_CHARTS, vega_spec
@@ -42,10 +42,18 @@ class Frame:
     specs: dict[str, dict[str, Any]]
 
 
+def arrow_bytes(table: pa.Table) -> bytes:
+    """`table` in Arrow's IPC stream format: the bytes st.vega_lite_chart sends the browser for a table."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
 def _encoded_spec(name: str, snap: Snapshot, log_y: bool, presentation: bool) -> dict[str, Any]:
     """charts.vega_spec with its datasets as Arrow bytes, which st.vega_lite_chart passes through as is."""
     spec = vega_spec(name, snap, log_y, presentation)
-    return spec | {"datasets": {k: convert_anything_to_arrow_bytes(df) for k, df in spec["datasets"].items()}}
+    return spec | {"datasets": {k: arrow_bytes(table) for k, table in spec["datasets"].items()}}
 
 
 def build_frame(source: Any, log_y: bool, presentation: bool = False) -> Frame:

@@ -99,6 +99,12 @@ class RunConfig:
                 f"seq_len × batch_size × hidden_size² too large for model={self.model}: ~{estimate:.1f} s per "
                 f"training step, over the {cost.BUDGET_SECONDS:g} s budget of a shared 2-core server; lower "
                 f"seq_len ({self.seq_length}), batch_size ({self.batch_size}) or hidden_size ({self.hidden_size})")
+        megabytes = cost.run_megabytes(self)
+        if megabytes > cost.RUN_MEMORY_MB:
+            raise ValueError(
+                f"seq_len × batch_size × hidden_size too large for model={self.model}: ~{megabytes:.0f} MB of "
+                f"memory, over the {cost.RUN_MEMORY_MB:g} MB memory budget of one run on this server; lower "
+                f"seq_len ({self.seq_length}), batch_size ({self.batch_size}) or hidden_size ({self.hidden_size})")
 
     @property
     def seq_length(self) -> int:

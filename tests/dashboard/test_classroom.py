@@ -21,7 +21,7 @@ from dashboard.runner import Runner
 from dashboard.sidebar import config_query, largest_fitting
 from dashboard.state import PACE, PACES, nearest_pace
 from models import RunConfig, Trainer
-from models.cost import BUDGET_SECONDS, step_seconds
+from models.cost import BUDGET_SECONDS, RUN_MEMORY_MB, run_megabytes, step_seconds
 from models.export import load
 from models.lessons import LESSONS
 from tests.dashboard.lab_app import LARGEST_LSTM
@@ -152,14 +152,19 @@ def test_a_size_that_breaks_the_budget_moves_back_to_the_largest_that_fits():
         RunConfig(model="lstm", seq_len=500, batch_size=256, hidden_size=fitted + 1)  # the largest that does
 
 
-def test_a_choice_that_breaks_the_budget_goes_back():
-    query = {"seq_len": "500", "batch_size": "512", "hidden_size": "128"}
-    sizes = {"seq_length": 500, "batch_size": 512, "hidden_size": 128}
-    rnn, lstm = (step_seconds(SimpleNamespace(model=m, **sizes)) for m in ("rnn", "lstm"))
-    assert rnn < BUDGET_SECONDS < lstm
-    app = _open(query)
+@pytest.mark.parametrize(("hidden", "batch", "limit"), [(256, 128, "s budget"), (64, 512, "MB memory budget")])
+def test_a_choice_that_breaks_the_budget_goes_back(hidden, batch, limit):
+    """The LSTM at these sizes: over the time budget, or fast enough but over the memory one; the RNN fits both."""
+    sizes = {"seq_len": 500, "batch_size": batch, "hidden_size": hidden}
+    lstm = SimpleNamespace(model="lstm", seq_length=500, batch_size=batch, hidden_size=hidden)
+    assert (step_seconds(lstm) > BUDGET_SECONDS) is (limit == "s budget")
+    assert run_megabytes(lstm) > RUN_MEMORY_MB
+    RunConfig(model="rnn", **sizes)
+    app = _open({k: str(v) for k, v in sizes.items()} | {"model": "rnn"})
+    assert app.session_state["hidden_size"] == hidden and not app.sidebar.warning
     app.selectbox(key="model").set_value("lstm").run()
-    assert app.session_state["model"] == "rnn" and "model = lstm was too large" in app.sidebar.warning[0].value
+    notice = app.sidebar.warning[0].value
+    assert app.session_state["model"] == "rnn" and "model = lstm was too large" in notice and limit in notice
 
 
 def test_the_weights_download_is_the_trained_model():

@@ -77,8 +77,9 @@ class _Sizes:
 
 
 @pytest.mark.parametrize("model", CHOICES["model"])
-def test_cost_budget_edges(model):
+def test_cost_budget_edges(model, monkeypatch):
     """The biggest runs are refused by their estimated step time, with the estimate and the fields named."""
+    monkeypatch.setattr(cost, "RUN_MEMORY_MB", float("inf"))  # the time budget alone (tests/models/test_cost.py)
     with pytest.raises(ValueError, match=r"seq_len × batch_size × hidden_size² too large.*~\d+\.\d s per"):
         RunConfig(model=model, task="first_token", seq_len=500, hidden_size=256, batch_size=512)
     h = max(n for n in range(1, 257) if cost.step_seconds(_Sizes(model, 500, n, 512)) <= cost.BUDGET_SECONDS)
