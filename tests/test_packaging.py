@@ -49,10 +49,10 @@ def test_cloud_file_pins_the_cpu_wheel_and_agrees_with_requirements_txt():
     name, version, _, tags = parse_wheel_filename(unquote(urlparse(torch_req.url).path.rsplit("/", 1)[1]))
     assert name == "torch" and version.local == "cpu"
     assert str(local["torch"].specifier) == f"=={version.public}"
-    # Community Cloud: Linux x86_64, and the Python version README tells the reader to choose.
+    # Community Cloud: Linux x86_64, and the Python version README and docs/deploy.md tell the reader to choose.
     assert {(t.interpreter, t.abi) for t in tags} == {("cp311", "cp311")}
     assert all(t.platform.startswith("manylinux") and t.platform.endswith("x86_64") for t in tags)
-    assert 'Python 3.11' in (ROOT / "README.md").read_text()
+    assert all("Python 3.11" in (ROOT / doc).read_text() for doc in ("README.md", "docs/deploy.md"))
 
 
 @pytest.mark.parametrize(("target", "files"), [

@@ -76,8 +76,8 @@ def test_a_failing_step_shows_its_message_within_a_second_and_one_reset_recovers
             wait_until(lambda: message.count() == 0, timeout=10)
             button(page, "Train").wait_for(timeout=10_000)
         assert log.read_text().count("step 4 failed") == CYCLES and "RuntimeError: injected fault" in log.read_text()
-        # Issue 11 asks for one second. Measured on a quiet 2-core box (15 fresh servers, 2026-11-27): 0.33-0.80 s;
-        # under load (other browser tests beside it) 0.39-2.1 s. The median of three holds the promise without
+        # Issue 11 asks for one second; single runs under load can exceed it (docs/performance.md, "Error shown
+        # after Train"). The median of three holds the promise without
         # letting one slow frame on a shared CI box fail the suite; the bound catches a message that never comes
-        # promptly (before the controls held still, the whole Lab was redrawn after Train: up to 2.3 s when quiet).
+        # promptly (as when the whole Lab was redrawn after Train, before the controls held still).
         assert sorted(shown)[CYCLES // 2] < 1.0 and max(shown) < 3.0, f"the error took {shown} s to show"
