@@ -32,7 +32,7 @@ $(VENV)/.ray: $(VENV)/.runtime requirements-ray.txt
 	$(PIP) -r requirements-ray.txt $(PINNED)
 	touch $@
 
-# Browser tests drive Debian's Chromium (Playwright cannot download its own here).
+# Browser tests drive the system's Chromium (Debian's package), so Playwright needs no browser download.
 chromium:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 

@@ -34,7 +34,7 @@ COLUMN = {name: i for i, name in enumerate(SCALARS)}
 # How two adjacent windows' rows merge, column by column (the later row's value for the rest).
 MEAN = [COLUMN[name] for name in ("loss", "accuracy", "clipped")]  # weighted by steps_merged
 MAX = [COLUMN[name] for name in ("grad_norm", "grad_norm_clipped")]  # NaN (a diverged step) counts as the extreme
-CAPACITY = 256  # rows of scalars; even, so rows pair up when halving. 512 cost the browser ~12% more work
+CAPACITY = 256  # rows of scalars; even, so rows pair up when halving. More rows cost the browser more work
 # per refresh (Vega re-encodes every point of the three per-step charts), with no visible gain at chart width.
 PROFILE_CAPACITY = 40  # rows of per-timestep profiles (heatmap rows)
 EXPORT_STEPS = 10_000  # the CSV keeps every step of a run this long: 10 000 × 10 float64 = 0.8 MB

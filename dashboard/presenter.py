@@ -78,7 +78,7 @@ def reach(page_url: str, listen: str | None, lan_ip: str | None) -> Reach:
     if on_lan is None:
         return Reach(parts.geturl(), "**Students cannot open localhost links**, and this computer has no address "
                      "on a network. Connect it to the room's network (then reload this page), or deploy the lab "
-                     "(README: *Deploy to Streamlit Community Cloud*).")
+                     "(docs/deploy.md).")
     return Reach(on_lan, f"This is the server's address on the room's network: `localhost` works only on this "
                  f"computer. Devices must be on the same network; if they cannot connect, allow port "
                  f"{parts.port or 80} in this computer's firewall.")

@@ -5,7 +5,7 @@
                                         ▼
                                 done · diverged · error        (Reset: a new run, idle, from any state)
 
-Every control returns at once, whatever a step costs (the largest LSTM takes ~20 s per step):
+Every control returns at once, whatever a step costs (a step at the largest accepted sizes takes seconds):
 Train waits at most FIRST_STEP_WAIT_S for a first step, so the click's own redraw usually shows it;
 Pause answers "pausing" and the step in flight finishes first; Reset swaps in a new run and
 leaves an abandoned step to finish in the background, its result discarded. Every field of a

@@ -1,7 +1,7 @@
-"""Re-take every screenshot README shows: `python -m docs.screenshots [--only NAME ...]`.
+"""Re-take every screenshot README and docs/*.md show: `python -m docs.screenshots [--only NAME ...]`.
 
 Starts `streamlit run dashboard/app.py` and drives it in Debian's Chromium with the browser tests' driver
-(tests/browser/driver.py); each scene below opens a page, does what README's caption says, and returns the page
+(tests/browser/driver.py); each scene below opens a page, does what its caption in the docs says, and returns the page
 (a viewport shot) or one element of it. Waits follow the page's state (the script settled, the step counter, the
 Done button), not the clock, so a busy machine only makes it slower.
 """
@@ -130,7 +130,7 @@ def lesson(key: str) -> Callable[[object, str], object]:
     return scene
 
 
-# name in docs/screenshots/ -> (viewport width, height, scene); README shows exactly these (tests/test_screenshots.py).
+# name in docs/screenshots/ -> (viewport width, height, scene); the docs show exactly these (tests/test_screenshots.py).
 SCENES: dict[str, tuple[int, int, Callable[[object, str], object]]] = {
     "classroom_presentation_1280x720.png": (*PROJECTOR, presentation),
     "classroom_broadcast_1280x720.png": (*PROJECTOR, broadcast),

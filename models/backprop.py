@@ -13,7 +13,7 @@ GEMM and one or two in-place elementwise ops; afterwards one batched GEMM forms 
 every t: the h rows are the step-t terms, whose norms are the profile, and the sums over t are
 all the parameter gradients. That skips autograd's per-op bookkeeping, so the Elman step beats
 the fused torch.nn.RNN one and the LSTM's comes within ~1.3× of oneDNN's fused kernel at one
-thread (README, "Performance"). Tests compare everything with an independent unrolled autograd.
+thread (docs/performance.md). Tests compare everything with an independent unrolled autograd.
 """
 
 from __future__ import annotations

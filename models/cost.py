@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 from typing import Protocol
 
-BUDGET_SECONDS = 2.0  # the longest a step may take on the 2-core box; see README "Performance"
+BUDGET_SECONDS = 2.0  # the longest a step may take on the 2-core box; see docs/performance.md
 
 GATE_BLOCKS = {"rnn": 1, "lstm": 4, "residual": 1}
 

@@ -559,7 +559,7 @@ def preset_text(config: RunConfig) -> str:
 
 
 def markdown(results: dict[str, list[Outcome]]) -> str:
-    """README's table: each lesson's preset, claim, how often it holds, and the range of every checked number."""
+    """docs/lessons.md's table: each lesson's preset, claim, how often it holds, the range of every checked number."""
     seeds = [o.seed for o in next(iter(results.values()))]
     span = f"seeds {min(seeds)}–{max(seeds)}"
     rows = [f"| # | Lesson | Preset (differences from RunConfig's defaults) | Claim | Holds on {span} "
@@ -601,7 +601,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("keys", nargs="*", metavar="KEY", help=f"lessons to run (default: all): {', '.join(LESSONS)}")
     parser.add_argument("--seeds", type=parse_seeds, metavar="0-9",
                         help="check every lesson on these seeds and print a pass-rate table")
-    parser.add_argument("--markdown", action="store_true", help="print README's table instead (implies --seeds 0-9)")
+    parser.add_argument("--markdown", action="store_true", help="print docs/lessons.md's table (implies --seeds 0-9)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes for --seeds (default 2)")
     args = parser.parse_args(argv)
     keys = args.keys or list(LESSONS)

@@ -110,7 +110,7 @@ def serve(*options: str, before: str = "", timeout: float = 60.0, root: Path = R
 
 @contextlib.contextmanager
 def chromium(width: int = 1600, height: int = 1000) -> Iterator[object]:
-    """A Playwright browser context on Debian's Chromium (Playwright cannot download its own here)."""
+    """A Playwright browser context on the system's Chromium (Debian's package: no Playwright browser download)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

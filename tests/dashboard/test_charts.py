@@ -267,7 +267,7 @@ def test_heatmap_draws_zero_cells_instead_of_filtering_them():
 
 
 def test_charts_render_on_canvas():
-    # SVG redraws touch thousands of DOM nodes at every refresh; canvas cut the browser's work per refresh by ~25%.
+    # SVG redraws touch thousands of DOM nodes at every refresh; canvas costs the browser less (docs/performance.md).
     for name in charts.CHARTS:
         assert charts.vega_spec(name, _snapshot())["usermeta"]["embedOptions"]["renderer"] == "canvas"
 

@@ -60,10 +60,10 @@ def test_page_shows_exactly_the_sweeps_numbers():
     _, data, contour = chart(at)
     expected = trainability_map(RunConfig(init="orthogonal"), GAINS, SEQ_LENS)
     pd.testing.assert_frame_equal(data[list(COLUMNS)], expected, check_exact=True)
-    # The black line is the sweep's own zero crossing at every length that crosses it (README's table).
+    # The black line is the sweep's own zero crossing at every length that crosses it (docs/using.md's table).
     assert contour.set_index("seq_len")["gain"].to_dict() == crossings(expected).dropna().to_dict()
     assert len(contour) == len(SEQ_LENS)
-    # Regression pin: 1.26 is the crossing this code computed when the test was written (README's table), not
+    # Regression pin: 1.26 is the crossing this code computed when the test was written (docs/using.md's table), not
     # an independent value; the claim tested is that the caption states the sweep's own crossing.
     assert "1.26 (T = 20)" in at.caption[0].value
 

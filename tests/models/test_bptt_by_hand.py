@@ -84,7 +84,7 @@ def test_label_rule_and_bad_sentences():
 
 def test_readme_states_the_pages_numbers():
     e = worked_example()
-    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    text = (Path(__file__).resolve().parents[2] / "docs" / "lessons.md").read_text()
     section = text[text.index("### BPTT by hand"):text.index("### Theory next to measurement")]
     norms = e.gradient_norms
     for stated in (f"‖∂L/∂h_1‖ = {norms[0]:.3f}", f"‖∂L/∂h_3‖ = {norms[2]:.3f}", f"η = {e.lr:g}",

@@ -1,5 +1,5 @@
-"""Every lesson's promise holds on seeds 0–9, the card's robustness figure is what the code measures, and README's
-lesson table is what `python -m models.lessons --markdown` prints.
+"""Every lesson's promise holds on seeds 0–9, the card's robustness figure is what the code measures, and the lesson
+table of docs/lessons.md is what `python -m models.lessons --markdown` prints.
 
 The sweep (12 lessons × 10 seeds) runs once per session in two worker processes with one torch thread each, and
 every test here reads its results, so the table check costs no extra training.
@@ -31,7 +31,7 @@ from models.lessons import (
 )
 
 ISSUE_LESSONS = ("worked_example", "vanishing", "irnn", "skip", "exploding", "clipping", "small_lr", "lstm")
-README = Path(__file__).resolve().parents[2] / "README.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 TABLE = re.compile(r"<!-- lessons-table:start -->\n(.*?)\n<!-- lessons-table:end -->", re.S)
 
 
@@ -58,8 +58,8 @@ def test_the_preset_seed_passes(results):
 
 
 def test_readme_table_is_what_the_code_prints(results):
-    found = TABLE.search(README.read_text())
-    assert found, "README lacks the lessons-table markers"
+    found = TABLE.search((DOCS / "lessons.md").read_text())
+    assert found, "docs/lessons.md lacks the lessons-table markers"
     assert found.group(1) == markdown(results)
 
 
@@ -72,8 +72,8 @@ def test_markdown_has_one_row_per_lesson_with_its_pass_count(results):
 
 
 def test_the_issue_lessons_exist_and_each_changes_one_thing():
-    assert set(ISSUE_LESSONS) <= set(LESSONS) and len(LESSONS) == 12  # README: "all twelve lessons"
-    # README: "Lessons 2, 3, 4 and 7 also make a claim about the untrained network".
+    assert set(ISSUE_LESSONS) <= set(LESSONS) and len(LESSONS) == 12  # docs/lessons.md: "all twelve lessons"
+    # docs/lessons.md: "Lessons 2, 3, 4 and 7 also make a claim about the untrained network".
     assert [lesson.title.split(" · ")[0] for lesson in LESSONS.values() if lesson.at_init] == ["2", "3", "4", "7"]
     by = {k: lesson.config for k, lesson in LESSONS.items()}
     # Lessons 3–6 and 11 change only the recurrence of lesson 2 (the IRNN also its step size).
@@ -155,7 +155,7 @@ def _changed(a: RunConfig, b: RunConfig) -> set[str]:
 
 
 def test_readme_engine_section_quotes_the_sweep(results):
-    text = README.read_text()
+    text = (DOCS / "engine.md").read_text()
     section = text[text.index("### What the engine shows, measured"):text.index("## Performance")]
     for key, index in (("lstm", 2), ("vanishing", 3), ("vanishing", 0)):
         assert measured_range(results[key], index) in section, (key, index)

@@ -13,7 +13,7 @@ from models.lessons import LESSONS
 from models.theory import predict, probe_batch, split, split_at_init
 from models.trainer import spectral_radius
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+LESSONS_DOC = Path(__file__).resolve().parents[2] / "docs" / "lessons.md"
 
 CASES = [
     ("rnn", "tanh", "default", 1.0),  # vanishes
@@ -153,14 +153,14 @@ def test_split_refuses_the_lstm():
 
 
 def test_readme_states_lesson_2s_split():
-    """Every number README's 'Theory next to measurement' gives for lesson 2 at initialization, recomputed."""
+    """Every number docs/lessons.md's 'Theory next to measurement' gives for lesson 2 at initialization, recomputed."""
     config = LESSONS["vanishing"].config
     parts = split_at_init(config)
     x, y, loss = probe_batch(config, 64)
     net = build_model(config, x.shape[-1])
     theory = predict(net, x, y, loss)
     rho, T = spectral_radius(net), config.seq_len
-    text = README.read_text()
+    text = LESSONS_DOC.read_text()
     section = text[text.index("### Theory next to measurement"):text.index("### Screenshots")]
     decades = parts.decades()
     stated = [f"{parts.exact[0] / parts.exact[-1]:.3g}", f"{-parts.log_ratio:.2f} decades",
