@@ -7,7 +7,8 @@ from collections.abc import Callable
 import streamlit as st
 
 from dashboard.state import BY_TITLE, LESSON, PACE, apply_config, nearest_pace
-from models.lessons import LESSONS, Lesson
+from models import RunConfig
+from models.lessons import LESSONS, Lesson, diverges_before
 
 # Set by the click, read once by the lab page: a lesson must start a fresh run even when it differs
 # from the current one only in live settings (lesson 8 -> 10 changes the learning rate and step budget; a diverged run
@@ -23,6 +24,20 @@ def _load_lesson() -> None:
         apply_config(LESSONS[key].config)
         st.session_state[PACE] = nearest_pace(LESSONS[key].pace)  # slow enough for a class to watch
         st.session_state[JUST_LOADED] = key
+
+
+# The measure every "the run diverges before step N" check uses (models.lessons.diverges_before).
+DIVERGENCE_STEP = diverges_before(2).measure
+
+
+def diverges_by(lesson: Lesson, config: RunConfig) -> int | None:
+    """The last step a run of `config` can reach when it is `lesson`'s preset (any seed) and the lesson's claim says
+    it diverges before step N: N − 1. The claim is checked on every seed the card names (tests/models/
+    test_lessons.py), so the Lab can promise seconds where steps × pace would say minutes. None otherwise."""
+    if config.replace(seed=lesson.config.seed) != lesson.config:
+        return None
+    bounds = [int(c.below) for c in lesson.claim.checks if c.measure is DIVERGENCE_STEP and c.below is not None]
+    return min(bounds) - 1 if bounds else None
 
 
 def pop_loaded_lesson() -> Lesson | None:

@@ -1,10 +1,15 @@
 """One click on a lesson loads its whole preset into the sidebar's session state."""
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.sidebar import LR_GRID
+from dashboard.lesson_panel import diverges_by
+from dashboard.live_view import LONG_RUN_S, duration
+from dashboard.sidebar import LR_GRID, config_query
 from models import RunConfig
+from models.cost import step_seconds
 from models.lessons import LESSONS
+from tests.dashboard.lab_app import open_app
 
 
 def _panel():
@@ -67,3 +72,36 @@ def test_a_shared_link_opens_with_the_lesson_card():
     shared.run()
     assert not shared.exception and LESSONS["vanishing"].title in shared.markdown[0].value
     assert shared.session_state["loads"] == []  # the link carries the config itself; nothing is re-applied
+
+
+# --- lessons that diverge end in seconds: no promise of minutes ----------------------------------------------
+def test_a_lesson_whose_claim_says_it_diverges_ends_by_the_claims_bound_on_any_seed_and_only_as_its_preset():
+    capped = {key: diverges_by(lesson, lesson.config) for key, lesson in LESSONS.items()}
+    # Lessons 7 and 8 say "the run diverges before step N" (checked on every seed the card names); no other does.
+    assert {key for key, step in capped.items() if step is not None} == {"exploding", "exploding_lr"}
+    for key in ("exploding", "exploding_lr"):
+        lesson = LESSONS[key]
+        (bound,) = [c.below for c in lesson.claim.checks if c.says and "diverges before step" in c.says]
+        assert capped[key] == bound - 1 and diverges_by(lesson, lesson.config.replace(seed=7)) == bound - 1
+        assert diverges_by(lesson, lesson.control) is None  # the control is not the claim's run
+        assert diverges_by(lesson, lesson.config.replace(steps=lesson.config.steps + 1)) is None
+
+
+@pytest.mark.usefixtures("fresh_session")
+@pytest.mark.parametrize("key", ["exploding", "exploding_lr"])
+def test_lessons_7_and_8_promise_seconds_until_they_diverge_not_minutes(key):
+    lesson = LESSONS[key]
+    app = open_app({"lesson": key})
+    assert not app.exception
+    last = diverges_by(lesson, lesson.config)
+    per_step = max(step_seconds(lesson.config), 1 / lesson.pace)
+    assert lesson.config.steps * per_step > LONG_RUN_S  # steps × pace alone would promise minutes
+    assert not [w for w in app.warning if "This run takes" in w.value]
+    text = app.get("progress")[0].proto.text
+    assert text.endswith(f"~{duration(last * per_step)} for the whole run at {lesson.pace:g} steps/s "
+                         f"(this lesson diverges by step {last})")
+    # Change the preset in one setting and the claim no longer speaks for the run: minutes again.
+    changed = lesson.config.replace(steps=lesson.config.steps - 1)
+    other = open_app({"lesson": key, "pace": f"{lesson.pace:g}", **config_query(changed)})
+    assert [w for w in other.warning if w.value.startswith(f"**This run takes about "
+                                                           f"{duration(changed.steps * per_step)}**")]
