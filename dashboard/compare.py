@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from dashboard.charts import floored, log_y_axis, steps_x, timesteps_x
-from models import RunConfig
+from models import RunConfig, StepRecord
 
 MODEL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "residual": "residual RNN"}
 SHORT = {"recurrent_gain": "gain", "clip_threshold": "clip at", "negative_slope": "slope", "seq_len": "T",
@@ -40,6 +40,16 @@ class PinnedRun:
     hidden: np.ndarray  # (T,) ‖∂L/∂h_t‖ of the last step, t = 1..T
     final_step: int
     state: str  # done | diverged | paused
+
+
+def pin_records(config: RunConfig, records: list[StepRecord]) -> PinnedRun:
+    """A run trained headlessly (models.lessons.run_lesson) as a pin: every step's loss, and the profile of its last
+    step whose profile is finite (a diverged step's is NaN, and would draw nothing)."""
+    finite = [r for r in records if np.isfinite(r.hidden).all()] or records
+    last = records[-1]
+    return PinnedRun(config, np.array([r.step for r in records]), np.array([r.loss for r in records], dtype=float),
+                     np.asarray(finite[-1].hidden, dtype=np.float64).copy(), last.step,
+                     "diverged" if last.diverged else "done")
 
 
 def applies(config: RunConfig, name: str) -> bool:

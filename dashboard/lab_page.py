@@ -15,7 +15,7 @@ import streamlit as st
 from dashboard.charts import steps_csv, timesteps_csv
 from dashboard.history import ACTIVE, FINAL, Snapshot
 from dashboard.insight import compare_section, theory_section
-from dashboard.lesson_panel import diverges_by, lesson_card, lesson_picker, pop_loaded_lesson
+from dashboard.lesson_panel import control_section, diverges_by, lesson_card, lesson_picker, pop_loaded_lesson
 from dashboard.links import link_notice, link_section
 from dashboard.live_view import (
     LONG_RUN_S,
@@ -198,6 +198,8 @@ def lab_page() -> None:
     with st.container():
         if lesson is not None:
             lesson_card(lesson, compact=presentation)
+            live_snap = runner.snapshot()
+            control_section(lesson, live_snap.config.seed, live_snap.active)
         elif config.replace(seed=0) == DEFAULTS:
             st.info(DEFAULT_RUN_NOTE, icon=":material/info:")
     info = _broadcast_info(lesson)

@@ -1,5 +1,10 @@
 """One click on a lesson loads its whole preset into the sidebar's session state."""
 
+import io
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -8,7 +13,7 @@ from dashboard.live_view import LONG_RUN_S, duration
 from dashboard.sidebar import LR_GRID, config_query
 from models import RunConfig
 from models.cost import step_seconds
-from models.lessons import LESSONS
+from models.lessons import LESSONS, run_lesson
 from tests.dashboard.lab_app import open_app
 
 
@@ -105,3 +110,32 @@ def test_lessons_7_and_8_promise_seconds_until_they_diverge_not_minutes(key):
     other = open_app({"lesson": key, "pace": f"{lesson.pace:g}", **config_query(changed)})
     assert [w for w in other.warning if w.value.startswith(f"**This run takes about "
                                                            f"{duration(changed.steps * per_step)}**")]
+
+
+# --- "Run the control" ----------------------------------------------------------------------------------
+def _runs_drawn(app: AppTest) -> dict[str, pd.DataFrame]:
+    """The datasets of the charts that overlay runs (a `run` column), by dataset name."""
+    frames = {d.name: pa.ipc.open_stream(io.BytesIO(d.data.data)).read_all().to_pandas()
+              for chart in app.get("vega_lite_chart") for d in chart.proto.datasets}
+    return {name: frame for name, frame in frames.items() if "run" in frame.columns}
+
+
+@pytest.mark.usefixtures("fresh_session")
+def test_run_the_control_overlays_the_lesson_and_its_control_trained_at_the_pages_seed():
+    app = open_app({"lesson": "exploding", "seed": "3"})
+    assert not _runs_drawn(app)
+    app.button(key="run_control").click().run(timeout=120)
+    assert not app.exception
+    lesson = LESSONS["exploding"]
+    expected = {False: run_lesson(lesson, 3), True: run_lesson(lesson, 3, control=True)}
+    loss = next(frame for frame in _runs_drawn(app).values() if "loss" in frame.columns)
+    labels = list(dict.fromkeys(loss["run"]))
+    assert labels == ["lesson: gain=2.2", "control: gain=1"]  # what the control changes, named by its role
+    for label, control in zip(labels, (False, True), strict=True):
+        drawn = loss[loss["run"] == label]
+        records = expected[control]
+        assert drawn["step"].tolist() == [r.step for r in records]
+        np.testing.assert_array_equal(drawn["loss"].to_numpy(), [r.loss for r in records])
+    caption = next(c.value for c in app.caption if c.value.startswith("lesson: gain=2.2: "))
+    assert caption.startswith(f"lesson: gain=2.2: diverged at step {len(expected[False])} · control: gain=1: "
+                              f"done at step {lesson.control.steps}")
