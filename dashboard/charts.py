@@ -226,7 +226,7 @@ def _events_layer() -> alt.Chart:
     )
 
 
-def _lone_points(base: alt.Chart, field: str, groupby: list[str] | None = None) -> alt.Chart:
+def lone_points(base: alt.Chart, field: str, groupby: list[str] | None = None) -> alt.Chart:
     """A dot where a series has one finite value: a line through one point draws nothing (a run that diverges
     at step 2 would show an empty chart whose axis spans step 1's loss)."""
     return base.transform_joinaggregate(n=f"valid({field})", groupby=groupby or []).transform_filter(
@@ -240,7 +240,7 @@ def _loss_chart(look: Look) -> alt.LayerChart:
     accuracy_tip = [alt.Tooltip("accuracy:Q", format=".3f")] if look.accuracy else []
     loss = base.mark_line(color="#1f77b4", strokeWidth=2).encode(
         y=y, tooltip=["step:Q", alt.Tooltip("loss:Q", format=".4g"), *accuracy_tip, merged])
-    lone = _lone_points(base, "loss").encode(y=y, color=alt.value("#1f77b4"))
+    lone = lone_points(base, "loss").encode(y=y, color=alt.value("#1f77b4"))
     if not look.accuracy:  # a regression task: no accuracy, and no empty axis for it
         return alt.layer(loss, lone, _events_layer()).properties(title="Loss (MSE)")
     accuracy = base.mark_line(color="#2ca02c", strokeDash=[6, 3]).encode(
@@ -313,7 +313,7 @@ def _grad_norm_chart(look: Look) -> alt.LayerChart:
         strokeDash=alt.StrokeDash("series:N", legend=None),
         tooltip=["step:Q", "series:N", *NORM_TOOLTIP, alt.Tooltip("steps_merged:Q", title="steps in this point")],
     )
-    lone = _lone_points(alt.Chart(data), "plotted", groupby=["series"]).encode(
+    lone = lone_points(alt.Chart(data), "plotted", groupby=["series"]).encode(
         x=steps_x(), y=y, color=colour.legend(None))
     clipped = "datum.clipped > 0 && datum.series == 'before clipping'"
     clips = alt.Chart(data).transform_filter(clipped).mark_tick(color="#d62728", thickness=2, size=10).encode(
@@ -332,7 +332,7 @@ def _radius_chart(look: Look) -> alt.LayerChart:
          else alt.Y("spectral_radius:Q", title=f"ρ({matrix})"))
     line = alt.Chart(alt.NamedData("radius")).mark_line(color="#8c564b", strokeWidth=2).encode(
         x=steps_x(), y=y, tooltip=["step:Q", alt.Tooltip("spectral_radius:Q", format=".4g")])
-    lone = _lone_points(alt.Chart(alt.NamedData("radius")), "spectral_radius").encode(
+    lone = lone_points(alt.Chart(alt.NamedData("radius")), "spectral_radius").encode(
         x=steps_x(), y=y, color=alt.value("#8c564b"))
     # One rule from one constant row (on the run's data it would be one rule per kept step).
     one = alt.Chart(alt.InlineData(values=[{"rho": 1.0}])).mark_rule(

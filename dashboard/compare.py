@@ -9,7 +9,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from dashboard.charts import floored, log_y_axis, steps_x, timesteps_x
+from dashboard.charts import floored, log_y_axis, lone_points, steps_x, timesteps_x
 from models import RunConfig, StepRecord
 
 MODEL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "residual": "residual RNN"}
@@ -100,10 +100,11 @@ def overlay_charts(pins: list[PinnedRun], labels: list[str] | None = None) -> al
     loss, profile = overlay_frames(pins, labels)
     colour = alt.Color("run:N", scale=alt.Scale(domain=list(dict.fromkeys(loss["run"])), range=list(PALETTE)),
                        legend=alt.Legend(orient="bottom", columns=1, labelLimit=400))
-    loss_chart = alt.Chart(loss, title="Loss").mark_line().encode(
-        x=steps_x(), y=log_y_axis("loss:Q", "loss (log)"),
-        color=colour, tooltip=["run", "step", alt.Tooltip("loss:Q", format=".4g")],
-    )
+    loss_base = alt.Chart(loss).encode(x=steps_x(), y=log_y_axis("loss:Q", "loss (log)"), color=colour,
+                                       tooltip=["run", "step", alt.Tooltip("loss:Q", format=".4g")])
+    # A run with one finite loss (lesson 7 diverges at step 2) is a dot: a line through one point draws nothing.
+    loss_chart = alt.layer(loss_base.mark_line(), lone_points(loss_base, "loss", groupby=["run"])).properties(
+        title="Loss")
     base = alt.Chart(profile).encode(
         x=timesteps_x(), y=log_y_axis("plotted:Q", "‖∂L/∂h_t‖ (log)"), color=colour,
         tooltip=["run", "t", alt.Tooltip("norm:Q", format=".4g"), alt.Tooltip("below:N", title="exactly 0")],
