@@ -263,13 +263,15 @@ def _curves_chart(data: str, series: list[str], colours: list[str], y_title: str
         detail="step:N",
         tooltip=["step:Q", "t:Q", "series:N", *NORM_TOOLTIP],
     )
-    line = base.mark_line(strokeWidth=2.5, point=alt.OverlayMarkDef(size=20))
+    # The line skips what is not finite: drawn through the ▲ it would pass for a measured curve.
+    line = base.transform_filter("!datum.diverged").mark_line(strokeWidth=2.5, point=alt.OverlayMarkDef(size=20))
     zeros = base.transform_filter("datum.below").mark_point(shape="triangle-down", size=80, filled=True)
     # A value that is not finite (the run diverged) is a red ▲ a decade above the highest point, never a gap alone.
     diverged = base.transform_filter("datum.diverged").mark_point(shape="triangle-up", size=90, filled=True).encode(
         color=alt.Color("mark:N", title=None, scale=alt.Scale(domain=[DIVERGED], range=[CELL_COLOURS[1]]),
                         legend=alt.Legend(orient="top", symbolType="triangle-up")), opacity=alt.value(1))
-    return alt.layer(line, zeros, diverged).resolve_scale(color="independent").properties(title=title)
+    # Line and ▼ share one series legend; the ▲ has its own.
+    return alt.layer(alt.layer(line, zeros), diverged).resolve_scale(color="independent").properties(title=title)
 
 
 def _profile_chart(look: Look) -> alt.LayerChart:

@@ -484,3 +484,7 @@ def test_values_that_are_not_finite_are_red_triangles_above_every_point_with_a_l
     colour = triangles["encoding"]["color"]
     assert colour["field"] == "mark" and colour["scale"] == {"domain": ["diverged"], "range": ["#d62728"]}
     assert colour["legend"]["orient"] == "top" and spec["resolve"]["scale"]["color"] == "independent"
+    (line,) = [u for u in _layers(spec) if u["mark"]["type"] == "line"]  # not drawn through the ▲
+    assert line["transform"] == [{"filter": "!datum.diverged"}]
+    shared, alone = spec["layer"]  # line and ▼ share the series scale (one legend); the ▲ resolves on its own
+    assert [u["mark"].get("shape") for u in shared["layer"]] == [None, "triangle-down"] and alone is triangles
