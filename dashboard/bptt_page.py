@@ -113,9 +113,10 @@ def _general(e: WorkedExample) -> list[tuple[str, str]]:
          "over every path from the loss to $W_h$.",
          rf"{_d('L', 'W_h')} = \sum_{{t=1}}^{{T}} \delta_t\, h_{{t-1}}^\top,\quad "
          rf"\delta_t = \mathrm{{diag}}(f'(a_t)) \left({_d('h_T', 'h_t')}\right)^{{\!\top}} {_d('L', 'h_T')},\quad "
-         rf"{_d('h_T', 'h_t')} = \prod_{{k=t+1}}^{{T}} \mathrm{{diag}}(f'(a_k))\, W_h"),
-        ("Here $T = 3$: the sizes of the three terms. With 50 words, an early word's term carries up to 49 "
-         "Jacobians.",
+         rf"{_d('h_T', 'h_t')} = J_T J_{{T-1}} \cdots J_{{t+1}},\quad "
+         rf"J_k = {_d('h_k', 'h_{k-1}')} = \mathrm{{diag}}(f'(a_k))\, W_h"),
+        ("Here $T = 3$: the sizes of the three terms. With 50 words, the earliest term that is not 0 is "
+         "$t = 2$'s ($h_0 = 0$ makes $t = 1$'s vanish), and it carries 48 Jacobians.",
          r",\quad ".join(rf"\lVert \delta_{t + 1} h_{t}^\top \rVert = {num(v)}" for t, v in enumerate(sizes))),
     ]
 

@@ -13,7 +13,8 @@ sidebar is collapsed later); whatever changes (the step, counts, what a point me
 Timesteps are the textbook's: words x_1..x_T, states h_1..h_T, h_0 = 0; every x axis counts t = 1..T.
 Gradient norms that are exactly 0 (float32 underflow, ReLUs switched off, or h_0 = 0) are drawn as ▼
 one decade below the chart's lowest nonzero value, with the tooltip "below float32 range (exactly 0)":
-never log(0), never dropped.
+never log(0), never dropped. Norms that are not finite (the run diverged) are drawn as a red ▲ a decade above
+the highest value, and as red cells in the heatmap, each with the legend entry "diverged": never as a small value.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ EARLIER = 4  # faded earlier profiles behind the latest one
 HEIGHT = 280
 SERIES = ("‖∂L/∂h_t‖", "‖∂L/∂c_t‖")
 TERMS = "‖δ_t h_{t−1}ᵀ‖"
+# Heatmap cells that have no log10, each in its own colour with a legend entry: never on the viridis scale.
+DIVERGED = "diverged"  # the legend entry of every mark drawn for a value that is not finite
+CELL_MARKS = ("exactly 0", DIVERGED)
+CELL_COLOURS = ("#d0d0d0", "#d62728")  # grey; the red of the divergence rule on the step charts
 GATES = ("forget gate f_t", "input gate i_t", "output gate o_t")
 T_AXIS = "timestep t (1 = first word)"
 LOG_FORMAT = "~e"  # one format on every log axis: 1e-14 … 1e-2 … 5e+3, never 0.000001 next to 1e-10
@@ -76,6 +81,12 @@ def floored(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(below, floor, values), below
 
 
+def ceiling(plotted: np.ndarray) -> float:
+    """Where values that are not finite go on a log axis: a decade above the largest finite one (1 if none)."""
+    finite = plotted[np.isfinite(plotted)]
+    return 10.0 ** (np.floor(np.log10(finite.max())) + 1) if finite.size else 1.0
+
+
 def events_frame(events: tuple[Event, ...], diverged_at: int | None) -> pa.Table:
     """Mid-run lr / clipping changes, and the divergence step."""
     rows = [(e.step, e.text, "change") for e in events]
@@ -111,6 +122,8 @@ def _recent_curves(view: HistoryView, fields: dict[str, str], earlier: int = EAR
     n = np.array([len(values) for *_, values in curves], dtype=np.int64)
     norm = np.concatenate([values for *_, values in curves]) if curves else np.zeros(0)
     plotted, below = floored(norm)
+    diverged = ~np.isfinite(norm)
+    plotted[diverged] = ceiling(plotted)
     return _table({
         "step": np.repeat(np.array([c[0] for c in curves], dtype=np.int64), n),
         "t": np.concatenate([np.arange(1, k + 1) for k in n]) if curves else np.zeros(0, np.int64),
@@ -119,6 +132,8 @@ def _recent_curves(view: HistoryView, fields: dict[str, str], earlier: int = EAR
         "recency": np.repeat(np.array([c[1] for c in curves], dtype=np.float64), n),
         "plotted": plotted,
         "below": below,
+        "diverged": diverged,
+        "mark": np.where(diverged, DIVERGED, None),
     })
 
 
@@ -133,15 +148,20 @@ def weight_terms_frame(view: HistoryView) -> pa.Table:
 
 
 def heatmap_frame(view: HistoryView) -> pa.Table:
-    """log10 ‖∂L/∂h_t‖ per kept step × timestep (at most MAX_TIMESTEPS columns); zeros flagged `below`."""
+    """log10 ‖∂L/∂h_t‖ per kept step × timestep (at most MAX_TIMESTEPS columns). Cells with no log10 name why in
+    `mark` (CELL_MARKS: exactly 0, or not finite because the run diverged) and are drawn in that mark's colour."""
     seq_len = view.hidden.shape[1]
     cols = np.unique(np.linspace(0, seq_len - 1, min(seq_len, MAX_TIMESTEPS)).round().astype(int))
     norm = view.hidden[:, cols].astype(np.float64).ravel()  # (steps * columns,)
     plotted, below = floored(norm)
+    diverged = ~np.isfinite(norm)
     with np.errstate(divide="ignore", invalid="ignore"):
-        log10 = np.where(below, np.nan, np.log10(plotted))
+        log10 = np.where(below | diverged, np.nan, np.log10(plotted))
+    mark = np.full(norm.shape, None, dtype=object)
+    mark[below] = CELL_MARKS[0]
+    mark[diverged] = CELL_MARKS[1]
     return _table({"step": np.repeat(view.profile_steps, len(cols)), "t": np.tile(cols + 1, len(view.profile_steps)),
-                   "norm": norm, "below": below, "log10": log10})
+                   "norm": norm, "below": below, "log10": log10, "mark": mark})
 
 
 def grad_norm_frame(view: HistoryView) -> pa.Table:
@@ -179,6 +199,7 @@ class Look:
     log_y: bool = False  # the loss axis
     lstm: bool = False  # the cell-gradient series; ρ of W_hg rather than W_h
     accuracy: bool = True  # the task reports accuracy
+    log_radius: bool = False  # ρ's values span more than a decade (lesson 7: 2.2, then 1.3e7)
 
 
 def steps_x() -> alt.X:
@@ -205,7 +226,7 @@ def _events_layer() -> alt.Chart:
     )
 
 
-def _lone_points(base: alt.Chart, field: str, groupby: list[str] | None = None) -> alt.Chart:
+def lone_points(base: alt.Chart, field: str, groupby: list[str] | None = None) -> alt.Chart:
     """A dot where a series has one finite value: a line through one point draws nothing (a run that diverges
     at step 2 would show an empty chart whose axis spans step 1's loss)."""
     return base.transform_joinaggregate(n=f"valid({field})", groupby=groupby or []).transform_filter(
@@ -219,7 +240,7 @@ def _loss_chart(look: Look) -> alt.LayerChart:
     accuracy_tip = [alt.Tooltip("accuracy:Q", format=".3f")] if look.accuracy else []
     loss = base.mark_line(color="#1f77b4", strokeWidth=2).encode(
         y=y, tooltip=["step:Q", alt.Tooltip("loss:Q", format=".4g"), *accuracy_tip, merged])
-    lone = _lone_points(base, "loss").encode(y=y, color=alt.value("#1f77b4"))
+    lone = lone_points(base, "loss").encode(y=y, color=alt.value("#1f77b4"))
     if not look.accuracy:  # a regression task: no accuracy, and no empty axis for it
         return alt.layer(loss, lone, _events_layer()).properties(title="Loss (MSE)")
     accuracy = base.mark_line(color="#2ca02c", strokeDash=[6, 3]).encode(
@@ -242,9 +263,15 @@ def _curves_chart(data: str, series: list[str], colours: list[str], y_title: str
         detail="step:N",
         tooltip=["step:Q", "t:Q", "series:N", *NORM_TOOLTIP],
     )
-    line = base.mark_line(strokeWidth=2.5, point=alt.OverlayMarkDef(size=20))
+    # The line skips what is not finite: drawn through the ▲ it would pass for a measured curve.
+    line = base.transform_filter("!datum.diverged").mark_line(strokeWidth=2.5, point=alt.OverlayMarkDef(size=20))
     zeros = base.transform_filter("datum.below").mark_point(shape="triangle-down", size=80, filled=True)
-    return alt.layer(line, zeros).properties(title=title)
+    # A value that is not finite (the run diverged) is a red ▲ a decade above the highest point, never a gap alone.
+    diverged = base.transform_filter("datum.diverged").mark_point(shape="triangle-up", size=90, filled=True).encode(
+        color=alt.Color("mark:N", title=None, scale=alt.Scale(domain=[DIVERGED], range=[CELL_COLOURS[1]]),
+                        legend=alt.Legend(orient="top", symbolType="triangle-up")), opacity=alt.value(1))
+    # Line and ▼ share one series legend; the ▲ has its own.
+    return alt.layer(alt.layer(line, zeros), diverged).resolve_scale(color="independent").properties(title=title)
 
 
 def _profile_chart(look: Look) -> alt.LayerChart:
@@ -259,17 +286,23 @@ def _weight_terms_chart(look: Look) -> alt.LayerChart:
 
 
 def _heatmap_chart(look: Look) -> alt.LayerChart:
-    # One rect per cell: exact zeros (log10 null) take the grey of the condition, the rest the viridis scale;
-    # invalid=None keeps the zeros, which Vega-Lite would otherwise filter out for their null colour field.
+    # Two layers of rects: cells with a log10 on the viridis scale, and the cells without one (exactly 0, or not
+    # finite: the run diverged) in their own colours with their own legend entries. One layer with invalid=None
+    # drew a NaN cell in viridis's lowest colour, i.e. as the smallest gradient of all.
     # Before the first step the colour domain is empty: its legend labels would read "NaN", so they are blanked.
     legend = alt.Legend(labelExpr="isFinite(datum.value) ? datum.label : ''")
-    return alt.Chart(alt.NamedData("heatmap")).mark_rect(invalid=None).encode(
+    base = alt.Chart(alt.NamedData("heatmap")).encode(
         x=alt.X("t:O", title=T_AXIS, axis=alt.Axis(labelOverlap=True, labelAngle=0)),
         y=alt.Y("step:O", title="training step", sort="descending", axis=alt.Axis(labelOverlap=True)),
-        color=alt.condition("datum.below", alt.value("#d0d0d0"),
-                            alt.Color("log10:Q", title="log10", scale=alt.Scale(scheme="viridis"), legend=legend)),
         tooltip=["step:Q", "t:Q", *NORM_TOOLTIP, alt.Tooltip("log10:Q", format=".2f")],
-    ).properties(title="log10 ‖∂L/∂h_t‖ over training")
+    )
+    values = base.transform_filter("isValid(datum.log10)").mark_rect().encode(
+        color=alt.Color("log10:Q", title="log10", scale=alt.Scale(scheme="viridis"), legend=legend))
+    marks = base.transform_filter("isValid(datum.mark)").mark_rect().encode(
+        color=alt.Color("mark:N", title=None, scale=alt.Scale(domain=list(CELL_MARKS), range=list(CELL_COLOURS)),
+                        legend=alt.Legend(orient="bottom")))
+    return alt.layer(values, marks).resolve_scale(color="independent").properties(
+        title="log10 ‖∂L/∂h_t‖ over training")
 
 
 def _grad_norm_chart(look: Look) -> alt.LayerChart:
@@ -282,7 +315,7 @@ def _grad_norm_chart(look: Look) -> alt.LayerChart:
         strokeDash=alt.StrokeDash("series:N", legend=None),
         tooltip=["step:Q", "series:N", *NORM_TOOLTIP, alt.Tooltip("steps_merged:Q", title="steps in this point")],
     )
-    lone = _lone_points(alt.Chart(data), "plotted", groupby=["series"]).encode(
+    lone = lone_points(alt.Chart(data), "plotted", groupby=["series"]).encode(
         x=steps_x(), y=y, color=colour.legend(None))
     clipped = "datum.clipped > 0 && datum.series == 'before clipping'"
     clips = alt.Chart(data).transform_filter(clipped).mark_tick(color="#d62728", thickness=2, size=10).encode(
@@ -297,13 +330,16 @@ def _grad_norm_chart(look: Look) -> alt.LayerChart:
 
 def _radius_chart(look: Look) -> alt.LayerChart:
     matrix = "W_hg" if look.lstm else "W_h"
+    y = (log_y_axis("spectral_radius:Q", f"ρ({matrix}) (log)") if look.log_radius
+         else alt.Y("spectral_radius:Q", title=f"ρ({matrix})"))
     line = alt.Chart(alt.NamedData("radius")).mark_line(color="#8c564b", strokeWidth=2).encode(
-        x=steps_x(), y=alt.Y("spectral_radius:Q", title=f"ρ({matrix})"),
-        tooltip=["step:Q", alt.Tooltip("spectral_radius:Q", format=".4f")])
+        x=steps_x(), y=y, tooltip=["step:Q", alt.Tooltip("spectral_radius:Q", format=".4g")])
+    lone = lone_points(alt.Chart(alt.NamedData("radius")), "spectral_radius").encode(
+        x=steps_x(), y=y, color=alt.value("#8c564b"))
     # One rule from one constant row (on the run's data it would be one rule per kept step).
     one = alt.Chart(alt.InlineData(values=[{"rho": 1.0}])).mark_rule(
         color="#d62728", strokeDash=[4, 3], strokeWidth=2).encode(y="rho:Q")
-    return alt.layer(line, one).properties(title=f"Spectral radius ρ({matrix})")
+    return alt.layer(line, lone, one).properties(title=f"Spectral radius ρ({matrix})")
 
 
 def _gates_chart(look: Look) -> alt.Chart:
@@ -364,7 +400,8 @@ def _heatmap_caption(snap: Snapshot) -> str:
     view = snap.history
     rows = "One row per step" if view.profile_stride == 1 else (
         f"Each row is the step with the largest ‖∇L‖ among {view.profile_stride}")
-    return f"{rows}; grey = exactly 0; at most {MAX_TIMESTEPS} timesteps shown ({len(view.profile_steps)} rows)."
+    return (f"{rows}; grey = exactly 0, red = not finite (the run diverged); at most {MAX_TIMESTEPS} timesteps "
+            f"shown ({len(view.profile_steps)} rows).")
 
 
 def _grad_norm_caption(snap: Snapshot) -> str:
@@ -433,8 +470,18 @@ FONTS = {False: {"label": 13, "title": 14, "heading": 16, "height": HEIGHT},
          True: {"label": 17, "title": 18, "heading": 21, "height": 290}}
 
 
+def spans_a_decade(values: np.ndarray) -> bool:
+    """Whether the finite positive `values` span more than a factor of 10: a linear axis would then squash the small
+    ones onto 0 (lesson 7's ρ = 2.2 at step 1 under 1.3e7 at step 2)."""
+    positive = values[np.isfinite(values) & (values > 0)]
+    return positive.size > 0 and positive.max() > 10 * positive.min()
+
+
 def look(snap: Snapshot, log_y: bool = False) -> Look:
-    return Look(log_y, snap.config.model == "lstm", has_accuracy(snap.config.task))
+    """The specs' case for this snapshot. The ρ chart's axis turns logarithmic once its values span a decade: one
+    new spec at that step, constant again after it."""
+    radius = snap.history.scalars[:, SCALARS.index("spectral_radius")]
+    return Look(log_y, snap.config.model == "lstm", has_accuracy(snap.config.task), spans_a_decade(radius))
 
 
 # Keyed by a LIVE_CHARTS name (any other raises, and a raising call is not cached), a Look (three bools) and the

@@ -9,8 +9,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from dashboard.charts import floored, log_y_axis, steps_x, timesteps_x
-from models import RunConfig
+from dashboard.charts import floored, log_y_axis, lone_points, steps_x, timesteps_x
+from models import RunConfig, StepRecord
 
 MODEL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "residual": "residual RNN"}
 SHORT = {"recurrent_gain": "gain", "clip_threshold": "clip at", "negative_slope": "slope", "seq_len": "T",
@@ -40,6 +40,16 @@ class PinnedRun:
     hidden: np.ndarray  # (T,) ‖∂L/∂h_t‖ of the last step, t = 1..T
     final_step: int
     state: str  # done | diverged | paused
+
+
+def pin_records(config: RunConfig, records: list[StepRecord]) -> PinnedRun:
+    """A run trained headlessly (models.lessons.run_lesson) as a pin: every step's loss, and the profile of its last
+    step whose profile is finite (a diverged step's is NaN, and would draw nothing)."""
+    finite = [r for r in records if np.isfinite(r.hidden).all()] or records
+    last = records[-1]
+    return PinnedRun(config, np.array([r.step for r in records]), np.array([r.loss for r in records], dtype=float),
+                     np.asarray(finite[-1].hidden, dtype=np.float64).copy(), last.step,
+                     "diverged" if last.diverged else "done")
 
 
 def applies(config: RunConfig, name: str) -> bool:
@@ -90,10 +100,11 @@ def overlay_charts(pins: list[PinnedRun], labels: list[str] | None = None) -> al
     loss, profile = overlay_frames(pins, labels)
     colour = alt.Color("run:N", scale=alt.Scale(domain=list(dict.fromkeys(loss["run"])), range=list(PALETTE)),
                        legend=alt.Legend(orient="bottom", columns=1, labelLimit=400))
-    loss_chart = alt.Chart(loss, title="Loss").mark_line().encode(
-        x=steps_x(), y=log_y_axis("loss:Q", "loss (log)"),
-        color=colour, tooltip=["run", "step", alt.Tooltip("loss:Q", format=".4g")],
-    )
+    loss_base = alt.Chart(loss).encode(x=steps_x(), y=log_y_axis("loss:Q", "loss (log)"), color=colour,
+                                       tooltip=["run", "step", alt.Tooltip("loss:Q", format=".4g")])
+    # A run with one finite loss (lesson 7 diverges at step 2) is a dot: a line through one point draws nothing.
+    loss_chart = alt.layer(loss_base.mark_line(), lone_points(loss_base, "loss", groupby=["run"])).properties(
+        title="Loss")
     base = alt.Chart(profile).encode(
         x=timesteps_x(), y=log_y_axis("plotted:Q", "‖∂L/∂h_t‖ (log)"), color=colour,
         tooltip=["run", "t", alt.Tooltip("norm:Q", format=".4g"), alt.Tooltip("below:N", title="exactly 0")],

@@ -15,12 +15,13 @@ import streamlit as st
 from dashboard.charts import steps_csv, timesteps_csv
 from dashboard.history import ACTIVE, FINAL, Snapshot
 from dashboard.insight import compare_section, theory_section
-from dashboard.lesson_panel import lesson_card, lesson_picker, pop_loaded_lesson
+from dashboard.lesson_panel import control_section, diverges_by, lesson_card, lesson_picker, pop_loaded_lesson
 from dashboard.links import link_notice, link_section
 from dashboard.live_view import (
     LONG_RUN_S,
     chart_grid,
     chart_specs,
+    diverges_first,
     duration,
     progress,
     run_estimate,
@@ -109,20 +110,23 @@ def controls(runner: Runner, snap: Snapshot, info: dict[str, str]) -> float:
     return pace
 
 
-def long_run_warning(snap: Snapshot) -> None:
-    """Before a run starts (or resumes): say so when it will take minutes, and what makes it long."""
-    if snap.state in ACTIVE or snap.state in FINAL or (total := run_estimate(snap)) < LONG_RUN_S:
+def long_run_warning(snap: Snapshot, ends_by: int | None = None) -> None:
+    """Before a run starts (or resumes): say so when it will take minutes, and what makes it long. `ends_by`: the
+    step by which a lesson's tested claim says the run diverges (lessons 7 and 8 end in seconds, not minutes)."""
+    if snap.state in ACTIVE or snap.state in FINAL or (total := run_estimate(snap, ends_by)) < LONG_RUN_S:
         return
     per_step, measured = step_estimate(snap)
     each = max(per_step, 1 / (snap.pace or math.inf))
-    st.warning(f"**This run takes about {duration(total)}**: {snap.config.steps - snap.step} steps at "
+    last = min(ends_by, snap.config.steps) if diverges_first(snap, ends_by) else snap.config.steps
+    st.warning(f"**This run takes about {duration(total)}**: {last - snap.step} steps at "
                f"~{duration(each)} each ({'measured' if measured else 'estimated'} on this server). For a "
                "class, lower **Training steps** or the sizes in the sidebar, or raise "
                "the pace; Pause and Reset stop it at any moment.", icon=":material/schedule:")
 
 
-def live(runner: Runner, polling: bool, presentation: bool) -> None:
-    """Status and charts; redrawn every REFRESH_S while training, not at all when idle."""
+def live(runner: Runner, polling: bool, presentation: bool, ends_by: int | None = None) -> None:
+    """Status and charts; redrawn every REFRESH_S while training, not at all when idle. `ends_by`: see
+    long_run_warning."""
 
     @st.fragment(run_every=REFRESH_S if polling else None)
     def _live() -> None:
@@ -132,7 +136,7 @@ def live(runner: Runner, polling: bool, presentation: bool) -> None:
             status(snap, compact=presentation)
             cols = st.columns([5, 1], vertical_alignment="center")
             with cols[0]:
-                progress(snap)
+                progress(snap, ends_by)
             log_y = cols[1].toggle("Log-scale loss", key="log_loss")  # in the fragment: it redraws only the charts
             chart_grid(snap, chart_specs(snap, log_y, presentation))
         if polling and not snap.active:
@@ -194,6 +198,8 @@ def lab_page() -> None:
     with st.container():
         if lesson is not None:
             lesson_card(lesson, compact=presentation)
+            live_snap = runner.snapshot()
+            control_section(lesson, live_snap.config.seed, live_snap.active)
         elif config.replace(seed=0) == DEFAULTS:
             st.info(DEFAULT_RUN_NOTE, icon=":material/info:")
     info = _broadcast_info(lesson)
@@ -202,13 +208,14 @@ def lab_page() -> None:
     if (pace := runner_pace(controls(runner, snap, info))) != snap.pace:
         runner.set_pace(pace)
         snap = runner.snapshot()
+    ends_by = diverges_by(lesson, snap.config) if lesson is not None else None
     with st.container():
-        long_run_warning(snap)
+        long_run_warning(snap, ends_by)
     with st.sidebar:  # below the configuration, once lesson and pace have been read
         link_section(config, lesson.key if lesson else None)
     with st.container():
         present_panel(code, info)
-    live(runner, snap.active, presentation)
+    live(runner, snap.active, presentation, ends_by)
     theory_section(runner, snap)
     compare_section(snap)
     export(runner, snap)

@@ -6,13 +6,16 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from dashboard.compare import PinnedRun, difference_labels, overlay_charts, pin_records
 from dashboard.state import BY_TITLE, LESSON, PACE, apply_config, nearest_pace
-from models.lessons import LESSONS, Lesson
+from models import RunConfig
+from models.lessons import LESSONS, Lesson, diverges_before, lesson_config, run_lesson
 
 # Set by the click, read once by the lab page: a lesson must start a fresh run even when it differs
 # from the current one only in live settings (lesson 8 -> 10 changes the learning rate and step budget; a diverged run
 # would otherwise just carry on diverged).
 JUST_LOADED = "lesson_just_loaded"
+CONTROL = "lesson_control"  # session_state: (lesson key, seed, [the lesson's run, its control]) of the last click
 
 
 def _load_lesson() -> None:
@@ -23,6 +26,20 @@ def _load_lesson() -> None:
         apply_config(LESSONS[key].config)
         st.session_state[PACE] = nearest_pace(LESSONS[key].pace)  # slow enough for a class to watch
         st.session_state[JUST_LOADED] = key
+
+
+# The measure every "the run diverges before step N" check uses (models.lessons.diverges_before).
+DIVERGENCE_STEP = diverges_before(2).measure
+
+
+def diverges_by(lesson: Lesson, config: RunConfig) -> int | None:
+    """The last step a run of `config` can reach when it is `lesson`'s preset (any seed) and the lesson's claim says
+    it diverges before step N: N − 1. The claim is checked on every seed the card names (tests/models/
+    test_lessons.py), so the Lab can promise seconds where steps × pace would say minutes. None otherwise."""
+    if config.replace(seed=lesson.config.seed) != lesson.config:
+        return None
+    bounds = [int(c.below) for c in lesson.claim.checks if c.measure is DIVERGENCE_STEP and c.below is not None]
+    return min(bounds) - 1 if bounds else None
 
 
 def pop_loaded_lesson() -> Lesson | None:
@@ -69,3 +86,34 @@ def lesson_frame(title: str, text: Callable[[], None], compact: bool) -> None:
 def lesson_card(lesson: Lesson, compact: bool = False) -> None:
     """The lesson's card (the Lab's; the watch page frames a broadcast lesson the same way)."""
     lesson_frame(lesson.title, lambda: lesson_text(lesson), compact)
+
+
+def control_runs(lesson: Lesson, seed: int) -> list[PinnedRun]:
+    """The lesson's preset and its control, both at `seed`, trained headlessly to their end (or divergence)."""
+    return [pin_records(lesson_config(lesson, seed, control), run_lesson(lesson, seed, control=control))
+            for control in (False, True)]
+
+
+def control_labels(runs: list[PinnedRun]) -> list[str]:
+    """"lesson: gain=2.2" and "control: gain=1": what differs, named by its role."""
+    return [f"{role}: {label.split(' ', 1)[1]}"
+            for role, label in zip(("lesson", "control"), difference_labels([r.config for r in runs]), strict=True)]
+
+
+def control_section(lesson: Lesson, seed: int, busy: bool) -> None:
+    """"Run the control": one click trains the preset and its control at `seed` and overlays them (`busy`: a live
+    run is training, which this would slow down)."""
+    changed = ", ".join(lesson.controlled)
+    if st.button("Run the control", icon=":material/compare_arrows:", key="run_control", disabled=busy,
+                 help=f"Trains this lesson's run and its control, which changes only {changed}, at seed {seed}, "
+                 "and draws both. Pause the run first."):
+        with st.spinner(f"Training the lesson's run and its control (seed {seed})…"):
+            st.session_state[CONTROL] = (lesson.key, seed, control_runs(lesson, seed))
+    key, ran_seed, runs = st.session_state.get(CONTROL, (None, None, []))
+    if key != lesson.key:
+        return
+    labels = control_labels(runs)
+    st.altair_chart(overlay_charts(runs, labels), key="control_chart")
+    st.caption(" · ".join(f"{label}: {run.state} at step {run.final_step}" for label, run in zip(labels, runs,
+                                                                                                  strict=True))
+               + f" (seed {ran_seed}). The profile is each run's last step with a finite gradient.")

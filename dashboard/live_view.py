@@ -40,16 +40,17 @@ def step_estimate(snap: Snapshot) -> tuple[float, bool]:
     return step_seconds(snap.config), False
 
 
-def run_estimate(snap: Snapshot) -> float:
-    """Seconds until the run's last step, at the measured (else estimated) speed and the pace."""
-    if snap.eta_s is not None:
-        return snap.eta_s
+def run_estimate(snap: Snapshot, ends_by: int | None = None) -> float:
+    """Seconds until the run's last step at the measured (else estimated) speed and the pace. `ends_by`: the step by
+    which the run is known to end sooner (a lesson whose tested claim says it diverges), until the run passes it."""
+    last = snap.config.steps if ends_by is None or snap.step >= ends_by else min(ends_by, snap.config.steps)
     per_step = max(step_estimate(snap)[0], 1 / snap.pace if snap.pace else 0.0)
-    return max(0.0, (snap.config.steps - snap.step) * per_step - (snap.step_running_s or 0.0))
+    return max(0.0, (last - snap.step) * per_step - (snap.step_running_s or 0.0))
 
 
-def progress_line(snap: Snapshot) -> str:
-    """One line: the step in flight (when steps are slow enough to watch), time per step, time left."""
+def progress_line(snap: Snapshot, ends_by: int | None = None) -> str:
+    """One line: the step in flight (when steps are slow enough to watch), time per step, time left (to `ends_by`,
+    see run_estimate)."""
     per_step, measured = step_estimate(snap)
     parts = []
     if snap.state == "queued":
@@ -58,10 +59,16 @@ def progress_line(snap: Snapshot) -> str:
         parts.append(f"Step {snap.step + 1} running for {duration(snap.step_running_s)}")
     parts.append(f"~{duration(per_step)} per step ({'measured' if measured else 'estimated for this server'})")
     if snap.state not in FINAL:
-        left = run_estimate(snap)
+        left = run_estimate(snap, ends_by)
         parts.append(f"~{duration(left)} {'left' if snap.step else 'for the whole run'}"
-                     + (f" at {snap.pace:g} steps/s" if snap.pace else ""))
+                     + (f" at {snap.pace:g} steps/s" if snap.pace else "")
+                     + (f" (this lesson diverges by step {ends_by})" if diverges_first(snap, ends_by) else ""))
     return " · ".join(parts)
+
+
+def diverges_first(snap: Snapshot, ends_by: int | None) -> bool:
+    """Whether the run is expected to end at `ends_by`, before its last step and after the current one."""
+    return ends_by is not None and snap.step < ends_by < snap.config.steps
 
 
 def status(snap: Snapshot, compact: bool = False) -> None:
@@ -97,9 +104,10 @@ def _state_note(snap: Snapshot) -> None:
                  "step before it; press Reset to start the run again.")
 
 
-def progress(snap: Snapshot) -> None:
-    """The run's progress bar, with the step in flight, time per step and time left as its text."""
-    st.progress(min(snap.step / snap.config.steps, 1.0), text=progress_line(snap))
+def progress(snap: Snapshot, ends_by: int | None = None) -> None:
+    """The run's progress bar, with the step in flight, time per step and time left (to `ends_by`, see
+    run_estimate) as its text."""
+    st.progress(min(snap.step / snap.config.steps, 1.0), text=progress_line(snap, ends_by))
 
 
 def chart_specs(snap: Snapshot, log_y: bool, presentation: bool = False) -> dict[str, dict[str, Any]]:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import InitVar, dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -214,6 +214,7 @@ class Lesson:
     key: str
     title: str
     config: RunConfig
+    vary: InitVar[Mapping[str, Any]]  # the one setting (or named group) the control changes, and its value there
     explanation: str
     watch: str
     try_next: str
@@ -221,6 +222,17 @@ class Lesson:
     seeds_passing: int  # of SEEDS on which the whole claim holds; recorded, recomputed by a test
     at_init: Claim | None = None  # about the untrained model's split (models.theory.split_at_init)
     pace: float | None = None  # steps per second for the dashboard, so a run unfolds in ~20–30 s; None = flat out
+    control: RunConfig = field(init=False)  # the preset changed in exactly the thing the lesson is about
+
+    def __post_init__(self, vary: Mapping[str, Any]) -> None:
+        object.__setattr__(self, "control", self.config.replace(**vary))
+        if not self.controlled:
+            raise ValueError(f"lesson {self.key}: its control must change a setting of the preset")
+
+    @property
+    def controlled(self) -> tuple[str, ...]:
+        """The RunConfig fields in which the control differs from the preset, in RunConfig's order."""
+        return tuple(f.name for f in fields(RunConfig) if getattr(self.config, f.name) != getattr(self.control, f.name))
 
     @property
     def claim_text(self) -> str:
@@ -250,6 +262,7 @@ _LESSONS = (
         title="1 · The worked example (cat / mat / rat)",
         config=RunConfig(task="cat_mat_rat", model="rnn", activation="tanh", optimizer="sgd", lr=0.5,
                          hidden_size=8, steps=200, seed=0),
+        vary=dict(recurrent_gain=0.0),
         explanation=(
             "The source's own example: three-word sentences over cat, mat and rat, label 1 when a rat appears. "
             "A tanh RNN reads one word per step, h_t = tanh(W_in x_t + W_h h_{t−1} + b) from h_0 = 0, and plain "
@@ -269,6 +282,7 @@ _LESSONS = (
         key="vanishing",
         title="2 · Vanishing gradient",
         config=LONG_LAG,
+        vary=dict(init="orthogonal"),
         explanation=(
             "'Marathi is spoken in Maharashtra … I don't understand ___': the answer depends on a word far back. "
             "Here the label is the first of 50 words. Each step back multiplies the gradient by the Jacobian "
@@ -295,6 +309,7 @@ _LESSONS = (
         key="relu_alone",
         title="3 · A better activation alone (ReLU)",
         config=LONG_LAG.replace(activation="relu"),
+        vary=dict(activation="tanh"),
         explanation=(
             "Lesson 2 with ReLU instead of tanh, nothing else changed. ReLU's slope is exactly 1 where a unit is "
             "on, the usual argument for it; but it is 0 where the unit is off, and an off unit passes no gradient "
@@ -315,6 +330,7 @@ _LESSONS = (
         key="init_alone",
         title="4 · A better initialization alone (W_h = I)",
         config=LONG_LAG.replace(init="identity"),
+        vary=dict(init="default"),
         explanation=(
             "Lesson 2's tanh RNN started from W_h = I with tiny input weights, the initialization Le, Jaitly & "
             "Hinton (2015) proposed for ReLU RNNs. Multiplying by I changes no norm, and while the states are small "
@@ -338,6 +354,7 @@ _LESSONS = (
         key="irnn",
         title="5 · Both together: ReLU and W_h = I (IRNN)",
         config=LONG_LAG.replace(activation="relu", init="identity", lr=0.0003, steps=800),
+        vary=dict(init="default"),
         explanation=(
             "Le, Jaitly & Hinton (2015)'s IRNN: ReLU and W_h = I together. Adam's step is 0.0003 here, lesson 4's "
             "was 0.001: a ReLU state has no ceiling, so large steps are riskier."
@@ -359,6 +376,7 @@ _LESSONS = (
         key="skip",
         title="6 · Skip connections (residual RNN)",
         config=LONG_LAG.replace(model="residual"),
+        vary=dict(model="rnn"),
         explanation=(
             "Lesson 2 with a skip connection through time: h_t = h_{t−1} + tanh(W_in x_t + W_h h_{t−1} + b), so "
             "∂h_t/∂h_{t−1} = I + diag(tanh′(a_t)) W_h. The identity keeps the product from collapsing as lesson "
@@ -378,6 +396,7 @@ _LESSONS = (
         key="exploding",
         title="7 · Exploding gradient: weights above 1",
         config=BIG_WEIGHTS,
+        vary=dict(recurrent_gain=1.0),
         explanation=(
             "The adding problem (Hochreiter & Schmidhuber 1997) with a ReLU RNN whose W_h is 2.2 × an orthogonal "
             "matrix: at every step back, W_h's factor multiplies the gradient's norm by exactly 2.2. "
@@ -399,6 +418,7 @@ _LESSONS = (
         key="exploding_lr",
         title="8 · Exploding: a learning rate too large",
         config=BIG_STEPS,
+        vary=dict(lr=0.1),
         explanation=(
             "The other cause: the step size. A tanh RNN with PyTorch's ordinary init on the adding problem, plain "
             "SGD at lr 1.0. Nothing about these weights explodes at the start."
@@ -418,6 +438,7 @@ _LESSONS = (
         key="clipping",
         title="9 · Gradient clipping",
         config=BIG_WEIGHTS.replace(clip="norm", clip_threshold=3.0, steps=2000),
+        vary=dict(clip="none"),
         explanation=(
             "Lesson 7's run with clipping by norm (Pascanu, Mikolov & Bengio 2013): a gradient whose norm exceeds 3 "
             "is rescaled to norm 3 before the step. Its direction is kept; only the jump off the cliff is bounded."
@@ -440,6 +461,7 @@ _LESSONS = (
         key="small_lr",
         title="10 · A controlled learning rate",
         config=BIG_STEPS.replace(lr=0.1, steps=1000),
+        vary=dict(lr=1.0),
         explanation="Lesson 8's run with a ten times smaller learning rate, 0.1, and no clipping.",
         watch=(
             "No divergence in 1000 steps, and the loss of the last 100 steps ends below 0.16, under the 0.167 of "
@@ -454,6 +476,7 @@ _LESSONS = (
         key="lstm",
         title="11 · LSTM remembers",
         config=LONG_LAG.replace(model="lstm", forget_bias=5.0),
+        vary=dict(forget_bias=1.0),
         explanation=(
             "The LSTM (Hochreiter & Schmidhuber 1997) keeps a cell state c_t updated additively; the forget gate "
             "of Gers, Schmidhuber & Cummins (2000) makes it c_t = f_t c_{t−1} + i_t g_t. With the forget-gate bias "
@@ -475,6 +498,7 @@ _LESSONS = (
         key="lstm_exploding",
         title="12 · LSTM with weights above 1",
         config=BIG_WEIGHTS.replace(model="lstm", activation="tanh", steps=200),
+        vary=dict(model="rnn"),
         explanation=(
             "Lesson 7's setting, W_h's blocks 2.2 × orthogonal and SGD at lr 0.1, with an LSTM (tanh, its usual "
             "activation). Its state h_t = o_t tanh(c_t) is bounded, and its sigmoid gates have slopes of at most 1/4."
@@ -494,10 +518,20 @@ _LESSONS = (
 LESSONS: dict[str, Lesson] = {lesson.key: lesson for lesson in _LESSONS}
 
 
-def run_lesson(lesson: Lesson, seed: int | None = None) -> list[StepRecord]:
-    """Train the preset (with another seed, if given) headlessly to its step budget or divergence."""
-    config = lesson.config if seed is None else lesson.config.replace(seed=seed)
-    return list(Trainer(config))
+def control_fields(lesson: Lesson) -> tuple[str, ...]:
+    """The RunConfig fields the lesson's control changes (lesson.controlled)."""
+    return lesson.controlled
+
+
+def lesson_config(lesson: Lesson, seed: int | None = None, control: bool = False) -> RunConfig:
+    """The preset, or its control, with another seed if given."""
+    config = lesson.control if control else lesson.config
+    return config if seed is None else config.replace(seed=seed)
+
+
+def run_lesson(lesson: Lesson, seed: int | None = None, control: bool = False) -> list[StepRecord]:
+    """Train the preset (or its control; with another seed, if given) headlessly to its step budget or divergence."""
+    return list(Trainer(lesson_config(lesson, seed, control)))
 
 
 @dataclass(frozen=True)

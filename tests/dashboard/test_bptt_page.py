@@ -54,8 +54,13 @@ def test_first_word_gradient_general_form_and_update_are_shown():
     first = _term(e, "first word's state receives less gradient")
     assert f"= {num(norms[0])}" in first and f"= {num(norms[2])}" in first and r"\;<\;" in first
     general = _term(e, "any length $T$")
-    assert r"\sum_{t=1}^{T} \delta_t" in general and r"\prod_{k=t+1}^{T}" in general
+    assert r"\sum_{t=1}^{T} \delta_t" in general
+    # The product has an order: the Jacobian nearest the loss first.
+    assert r"= J_T J_{T-1} \cdots J_{t+1}" in general and r"\prod" not in general
     sizes = _term(e, "sizes of the three terms")
+    # ∂L/∂W_h's t = 1 term is 0 (h_0 = 0), so with 50 words the longest non-zero chain is t = 2's: 50 − 2.
+    caption = next(caption for caption, _ in steps(e) if "sizes of the three terms" in caption)
+    assert "carries 48 Jacobians" in caption and "49" not in caption
     assert all(num(float(np.linalg.norm(m))) in sizes for m in e.terms["W_h"])
     update = _term(e, "One step of gradient descent")
     assert f"- {e.lr:g} {mat(e.hand['W_h'])}" in update and f"= {mat(e.updated['W_h'])}" in update

@@ -33,6 +33,22 @@ def _snapshot(seq_len: int = 5, steps: int = 3, zeros: int = 2, lstm: bool = Fal
     return Snapshot(config, state, len(losses), 10.0, history.view(), (Event(2, "lr 0.1→0.5"),))
 
 
+# Lesson 7's preset at its first writing (ReLU, W_h = 2.2 × orthogonal, SGD lr 0.1): on seed 0 step 1's gradient
+# is finite and step 2's is NaN, and ρ(W_h) goes from 2.2 to 1.3e7.
+EXPLODING = RunConfig(task="adding", seq_len=20, hidden_size=16, batch_size=64, activation="relu", init="orthogonal",
+                      recurrent_gain=2.2, optimizer="sgd", lr=0.1, steps=400, seed=0)
+
+
+def _diverged() -> Snapshot:
+    """A real run of EXPLODING to its divergence, as the Lab records it."""
+    history = History(EXPLODING.seq_length, False)
+    records = list(Trainer(EXPLODING))
+    for record in records:
+        history.add(record)
+    assert [r.diverged for r in records] == [False, True]
+    return Snapshot(EXPLODING, "diverged", len(records), 1.0, history.view())
+
+
 def _run(config: RunConfig) -> Snapshot:
     """A real run of `config` to its end, recorded as the Lab records it."""
     history = History(config.seq_length, config.model == "lstm")
@@ -234,8 +250,8 @@ def test_every_log_axis_uses_one_number_format(name):
 def test_empty_heatmap_legend_has_no_nan_label():
     # Before the first step the colour scale's domain is empty; Vega would label its legend "NaN".
     spec = charts.vega_spec("heatmap", Snapshot(RunConfig(), "idle", 0, 0.0, History(20, False).view()))
-    legend = spec["encoding"]["color"]["legend"]
-    assert legend["labelExpr"].startswith("isFinite(datum.value)")
+    (log10,) = [c for c in _encodings(spec, "color") if c.get("field") == "log10"]
+    assert log10["legend"]["labelExpr"].startswith("isFinite(datum.value)")
 
 
 def _title(spec: dict) -> str:
@@ -259,11 +275,31 @@ def test_titles_are_short_and_say_the_right_matrix(snapshot):
     assert titles["weight_terms"] == "Each timestep's term of ∂L/∂W_h" + ("h" if lstm else "")
 
 
-def test_heatmap_draws_zero_cells_instead_of_filtering_them():
-    # Zeros have log10 = null; Vega-Lite drops rows with a null colour field unless the mark keeps invalid values.
+def test_heatmap_draws_zero_and_diverged_cells_in_their_own_colours_with_legend_entries():
+    # A cell without a log10 used to take viridis's lowest colour: a NaN (diverged) step looked like the smallest
+    # gradient of all. Now only cells with a log10 reach the viridis layer; the rest are drawn by a layer whose
+    # nominal colour names them, so the legend says "exactly 0" and "diverged".
     spec = charts.vega_spec("heatmap", _snapshot(zeros=2))
-    assert spec["mark"]["invalid"] is None
-    assert spec["encoding"]["color"]["condition"]["test"] == "datum.below"
+    values, marks = spec["layer"]
+    assert values["transform"] == [{"filter": "isValid(datum.log10)"}]
+    assert values["encoding"]["color"]["scale"] == {"scheme": "viridis"}
+    assert marks["transform"] == [{"filter": "isValid(datum.mark)"}]
+    colour = marks["encoding"]["color"]
+    assert colour["field"] == "mark" and colour["legend"] is not None
+    assert dict(zip(colour["scale"]["domain"], colour["scale"]["range"], strict=True)) == {
+        "exactly 0": "#d0d0d0", "diverged": "#d62728"}
+    assert spec["resolve"]["scale"]["color"] == "independent"  # two legends, not one scale for both
+
+
+def test_a_diverged_step_is_a_row_of_diverged_cells_not_of_small_values():
+    snap = _diverged()
+    df = charts.heatmap_frame(snap.history).to_pandas()
+    last = df[df["step"] == 2]
+    assert len(last) == 20 and (last["mark"] == "diverged").all() and last["log10"].isna().all()
+    first = df[df["step"] == 1]  # lesson 7's step 1: finite and exploding, every cell on the viridis scale
+    assert first["mark"].isna().all() and np.isfinite(first["log10"]).all()
+    zeros = charts.heatmap_frame(_snapshot(zeros=2).history).to_pandas()
+    assert (zeros.loc[zeros["below"], "mark"] == "exactly 0").all() and zeros.loc[~zeros["below"], "mark"].isna().all()
 
 
 def test_charts_render_on_canvas():
@@ -400,7 +436,8 @@ def _layers(spec: object) -> Iterator[dict]:
             yield from _layers(value)
 
 
-@pytest.mark.parametrize(("name", "field"), [("loss", "loss"), ("grad_norm", "plotted")])
+@pytest.mark.parametrize(("name", "field"), [("loss", "loss"), ("grad_norm", "plotted"),
+                                           ("radius", "spectral_radius")])
 def test_a_series_with_one_finite_value_is_drawn_as_a_dot(name, field):
     # A line through one point draws nothing: lesson 7 diverges at step 2, and its loss and gradient charts
     # were empty, their axes spanning step 1's values. A dot layer shows a series while it has one value.
@@ -414,3 +451,40 @@ def test_a_series_with_one_finite_value_is_drawn_as_a_dot(name, field):
     assert only["filter"].startswith("datum.n == 1")
     assert dot["encoding"]["y"]["field"] == field and dot["encoding"]["x"]["field"] == "step"
     assert dot["encoding"]["y"].get("scale") == lines[0]["encoding"]["y"].get("scale")  # on the line's axis
+
+
+def _radius_y(spec: dict) -> dict:
+    (line,) = [u for u in _layers(spec) if u["mark"]["type"] == "line"]
+    return line["encoding"]["y"]
+
+
+def test_radius_axis_turns_logarithmic_when_its_values_span_more_than_a_decade():
+    # Lesson 7: ρ = 2.2 at step 1, 1.3e7 at step 2; on a linear axis step 1 sat on 0.
+    diverged = charts.vega_spec("radius", _diverged())
+    assert _radius_y(diverged)["scale"] == {"type": "log"} and _radius_y(diverged)["title"] == "ρ(W_h) (log)"
+    steady = charts.vega_spec("radius", _snapshot())  # ρ = 1.2 at every step
+    assert "scale" not in _radius_y(steady) and _radius_y(steady)["title"] == "ρ(W_h)"
+    assert charts.spans_a_decade(np.array([0.5, 5.01, np.nan, np.inf]))
+    assert not charts.spans_a_decade(np.array([0.5, 5.0, 0.0, np.nan]))  # exactly a decade; 0 has no log
+    assert not charts.spans_a_decade(np.zeros(0))
+
+
+@pytest.mark.parametrize(("name", "frame"), [("profile", charts.profile_frame),
+                                             ("weight_terms", charts.weight_terms_frame)])
+def test_values_that_are_not_finite_are_red_triangles_above_every_point_with_a_legend_entry(name, frame):
+    df = frame(_diverged().history).to_pandas()
+    last, first = df[df["step"] == 2], df[df["step"] == 1]
+    assert len(last) == 20 and last["diverged"].all() and (last["mark"] == "diverged").all()
+    top = 10.0 ** (np.floor(np.log10(first["plotted"].max())) + 1) if len(first) else 1.0  # weight terms: step 2 only
+    assert (last["plotted"] == top).all() and top > df.loc[~df["diverged"], "plotted"].to_numpy().max(initial=0)
+    assert not first["diverged"].any() and first["mark"].isna().all()
+    spec = charts.vega_spec(name, _diverged())
+    (triangles,) = [u for u in _layers(spec) if u["mark"].get("shape") == "triangle-up"]
+    assert triangles["transform"] == [{"filter": "datum.diverged"}]
+    colour = triangles["encoding"]["color"]
+    assert colour["field"] == "mark" and colour["scale"] == {"domain": ["diverged"], "range": ["#d62728"]}
+    assert colour["legend"]["orient"] == "top" and spec["resolve"]["scale"]["color"] == "independent"
+    (line,) = [u for u in _layers(spec) if u["mark"]["type"] == "line"]  # not drawn through the ▲
+    assert line["transform"] == [{"filter": "!datum.diverged"}]
+    shared, alone = spec["layer"]  # line and ▼ share the series scale (one legend); the ▲ resolves on its own
+    assert [u["mark"].get("shape") for u in shared["layer"]] == [None, "triangle-down"] and alone is triangles

@@ -74,7 +74,7 @@ def test_each_overlaid_run_gets_its_own_palette_colour_in_order():
     pins = [_pin(RunConfig(seed=s)) for s in range(4)]
     labels = [f"#{k} run" for k in (2, 3, 5, 8)]
     spec = overlay_charts(pins, labels).to_dict()
-    scale = spec["hconcat"][0]["encoding"]["color"]["scale"]
+    scale = spec["hconcat"][0]["layer"][0]["encoding"]["color"]["scale"]  # the loss line (then its lone dots)
     assert scale["domain"] == labels and scale["range"] == list(PALETTE)
     assert len(set(PALETTE)) == 4 and "#0072B2" in PALETTE  # Okabe–Ito: not two blues
     assert spec["hconcat"][1]["layer"][0]["encoding"]["color"]["scale"] == scale  # same colour on both charts

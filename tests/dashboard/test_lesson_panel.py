@@ -1,10 +1,20 @@
 """One click on a lesson loads its whole preset into the sidebar's session state."""
 
+import io
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.sidebar import LR_GRID
+from dashboard.lesson_panel import diverges_by
+from dashboard.live_view import LONG_RUN_S, duration
+from dashboard.sidebar import LR_GRID, config_query
 from models import RunConfig
-from models.lessons import LESSONS
+from models.cost import step_seconds
+from models.lessons import LESSONS, run_lesson
+from tests.dashboard.lab_app import open_app
 
 
 def _panel():
@@ -67,3 +77,68 @@ def test_a_shared_link_opens_with_the_lesson_card():
     shared.run()
     assert not shared.exception and LESSONS["vanishing"].title in shared.markdown[0].value
     assert shared.session_state["loads"] == []  # the link carries the config itself; nothing is re-applied
+
+
+# --- lessons that diverge end in seconds: no promise of minutes ----------------------------------------------
+def test_a_lesson_whose_claim_says_it_diverges_ends_by_the_claims_bound_on_any_seed_and_only_as_its_preset():
+    capped = {key: diverges_by(lesson, lesson.config) for key, lesson in LESSONS.items()}
+    # Lessons 7 and 8 say "the run diverges before step N" (checked on every seed the card names); no other does.
+    assert {key for key, step in capped.items() if step is not None} == {"exploding", "exploding_lr"}
+    for key in ("exploding", "exploding_lr"):
+        lesson = LESSONS[key]
+        (bound,) = [c.below for c in lesson.claim.checks if c.says and "diverges before step" in c.says]
+        assert capped[key] == bound - 1 and diverges_by(lesson, lesson.config.replace(seed=7)) == bound - 1
+        assert diverges_by(lesson, lesson.control) is None  # the control is not the claim's run
+        assert diverges_by(lesson, lesson.config.replace(steps=lesson.config.steps + 1)) is None
+
+
+@pytest.mark.usefixtures("fresh_session")
+@pytest.mark.parametrize("key", ["exploding", "exploding_lr"])
+def test_lessons_7_and_8_promise_seconds_until_they_diverge_not_minutes(key):
+    lesson = LESSONS[key]
+    app = open_app({"lesson": key})
+    assert not app.exception
+    last = diverges_by(lesson, lesson.config)
+    per_step = max(step_seconds(lesson.config), 1 / lesson.pace)
+    assert lesson.config.steps * per_step > LONG_RUN_S  # steps × pace alone would promise minutes
+    assert not [w for w in app.warning if "This run takes" in w.value]
+    text = app.get("progress")[0].proto.text
+    assert text.endswith(f"~{duration(last * per_step)} for the whole run at {lesson.pace:g} steps/s "
+                         f"(this lesson diverges by step {last})")
+    # Change the preset in one setting and the claim no longer speaks for the run: minutes again.
+    changed = lesson.config.replace(steps=lesson.config.steps - 1)
+    other = open_app({"lesson": key, "pace": f"{lesson.pace:g}", **config_query(changed)})
+    assert [w for w in other.warning if w.value.startswith(f"**This run takes about "
+                                                           f"{duration(changed.steps * per_step)}**")]
+
+
+# --- "Run the control" ----------------------------------------------------------------------------------
+def _runs_drawn(app: AppTest) -> dict[str, pd.DataFrame]:
+    """The datasets of the charts that overlay runs (a `run` column), by dataset name."""
+    frames = {d.name: pa.ipc.open_stream(io.BytesIO(d.data.data)).read_all().to_pandas()
+              for chart in app.get("vega_lite_chart") for d in chart.proto.datasets}
+    return {name: frame for name, frame in frames.items() if "run" in frame.columns}
+
+
+@pytest.mark.usefixtures("fresh_session")
+def test_run_the_control_overlays_the_lesson_and_its_control_trained_at_the_pages_seed():
+    app = open_app({"lesson": "exploding", "seed": "3"})
+    assert not _runs_drawn(app)
+    app.button(key="run_control").click().run(timeout=120)
+    assert not app.exception
+    lesson = LESSONS["exploding"]
+    expected = {False: run_lesson(lesson, 3), True: run_lesson(lesson, 3, control=True)}
+    loss = next(frame for frame in _runs_drawn(app).values() if "loss" in frame.columns)
+    labels = list(dict.fromkeys(loss["run"]))
+    assert labels == ["lesson: gain=2.2", "control: gain=1"]  # what the control changes, named by its role
+    for label, control in zip(labels, (False, True), strict=True):
+        drawn = loss[loss["run"] == label]
+        records = expected[control]
+        assert drawn["step"].tolist() == [r.step for r in records]
+        np.testing.assert_array_equal(drawn["loss"].to_numpy(), [r.loss for r in records])
+    # The lesson's run has one finite loss (step 1): drawn as a dot, which a line alone would not draw.
+    (overlay,) = [c for c in app.get("vega_lite_chart") if '"run"' in c.proto.spec]
+    assert '"filter": "datum.n == 1 && isFinite(datum[\'loss\'])"' in overlay.proto.spec
+    caption = next(c.value for c in app.caption if c.value.startswith("lesson: gain=2.2: "))
+    assert caption.startswith(f"lesson: gain=2.2: diverged at step {len(expected[False])} · control: gain=1: "
+                              f"done at step {lesson.control.steps}")

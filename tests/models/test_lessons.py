@@ -20,6 +20,7 @@ from models.lessons import (
     Check,
     check,
     claim,
+    control_fields,
     main,
     markdown,
     measured_range,
@@ -159,3 +160,35 @@ def test_readme_engine_section_quotes_the_sweep(results):
     section = text[text.index("### What the engine shows, measured"):text.index("## Performance")]
     for key, index in (("lstm", 2), ("vanishing", 3), ("vanishing", 0)):
         assert measured_range(results[key], index) in section, (key, index)
+
+
+# The one thing each lesson is about: what its control changes, and to what.
+CONTROLS = {
+    "worked_example": {"recurrent_gain": 0.0},
+    "vanishing": {"init": "orthogonal"},
+    "relu_alone": {"activation": "tanh"},
+    "init_alone": {"init": "default"},
+    "irnn": {"init": "default"},
+    "skip": {"model": "rnn"},
+    "exploding": {"recurrent_gain": 1.0},
+    "exploding_lr": {"lr": 0.1},
+    "clipping": {"clip": "none"},
+    "small_lr": {"lr": 1.0},
+    "lstm": {"forget_bias": 1.0},
+    "lstm_exploding": {"model": "rnn"},
+}
+
+
+def test_every_control_changes_exactly_the_thing_the_lesson_is_about():
+    assert set(CONTROLS) == set(LESSONS)
+    for key, lesson in LESSONS.items():
+        assert _changed(lesson.config, lesson.control) == set(CONTROLS[key]), key
+        assert control_fields(lesson) == lesson.controlled == tuple(CONTROLS[key]), key
+        assert {name: getattr(lesson.control, name) for name in CONTROLS[key]} == CONTROLS[key], key
+
+
+def test_run_lesson_trains_the_control():
+    lesson = LESSONS["exploding"]
+    preset, control = run_lesson(lesson, seed=1), run_lesson(lesson, seed=1, control=True)
+    assert preset[-1].diverged and len(preset) < 3  # 2.2 × orthogonal
+    assert not control[0].diverged and control[0].spectral_radius == pytest.approx(1.0, abs=1e-5)  # gain 1

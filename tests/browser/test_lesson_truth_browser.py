@@ -1,0 +1,69 @@
+"""The screen tells the truth about lessons 7 and 8 (issue 17), at 1280 × 720 in a real Chromium: no promise of
+minutes for a run that diverges within steps, a diverged step drawn red in the heatmap (legend "diverged"), and
+"Run the control" overlaying the lesson's run and its control. Charts are canvases, so their marks are read as
+pixels of the colours the specs give them."""
+
+import io
+import re
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dashboard.charts import CELL_COLOURS, live_charts
+from dashboard.compare import PALETTE
+from tests.browser.driver import button, chromium, open_lab, settle
+from tests.browser.polling import wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+FINISHED = re.compile(r"^(Done|Diverged)$")
+
+
+def _pixels(element: object, colour: str) -> int:
+    """How many pixels of `element`'s screenshot have `colour` (#rrggbb), to within antialiasing."""
+    image = np.asarray(Image.open(io.BytesIO(element.screenshot())).convert("RGB"), dtype=int)
+    target = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
+    return int((np.abs(image - target).sum(axis=2) < 12).sum())
+
+
+def _charts(page: object) -> object:
+    return page.get_by_test_id("stVegaLiteChart")
+
+
+@pytest.mark.parametrize("key", ["exploding", "exploding_lr"])
+def test_lessons_that_diverge_promise_no_minutes(server, key):
+    url, _ = server
+    with chromium(1280, 720) as context:
+        page = open_lab(context, url, f"lesson={key}")
+        settle(page)
+        text = page.evaluate("document.body.innerText")
+        assert "This run takes about" not in text and "min for the whole run" not in text
+        assert re.search(r"for the whole run at 1 steps/s \(this lesson diverges by step \d+\)", text)
+
+
+def test_a_diverged_step_is_red_in_the_heatmap_and_run_the_control_overlays_both_runs(server):
+    url, _ = server
+    with chromium(1280, 720) as context:
+        page = open_lab(context, url, "lesson=exploding")
+        settle(page)
+        charts = _charts(page)
+        wait_until(lambda: charts.count() >= 6)
+        heatmap = charts.nth([c.name for c in live_charts("rnn")].index("heatmap"))  # no other chart above it yet
+        legend_only = _pixels(heatmap, CELL_COLOURS[1])  # the legend's "diverged" swatch, before any step
+        button(page, "Train").click()
+        page.get_by_role("button", name=FINISHED).wait_for(timeout=120_000)
+        settle(page)
+        page.wait_for_timeout(1000)  # the last redraw reaches the canvas
+        assert page.get_by_role("button", name="Diverged").is_visible()
+        # A whole row of 20 cells is red now, far more than the legend's swatch.
+        assert 0 < legend_only and _pixels(heatmap, CELL_COLOURS[1]) > 20 * legend_only
+
+        before = charts.count()
+        button(page, "Run the control").click()
+        wait_until(lambda: charts.count() == before + 1, timeout=120)
+        settle(page, 120)
+        overlay = charts.nth(0)  # drawn under the lesson card, above the live charts
+        page.wait_for_timeout(1000)
+        assert page.get_by_text("lesson: gain=2.2: diverged at step 2").is_visible()
+        # Both runs are drawn, each in its own colour of the compare palette, in order.
+        assert _pixels(overlay, PALETTE[0]) > 50 and _pixels(overlay, PALETTE[1]) > 50
