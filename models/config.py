@@ -72,11 +72,15 @@ class RunConfig:
     """One training run. Construction validates every field (FieldError, a ValueError, names it)."""
 
     model: str = _f("rnn", "Elman RNN as in the lecture; lstm adds a gated cell; residual adds a skip connection.")
-    activation: str = _f("tanh", "The lecture's nonlinearity; relu / leaky_relu remove f′ from the product, not W_h.")
+    activation: str = _f("tanh", (
+        "The lecture's nonlinearity. relu's slope is 1 where a unit is on but 0 where it is off, so it does not "
+        "take f′ out of the product: in lesson 3 it removes more decades than tanh′ does."))
     negative_slope: float = _f(0.01, "Slope of leaky_relu for negative inputs (PyTorch's default).")
     init: str = _f("default", "PyTorch's uniform(±1/sqrt(H)) unless a remedy is being shown.")
     init_std: float = _f(0.1, "Standard deviation of the 'normal' initializer.")
-    recurrent_gain: float = _f(1.0, "Multiplies W_h after initialization: <1 vanishes faster, >1 explodes.")
+    recurrent_gain: float = _f(1.0, (
+        "Multiplies W_h after initialization: below 1 the gradient vanishes faster; above 1 it can explode, from a "
+        "gain that depends on the activation and init (the trainability map shows where; lesson 7: 2.2)."))
     forget_bias: float = _f(1.0, "LSTM forget-gate bias; large values keep the cell state (Gers et al. 2000).")
     optimizer: str = _f("sgd", "Plain gradient descent, as in the source material.")
     lr: float = _f(0.1, "Step size; large values are one cause of exploding updates.")

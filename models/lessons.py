@@ -30,7 +30,8 @@ from models.theory import Split, split_at_init
 from models.trainer import StepRecord, Trainer
 
 Records = Sequence[StepRecord]
-SEEDS = tuple(range(10))  # the seeds every claim is checked on
+SEEDS = tuple(range(10))  # the seeds CI checks every claim on, preset and control
+CALIBRATION = tuple(range(30))  # the seeds the recorded counts (seeds_passing, control_holds) are measured on
 NEVER = math.inf  # "first step at which …" when it never happened
 
 
@@ -135,7 +136,7 @@ def ratio(step: int | None, *, above: float | None = None, below: float | None =
 
     def measure(records: Records) -> float:
         profile = getattr(records[step - 1] if step else _finite(records)[-1], series)
-        return float(profile[0] / profile[-1])
+        return math.nan if profile is None else float(profile[0] / profile[-1])  # an RNN has no cell: fails
 
     return Check(f"‖∂L/∂{name}_1‖/‖∂L/∂{name}_T‖ at {where}", measure, above=above, below=below)
 
@@ -152,8 +153,31 @@ def ratio_spread_at_end(above: float) -> Check:
 
 
 def clipped_fraction(below: float) -> Check:
-    return Check("fraction of steps clipped", lambda rs: np.mean([r.clipped for r in _finite(rs)]), above=0.0,
-                 below=below, fmt=".3f")
+    return Check("fraction of steps clipped", lambda rs: np.mean([r.clipped for r in _finite(rs)]), below=below,
+                 fmt=".3f")
+
+
+def first_loss(above: float) -> Check:
+    """The loss of the untrained model: the forward pass's own size, before any update."""
+    return Check("loss at step 1", lambda rs: rs[0].loss, above=above, fmt=".3g")
+
+
+def loss_growth(above: float) -> Check:
+    """How many times the loss grew over the last finite step: SGD past lr = 2/λ multiplies it by (1 − lr·λ)² a step."""
+    def measure(records: Records) -> float:
+        finite = _finite(records)
+        return finite[-1].loss / finite[-2].loss if len(finite) > 1 else math.nan
+
+    return Check("loss growth over the last finite step (×)", measure, above=above, fmt=".3g")
+
+
+def weight_gradient_share(below: float) -> Check:
+    """Σ_t ‖δ_t h_(t−1)ᵀ‖ / ‖∇L‖ at the last finite step: how much of the gradient still reaches W_h through time."""
+    def measure(records: Records) -> float:
+        last = _finite(records)[-1]
+        return float(last.weight_terms.sum() / last.grad_norm)
+
+    return Check("Σ_t ‖δ_t h_(t−1)ᵀ‖ / ‖∇L‖ at the last finite step", measure, below=below, fmt=".3g")
 
 
 RADII: dict[str, tuple[str, Callable[[list[float]], float]]] = {
@@ -219,9 +243,13 @@ class Lesson:
     watch: str
     try_next: str
     claim: Claim  # about the training run: claim(records) -> (holds, measured)
-    seeds_passing: int  # of SEEDS on which the whole claim holds; recorded, recomputed by a test
+    seeds_passing: int  # of CALIBRATION's seeds on which the whole claim holds on the preset (recorded)
+    control_holds: int  # of CALIBRATION's seeds on which it holds on the control: the story wants 0 (recorded)
     at_init: Claim | None = None  # about the untrained model's split (models.theory.split_at_init)
     pace: float | None = None  # steps per second for the dashboard, so a run unfolds in ~20–30 s; None = flat out
+    # Which of the claim's checks (indices into claim.checks + at_init.checks) try_next says the control breaks;
+    # each must fail on the control as often as the claim does (a test checks them one by one).
+    breaks: tuple[int, ...] = ()
     control: RunConfig = field(init=False)  # the preset changed in exactly the thing the lesson is about
 
     def __post_init__(self, vary: Mapping[str, Any]) -> None:
@@ -241,8 +269,14 @@ class Lesson:
 
     @property
     def robustness(self) -> str:
-        """What the lesson card shows: how often the claim holds."""
-        return f"holds on {self.seeds_passing} of seeds {SEEDS[0]}–{SEEDS[-1]}"
+        """What the lesson card shows: how often the claim holds, on the preset and on the control."""
+        n = len(CALIBRATION)
+        return f"holds on {self.seeds_passing} of {n} seeds; the control on {self.control_holds} of {n}"
+
+    @property
+    def control_differs(self) -> int:
+        """Of CALIBRATION's seeds, how many the claim fails on the control."""
+        return len(CALIBRATION) - self.control_holds
 
 
 # The long-lag task ("Marathi … Maharashtra … ___"): remember the first of 50 words. Lessons 2–6 and 11
@@ -266,17 +300,25 @@ _LESSONS = (
         explanation=(
             "The source's own example: three-word sentences over cat, mat and rat, label 1 when a rat appears. "
             "A tanh RNN reads one word per step, h_t = tanh(W_in x_t + W_h h_{t−1} + b) from h_0 = 0, and plain "
-            "gradient descent trains it. Backpropagation through time goes back two steps, from h_3 to h_1."
+            "gradient descent trains it. Backpropagation through time goes back two steps, from h_3 to h_1, through "
+            "W_h."
         ),
         watch=(
-            "The loss falls below 0.1 within 100 steps. At step 1 the first word's state h_1 receives only 10–40% "
-            "of the gradient that h_3 gets: each step back already shrinks it. Over two steps that does no harm; "
-            "over 49 steps it is lesson 2."
+            "The loss falls below 0.1 within 100 steps. At step 1 the first word's state h_1 receives less "
+            "gradient than h_3 gets (more than 2% of it, less than all): each step back already shrinks it. Over "
+            "two steps that does no harm; over 49 steps it is lesson 2."
         ),
-        try_next="Open 'BPTT by hand' to see every chain-rule factor with real numbers, then lesson 2.",
-        claim=claim(loss_below(0.1, by_step=100), ratio(1, above=0.1, below=0.4)),
-        seeds_passing=10,
+        try_next=(
+            "Run the control, the same run with W_h started at 0 (recurrent_gain 0): nothing flows back through "
+            "time at step 1, so h_1 receives no gradient at all. Then open 'BPTT by hand' to see every chain-rule "
+            "factor with real numbers."
+        ),
+        # Seeds 0–29: loss < 0.1 at steps 27–49; ratio 0.053 … 0.465 (control: 0).
+        claim=claim(loss_below(0.1, by_step=100), ratio(1, above=0.02, below=1.0)),
+        seeds_passing=30,
+        control_holds=0,
         pace=8.0,
+        breaks=(1,),
     ),
     Lesson(
         key="vanishing",
@@ -290,19 +332,23 @@ _LESSONS = (
             "Two factors can shrink it: the slope tanh′ ≤ 1 and the matrix W_h."
         ),
         watch=(
-            "At step 1, ‖∂L/∂h_1‖/‖∂L/∂h_T‖ is below 1e-10. Cutting each step at its two factors shows who did it: "
-            "W_h (PyTorch's default init, spectral radius below 0.7) removes more than three quarters of those "
-            "decades, tanh′ less than 2.5 of them. So the terms δ_t h_{t−1}ᵀ of ∂L/∂W_h from the last five words make "
-            "up over 90% of the sum of the terms' sizes, and the loss stays at chance (ln 2 ≈ 0.693), even with Adam."
+            "At step 1, ‖∂L/∂h_1‖/‖∂L/∂h_T‖ is below 1e-8. Cutting each step at its two factors shows who did it: "
+            "W_h (PyTorch's default init) removes more than 60% of those decades, tanh′ less than 4.5 of them. So "
+            "the terms δ_t h_{t−1}ᵀ of ∂L/∂W_h from the last five words make up over 80% of the sum of the terms' "
+            "sizes, and the loss stays at chance (ln 2 ≈ 0.693), even with Adam."
         ),
         try_next=(
-            "Open the theory overlay: the exact Jacobian chain lies on the measured curve, far below the classic "
-            "bound. Lessons 3 and 4 change one factor each."
+            "Run the control, the same run with W_h orthogonal (init orthogonal, Saxe et al. 2014): W_h then removes "
+            "no decades at initialization, far more than 1e-8 reaches the first word at step 1, and the last five "
+            "words' terms no longer dominate ∂L/∂W_h."
         ),
-        claim=claim(ratio(1, below=1e-10), spectral_radius("first", below=0.7), short_terms(5, above=0.9),
-                    mean_loss(50, above=0.65)),
-        at_init=claim(weights_share(above=0.75), decades("slope", above=-2.5)),
-        seeds_passing=10,
+        # Seeds 0–29: ratio 2.1e-17 … 1.2e-9 (control 6.2e-5 … 7.3e-4); last five terms' share 0.913 … 0.986
+        # (control 0.50 … 0.65); loss 0.693 … 0.695; W_h's share 0.716 … 0.951 (control ~0); f′ −3.68 … −0.81.
+        claim=claim(ratio(1, below=1e-8), short_terms(5, above=0.8), mean_loss(50, above=0.65)),
+        at_init=claim(weights_share(above=0.6), decades("slope", above=-4.5)),
+        breaks=(0, 1, 3),
+        seeds_passing=30,
+        control_holds=0,
         pace=12.0,
     ),
     Lesson(
@@ -316,39 +362,50 @@ _LESSONS = (
             "back."
         ),
         watch=(
-            "It does not help here. At step 1 the slopes remove more than five decades (tanh′ removed less than 2.5 "
-            "in lesson 2) and W_h, with the same ordinary init, still removes more than nine. ‖∂L/∂h_1‖/‖∂L/∂h_T‖ "
-            "is below 1e-10 at step 1 and the loss stays at chance."
+            "It does not help here. At step 1 the slopes remove more than three decades and W_h, with the same "
+            "ordinary init, still removes more than three. ‖∂L/∂h_1‖/‖∂L/∂h_T‖ is below 1e-8 at step 1 and the loss "
+            "stays at chance."
         ),
-        try_next="Try leaky_relu, whose off units keep a small slope, or sigmoid, whose slope never exceeds 1/4.",
-        claim=claim(ratio(1, below=1e-10), mean_loss(50, above=0.65)),
-        at_init=claim(decades("slope", below=-5.0), decades("weights", below=-9.0)),
-        seeds_passing=10,
+        try_next=(
+            "Run the control, tanh (lesson 2): on almost every seed its slopes remove fewer than three decades, yet "
+            "its gradient vanishes and its loss stays at chance too (lesson 2's claim). The activation was not what "
+            "held lesson 2 back."
+        ),
+        # Seeds 0–29: ratio 1.6e-24 … 5.3e-10; loss 0.693 … 0.694; f′ −13.1 … −3.6 (control, tanh′: −3.68 … −0.81);
+        # W_h −15.3 … −4.3. Only the slopes tell ReLU from tanh, and they overlap on a seed or two.
+        claim=claim(ratio(1, below=1e-8), mean_loss(50, above=0.65)),
+        at_init=claim(decades("slope", below=-3.0), decades("weights", below=-3.0)),
+        breaks=(2,),
+        seeds_passing=30,
+        control_holds=2,
         pace=12.0,
     ),
     Lesson(
         key="init_alone",
-        title="4 · A better initialization alone (W_h = I)",
+        title="4 · A better initialization alone (IRNN's: W_h = I, tiny W_in)",
         config=LONG_LAG.replace(init="identity"),
         vary=dict(init="default"),
         explanation=(
-            "Lesson 2's tanh RNN started from W_h = I with tiny input weights, the initialization Le, Jaitly & "
-            "Hinton (2015) proposed for ReLU RNNs. Multiplying by I changes no norm, and while the states are small "
-            "tanh′ ≈ 1."
+            "Lesson 2's tanh RNN started from the initialization Le, Jaitly & Hinton (2015) proposed for ReLU RNNs. "
+            "It changes two factors of the Jacobian diag(tanh′(a_t)) W_h at once: W_h = I, which changes no norm, "
+            "and tiny input weights (std 0.001) with zero biases, which keep the states small, so tanh′ ≈ 1. "
+            "The split at initialization shows each factor's share."
         ),
         watch=(
-            "At step 1, W_h removes no decades at all and tanh′ less than a tenth of one: more than 90% of the "
-            "gradient reaches the first word. The loss leaves chance and falls below 0.1 within 200 steps. The "
-            "initialization does the work that lesson 3 hoped ReLU would do."
+            "At step 1 tanh′ removes less than a tenth of a decade, and more than 90% of the gradient reaches the "
+            "first word. The loss leaves chance and falls below 0.1 within 200 steps. The initialization does the "
+            "work that lesson 3 hoped ReLU would do."
         ),
         try_next=(
-            "Set init to orthogonal (Saxe et al. 2014): W_h again removes nothing, since an orthogonal matrix keeps "
-            "every norm; watch what tanh′ does on its own."
+            "Run the control, PyTorch's default init (lesson 2): tanh′ removes more than a tenth of a decade again, "
+            "far less than 90% of the gradient reaches the first word, and the loss stays above 0.1 for 200 steps."
         ),
         claim=claim(ratio(1, above=0.9), loss_below(0.1, by_step=200)),
-        at_init=claim(no_decades_from_weights(), decades("slope", above=-0.1)),
-        seeds_passing=10,
+        at_init=claim(decades("slope", above=-0.1)),
+        seeds_passing=30,
+        control_holds=0,
         pace=12.0,
+        breaks=(0, 1, 2),
     ),
     Lesson(
         key="irnn",
@@ -356,21 +413,29 @@ _LESSONS = (
         config=LONG_LAG.replace(activation="relu", init="identity", lr=0.0003, steps=800),
         vary=dict(init="default"),
         explanation=(
-            "Le, Jaitly & Hinton (2015)'s IRNN: ReLU and W_h = I together. Adam's step is 0.0003 here, lesson 4's "
-            "was 0.001: a ReLU state has no ceiling, so large steps are riskier."
+            "Le, Jaitly & Hinton (2015)'s IRNN: ReLU with lesson 4's initialization (W_h = I, tiny input weights, "
+            "zero biases). Adam's step is 0.0003 here, lesson 4's was 0.001: a ReLU state has no ceiling, so large "
+            "steps are riskier."
         ),
         watch=(
             "At step 1, 20–90% of the gradient reaches the first word: less than with tanh in lesson 4, because "
             "ReLU units that are off pass nothing back. The batch accuracy reaches 100% and stays above 99% over "
-            "the last 100 steps. By then the profile is no longer flat: the first word's gradient differs from the "
-            "last word's by more than a factor of ten, up or down depending on the seed. A timestep drawn at "
-            "exactly 0 (▼) received no gradient in float32: ReLU units that are off pass back exactly nothing, and "
-            "what little passes the others can fall below float32's range."
+            "the last 100 steps. The check is accuracy, not loss: on some seeds the loss stays well above 0 at 100% "
+            "accuracy, since cross-entropy keeps charging for right but unconfident answers. By then the profile is "
+            "no longer flat: the first word's gradient differs from the last word's by more than a factor of ten, "
+            "up or down depending on the seed. A timestep drawn at exactly 0 (▼) received no gradient in float32: "
+            "ReLU units that are off pass back exactly nothing, and what little passes the others can fall below "
+            "float32's range."
         ),
-        try_next="Raise the learning rate to 0.001, lesson 4's, and compare across a few seeds with tanh.",
+        try_next=(
+            "Run the control, the same ReLU RNN from PyTorch's default init: at step 1 far less than 20% of the "
+            "gradient reaches the first word, and the accuracy stays at chance."
+        ),
         claim=claim(ratio(1, above=0.2, below=0.9), mean_accuracy(100, above=0.99), ratio_spread_at_end(above=1.0)),
-        seeds_passing=10,
+        seeds_passing=30,
+        control_holds=0,
         pace=32.0,
+        breaks=(0, 1),
     ),
     Lesson(
         key="skip",
@@ -384,13 +449,19 @@ _LESSONS = (
         ),
         watch=(
             "The product of (I + diag(tanh′) W_h) is not the identity either: at step 1 the first word receives "
-            "10 to 10⁴ times the last word's gradient, a mild explosion rather than a flat profile. It does not "
-            "stop learning: the loss falls below 0.1 within 250 steps."
+            "more than the last word's gradient, up to 10⁵ times, a mild explosion rather than a flat profile. It "
+            "does not stop learning: the loss falls below 0.1 within 250 steps."
         ),
-        try_next="Open the theory overlay: the bound's base is 1 + γσ_max, above 1, so it can only grow.",
-        claim=claim(ratio(1, above=10.0, below=1e4), loss_below(0.1, by_step=250)),
-        seeds_passing=10,
+        try_next=(
+            "Run the control, the plain RNN without the skip connection (lesson 2): the first word's gradient "
+            "vanishes instead, and the loss stays at chance."
+        ),
+        # Seeds 0–29: ratio 6.4 … 1.6e3 (control 2e-17 … 1.2e-9); loss < 0.1 at steps 5–159.
+        claim=claim(ratio(1, above=1.0, below=1e5), loss_below(0.1, by_step=250)),
+        seeds_passing=30,
+        control_holds=0,
         pace=12.0,
+        breaks=(0, 1),
     ),
     Lesson(
         key="exploding",
@@ -400,39 +471,57 @@ _LESSONS = (
         explanation=(
             "The adding problem (Hochreiter & Schmidhuber 1997) with a ReLU RNN whose W_h is 2.2 × an orthogonal "
             "matrix: at every step back, W_h's factor multiplies the gradient's norm by exactly 2.2. "
-            "Plain SGD at lr 0.1, the step size that trains lesson 10."
+            "Plain SGD at lr 0.1, the step size that trains lesson 10. The forward pass explodes first: "
+            "a ReLU does not bound h_t, so the state grows about ×2.2 per word too, and the untrained model's "
+            "output, and with it the first loss, is huge."
         ),
         watch=(
-            "Before any update, at step 1, the first word already receives more than 100× the last word's "
-            "gradient: W_h adds more than six decades over the 19 steps back, and the ReLUs that are off take "
-            "some back. One SGD step with that gradient throws the weights so far that the run diverges at step 2 "
-            "(Pascanu, Mikolov & Bengio 2013's cliff)."
+            "The loss at step 1 is above 5 (always guessing the mean scores 0.167). At step 1 the first word "
+            "already receives more than 100× the last word's gradient. One SGD step with that gradient throws the "
+            "weights so far that the run diverges within 10 steps (Pascanu, Mikolov & Bengio 2013's cliff)."
         ),
-        try_next="Turn clipping on (lesson 9), or set recurrent_gain back to 1 and watch the profile flatten.",
-        claim=claim(ratio(1, above=100.0), diverges_before(3)),
-        at_init=claim(decades("weights", above=6.0), decades("slope", below=0.0)),
-        seeds_passing=10,
+        try_next=(
+            "Run the control, the same run with recurrent_gain 1 (W_h orthogonal): the first loss is ordinary, "
+            "and the first word no longer receives more gradient than the last. Lesson 9 keeps the weights and clips "
+            "instead."
+        ),
+        # Seeds 0–29: first loss 13.2 … 1.8e9 (control 0.44 … 2.25); ratio 250 … 9.9e4 (control < 0.03);
+        # diverges at steps 2–4 (control: 28 of 30 never in 400 steps).
+        claim=claim(first_loss(above=5.0), ratio(1, above=100.0), diverges_before(10)),
+        seeds_passing=30,
+        control_holds=0,
         pace=1.0,
+        breaks=(0, 1),
     ),
     Lesson(
         key="exploding_lr",
-        title="8 · Exploding: a learning rate too large",
+        title="8 · A learning rate too large: the optimizer diverges",
         config=BIG_STEPS,
         vary=dict(lr=0.1),
         explanation=(
             "The other cause: the step size. A tanh RNN with PyTorch's ordinary init on the adding problem, plain "
-            "SGD at lr 1.0. Nothing about these weights explodes at the start."
+            "SGD at lr 1.0. At the start its gradient through time vanishes rather than explodes. Gradient descent "
+            "on a loss of curvature λ overshoots, and grows, once lr > 2/λ: each step multiplies the error by "
+            "|1 − lr·λ|."
         ),
         watch=(
-            "At step 1 the profile vanishes (‖∂L/∂h_1‖/‖∂L/∂h_T‖ below 0.01) and the spectral radius ρ(W_h) is below "
-            "1. Then every update overshoots: ρ(W_h) climbs past 10 and the run diverges before step 20. The "
-            "learning rate, not the initial weights, blew it up."
+            "The run diverges before step 30, but not through time. The first large steps drive the tanh units "
+            "into saturation (tanh′ ≈ 0), so by the last finite step almost none of the gradient reaches W_h: "
+            "the terms δ_t h_(t−1)ᵀ add up to less than 1e-6 of ‖∇L‖. What is left is the readout's gradient, and "
+            "SGD at this lr multiplies the loss by more than 100 in one step there. The optimizer on the readout "
+            "diverges; the gradient through time does not explode."
         ),
-        try_next="Lower the learning rate tenfold (lesson 10), or keep it and turn on clipping.",
-        claim=claim(ratio(1, below=0.01), spectral_radius("first", below=1.0), diverges_before(20),
-                    spectral_radius("max", above=10.0)),
-        seeds_passing=10,
+        try_next=(
+            "Run the control, the same run at lr 0.1 (10× smaller, lesson 10's): it does not diverge, and the "
+            "gradient still reaches W_h at its last step."
+        ),
+        # Seeds 0–29: diverges at steps 15–20 (control never); W_h's share exactly 0 (control 0.47 … 1.27); loss
+        # growth ×219 … ×1089 (control ×0.47 … ×1.25).
+        claim=claim(diverges_before(30), weight_gradient_share(below=1e-6), loss_growth(above=100.0)),
+        seeds_passing=30,
+        control_holds=0,
         pace=1.0,
+        breaks=(0, 1),
     ),
     Lesson(
         key="clipping",
@@ -449,13 +538,16 @@ _LESSONS = (
             "does not fix the weights: ρ(W_h) stays above 1 for the whole run."
         ),
         try_next=(
-            "Lower clip_threshold toward 0.1: once nearly every step is clipped, this is no longer clipping of "
-            "spikes but normalised gradient descent with a small step."
+            "Run the control, the same run without clipping (lesson 7 for 2000 steps): it diverges. Then lower "
+            "clip_threshold toward 0.1: once nearly every step is clipped, this is no longer clipping of spikes but "
+            "normalised gradient descent with a small step."
         ),
         claim=claim(never_diverges(), clipped_fraction(below=0.1), mean_loss(100, below=0.15),
                     spectral_radius("min", above=1.0)),
-        seeds_passing=10,
+        seeds_passing=30,
+        control_holds=0,
         pace=80.0,
+        breaks=(0,),
     ),
     Lesson(
         key="small_lr",
@@ -467,32 +559,41 @@ _LESSONS = (
             "No divergence in 1000 steps, and the loss of the last 100 steps ends below 0.16, under the 0.167 of "
             "always guessing the mean: slow, modest learning instead of a blow-up."
         ),
-        try_next="Step the learning rate up between 0.1 and 1 to find where this run's cliff begins.",
+        try_next=(
+            "Run the control, the same run at lr 1 (lesson 8's, for 1000 steps): it diverges. Somewhere between 0.1 "
+            "and 1 this run's cliff begins."
+        ),
         claim=claim(never_diverges(), mean_loss(100, below=0.16)),
-        seeds_passing=10,
+        seeds_passing=30,
+        control_holds=0,
         pace=40.0,
+        breaks=(0,),
     ),
     Lesson(
         key="lstm",
-        title="11 · LSTM remembers",
+        title="11 · LSTM remembers (with a forget bias of 5)",
         config=LONG_LAG.replace(model="lstm", forget_bias=5.0),
         vary=dict(forget_bias=1.0),
         explanation=(
             "The LSTM (Hochreiter & Schmidhuber 1997) keeps a cell state c_t updated additively; the forget gate "
             "of Gers, Schmidhuber & Cummins (2000) makes it c_t = f_t c_{t−1} + i_t g_t. With the forget-gate bias "
             "at 5, f_t starts near σ(5) ≈ 0.99, so ∂L/∂c_t flows back through the products of f_t rather than "
-            "through W_h. Same task and optimizer as lesson 2."
+            "through W_h. Same task and optimizer as lesson 2. The result depends on that bias: at the sidebar's "
+            "default of 1, f_t starts near σ(1) ≈ 0.73, and 0.73⁴⁹ is about 2e-7."
         ),
         watch=(
-            "At step 1 the gates view shows the forget gate above 0.95 at every timestep, and ‖∂L/∂c_1‖ is within "
-            "a factor of 100 of ‖∂L/∂c_T‖. The loss falls below 0.1 within 300 steps, where lesson 2's RNN stayed "
-            "at chance."
+            "At step 1, ‖∂L/∂c_1‖ is within a factor of 100 of ‖∂L/∂c_T‖ (the gates view shows f_t near 0.99 at "
+            "every timestep). The loss falls below 0.1 within 300 steps, where lesson 2's RNN stayed at chance."
         ),
-        try_next="Set forget_bias back to 1 and compare the cell-state profile.",
-        claim=claim(forget_gate(above=0.95), ratio(1, above=0.01, below=100.0, series="cell"),
-                    loss_below(0.1, by_step=300)),
-        seeds_passing=10,
+        try_next=(
+            "Run the control, forget_bias 1: the cell-state gradient no longer reaches the first word (the ratio "
+            "falls below 0.01) and the loss does not fall below 0.1 within 300 steps."
+        ),
+        claim=claim(ratio(1, above=0.01, below=100.0, series="cell"), loss_below(0.1, by_step=300)),
+        seeds_passing=30,
+        control_holds=0,
         pace=12.0,
+        breaks=(0, 1),
     ),
     Lesson(
         key="lstm_exploding",
@@ -500,18 +601,27 @@ _LESSONS = (
         config=BIG_WEIGHTS.replace(model="lstm", activation="tanh", steps=200),
         vary=dict(model="rnn"),
         explanation=(
-            "Lesson 7's setting, W_h's blocks 2.2 × orthogonal and SGD at lr 0.1, with an LSTM (tanh, its usual "
-            "activation). Its state h_t = o_t tanh(c_t) is bounded, and its sigmoid gates have slopes of at most 1/4."
+            "Lesson 7's weights, every block of W_h 2.2 × orthogonal, SGD at lr 0.1 on the adding problem, with an "
+            "LSTM (tanh, its usual activation). The control is a tanh RNN with the same weights, so only the cell "
+            "and its gates differ."
         ),
         watch=(
-            "At step 1, ‖∂L/∂h_1‖/‖∂L/∂h_T‖ stays between 0.1 and 10 (lesson 7's RNN: above 100), and the run "
-            "does not diverge in 200 steps. In practice LSTMs are still trained with gradient clipping "
-            "(Graves 2013; Sutskever, Vinyals & Le 2014)."
+            "At step 1, ‖∂L/∂h_1‖/‖∂L/∂h_T‖ stays between 0.1 and 10, where the tanh RNN's is above 10. The run "
+            "does not diverge in 200 steps, but it does not learn either: the "
+            "loss of the last 50 steps stays above 0.15, next to the 0.167 of always guessing the mean. In practice "
+            "LSTMs are still trained with gradient clipping (Graves 2013; Sutskever, Vinyals & Le 2014)."
         ),
-        try_next="Turn clipping on as practitioners do, and compare the loss with lesson 9's clipped RNN.",
-        claim=claim(never_diverges(), ratio(1, above=0.1, below=10.0)),
-        seeds_passing=10,
+        try_next=(
+            "Run the control, a tanh RNN with the same 2.2 × orthogonal W_h: its first word receives more than 10× "
+            "the last word's gradient at step 1."
+        ),
+        # Seeds 0–29: ratio 0.17 … 8.5 (control 22 … 197); loss of the last 50 steps 0.156 … 0.175; the control
+        # diverges within 200 steps on 25 of 30.
+        claim=claim(never_diverges(), ratio(1, above=0.1, below=10.0), mean_loss(50, above=0.15)),
+        seeds_passing=30,
+        control_holds=0,
         pace=8.0,
+        breaks=(1,),
     ),
 )
 
@@ -536,7 +646,7 @@ def run_lesson(lesson: Lesson, seed: int | None = None, control: bool = False) -
 
 @dataclass(frozen=True)
 class Outcome:
-    """One lesson on one seed: whether its whole claim held, every checked number, and the time it took."""
+    """One lesson's preset (or control) on one seed: whether its whole claim held, every checked number, the time."""
 
     key: str
     seed: int
@@ -545,31 +655,56 @@ class Outcome:
     measured: str
     steps: int
     seconds: float
+    control: bool = False
 
 
-def check(key: str, seed: int) -> Outcome:
-    """Run lesson `key` with `seed` and judge its claim (and its claim at initialization)."""
+def assess(lesson: Lesson, records: Records, split: Split | None) -> tuple[bool, tuple[float, ...], str]:
+    """Judge the lesson's claim on a run's records (and at_init's on its split at initialization)."""
+    values = lesson.claim.values(records)
+    holds, measured = lesson.claim.judge(values)
+    if lesson.at_init is not None and split is not None:
+        init_values = lesson.at_init.values(split)
+        init_holds, init_measured = lesson.at_init.judge(init_values)
+        values, holds, measured = values + init_values, holds and init_holds, f"{measured}; {init_measured}"
+    return holds, tuple(values), measured
+
+
+def check(key: str, seed: int, control: bool = False) -> Outcome:
+    """Run lesson `key`'s preset (or its control) with `seed` and judge the lesson's claim on it."""
     torch.set_num_threads(1)  # also inside joblib workers: two threads per worker would fight over 2 cores
     lesson = LESSONS[key]
     start = time.perf_counter()
-    records = run_lesson(lesson, seed)
-    values = lesson.claim.values(records)
-    holds, measured = lesson.claim.judge(values)
-    if lesson.at_init is not None:
-        init_values = lesson.at_init.values(split_at_init(lesson.config.replace(seed=seed)))
-        init_holds, init_measured = lesson.at_init.judge(init_values)
-        values, holds, measured = values + init_values, holds and init_holds, f"{measured}; {init_measured}"
-    return Outcome(key, seed, holds, tuple(values), measured, len(records), time.perf_counter() - start)
+    records = run_lesson(lesson, seed, control)
+    config = lesson_config(lesson, seed, control)
+    # The split needs the plain recurrence's Jacobians: a control that is an LSTM has none, and fails at_init.
+    split = split_at_init(config) if lesson.at_init is not None and config.model != "lstm" else None
+    holds, values, measured = assess(lesson, records, split)
+    if lesson.at_init is not None and split is None:
+        holds, values = False, values + (math.nan,) * len(lesson.at_init.checks)
+    return Outcome(key, seed, holds, values, measured, len(records), time.perf_counter() - start, control)
 
 
-def sweep(keys: Sequence[str], seeds: Sequence[int], jobs: int = 2) -> dict[str, list[Outcome]]:
-    """Every (lesson, seed) pair, in parallel worker processes with one torch thread each."""
-    # Longest runs first, so that no worker is left with a long one at the end (LSTM steps cost ~4× an RNN's).
-    cost = {k: LESSONS[k].config.steps * LESSONS[k].config.seq_length * (4 if LESSONS[k].config.model == "lstm" else 1)
-            for k in keys}
-    pairs = sorted(((k, s) for k in keys for s in seeds), key=lambda pair: -cost[pair[0]])
-    outcomes = Parallel(n_jobs=jobs)(delayed(check)(k, s) for k, s in pairs)
-    return {k: [o for o in outcomes if o.key == k] for k in keys}
+@dataclass(frozen=True)
+class Runs:
+    """One lesson over a set of seeds: its preset's outcomes and its control's (empty if not run)."""
+
+    preset: list[Outcome]
+    control: list[Outcome]
+
+
+def _cost(key: str) -> int:
+    config = LESSONS[key].config
+    return config.steps * config.seq_length * (4 if config.model == "lstm" else 1)  # an LSTM step costs ~4× an RNN's
+
+
+def sweep(keys: Sequence[str], seeds: Sequence[int], jobs: int = 2, controls: bool = True) -> dict[str, Runs]:
+    """Every (lesson, seed) pair, preset and control, in parallel worker processes with one torch thread each."""
+    # Longest runs first, so that no worker is left with a long one at the end.
+    jobs_ = sorted(((k, s, c) for k in keys for s in seeds for c in ((False, True) if controls else (False,))),
+                   key=lambda job: -_cost(job[0]))
+    outcomes = Parallel(n_jobs=jobs)(delayed(check)(*job) for job in jobs_)
+    return {k: Runs([o for o in outcomes if o.key == k and not o.control],
+                    [o for o in outcomes if o.key == k and o.control]) for k in keys}
 
 
 def _checks(lesson: Lesson) -> tuple[Check, ...]:
@@ -583,42 +718,63 @@ def measured_range(outcomes: Sequence[Outcome], index: int) -> str:
     return check_.show(lo) if check_.show(lo) == check_.show(hi) else f"{check_.show(lo)} … {check_.show(hi)}"
 
 
+def _setting(config: RunConfig, name: str) -> str:
+    value = getattr(config, name)
+    return f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
+
+
 def preset_text(config: RunConfig) -> str:
     """The preset as the settings that differ from RunConfig's defaults (seed aside)."""
     default = RunConfig()
-    changed = [f"{f.name}={getattr(config, f.name):g}" if isinstance(getattr(config, f.name), float)
-               else f"{f.name}={getattr(config, f.name)}"
-               for f in fields(RunConfig) if f.name != "seed" and getattr(config, f.name) != getattr(default, f.name)]
-    return ", ".join(changed)
+    return ", ".join(_setting(config, f.name) for f in fields(RunConfig)
+                     if f.name != "seed" and getattr(config, f.name) != getattr(default, f.name))
 
 
-def markdown(results: dict[str, list[Outcome]]) -> str:
-    """docs/lessons.md's table: each lesson's preset, claim, how often it holds, the range of every checked number."""
-    seeds = [o.seed for o in next(iter(results.values()))]
-    span = f"seeds {min(seeds)}–{max(seeds)}"
-    rows = [f"| # | Lesson | Preset (differences from RunConfig's defaults) | Claim | Holds on {span} "
-            f"| Measured on {span} (min … max) |", "|---|---|---|---|---|---|"]
-    for key, outcomes in results.items():
+def control_text(lesson: Lesson) -> str:
+    """What the control changes, e.g. 'init=orthogonal'."""
+    return ", ".join(_setting(lesson.control, name) for name in lesson.controlled)
+
+
+def markdown(results: dict[str, Runs]) -> str:
+    """docs/lessons.md's table: each lesson's preset, its control, its claim, the recorded 30-seed pass counts of both, and the
+    range of every checked number on the seeds just run (the preset's)."""
+    seeds = [o.seed for o in next(iter(results.values())).preset]
+    span, calibration = f"seeds {min(seeds)}–{max(seeds)}", f"seeds {CALIBRATION[0]}–{CALIBRATION[-1]}"
+    rows = [f"| # | Lesson | Preset (differences from RunConfig's defaults) | Control | Claim | Holds on {calibration} "
+            f"| Control holds on {calibration} | Measured on {span} (min … max) |", "|---|---|---|---|---|---|---|---|"]
+    for key, runs in results.items():
         lesson = LESSONS[key]
         number, title = lesson.title.split(" · ", 1)
-        spans = [f"{c.label}: {measured_range(outcomes, i)}" for i, c in enumerate(_checks(lesson))]
-        passing = sum(o.holds for o in outcomes)
-        cells = [number, f"{title} (`{key}`)", preset_text(lesson.config), lesson.claim_text,
-                 f"{passing} / {len(outcomes)}", "; ".join(spans)]
+        spans = [f"{c.label}: {measured_range(runs.preset, i)}" for i, c in enumerate(_checks(lesson))]
+        cells = [number, f"{title} (`{key}`)", preset_text(lesson.config), control_text(lesson), lesson.claim_text,
+                 f"{lesson.seeds_passing} / {len(CALIBRATION)}", f"{lesson.control_holds} / {len(CALIBRATION)}",
+                 "; ".join(spans)]
         rows.append("| " + " | ".join(cell.replace("|", r"\|") for cell in cells) + " |")
     return "\n".join(rows)
 
 
-def pass_table(results: dict[str, list[Outcome]]) -> str:
-    """The command line's lesson × pass-rate table, with each lesson's median time per seed."""
+def _seeds(outcomes: Sequence[Outcome], holding: bool) -> str:
+    return ", ".join(str(o.seed) for o in outcomes if o.holds == holding) or "-"
+
+
+def pass_table(results: dict[str, Runs]) -> str:
+    """The command line's table: per lesson, how often the claim holds on the preset and on the control, the seeds
+    that break the story (preset failing, control holding), and the median time per run."""
     width = max(map(len, results))
-    lines = [f"{'lesson':<{width}}  holds  median s/seed  failing seeds"]
-    for key, outcomes in results.items():
-        failing = ", ".join(str(o.seed) for o in outcomes if not o.holds) or "-"
-        seconds = statistics.median(o.seconds for o in outcomes)
-        lines.append(f"{key:<{width}}  {sum(o.holds for o in outcomes):>2}/{len(outcomes):<2}  {seconds:>13.2f}  "
-                     f"{failing}")
+    lines = [f"{'lesson':<{width}}  holds  control holds  median s/run  preset failing  control holding"]
+    for key, runs in results.items():
+        everything = runs.preset + runs.control
+        seconds = statistics.median(o.seconds for o in everything)
+        control = f"{sum(o.holds for o in runs.control)}/{len(runs.control)}" if runs.control else "-"
+        lines.append(f"{key:<{width}}  {sum(o.holds for o in runs.preset):>2}/{len(runs.preset):<2}  {control:>13}  "
+                     f"{seconds:>12.2f}  {_seeds(runs.preset, False):<14}  {_seeds(runs.control, True)}")
     return "\n".join(lines)
+
+
+def calibrated(runs: Runs) -> bool:
+    """The issue's standard: the claim holds on ≥ 28 of 30 seeds and fails on the control on ≥ 28 of 30 (as rates)."""
+    preset_ok = 30 * sum(o.holds for o in runs.preset) >= 28 * len(runs.preset)
+    return preset_ok and 30 * sum(not o.holds for o in runs.control) >= 28 * len(runs.control)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -635,7 +791,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("keys", nargs="*", metavar="KEY", help=f"lessons to run (default: all): {', '.join(LESSONS)}")
     parser.add_argument("--seeds", type=parse_seeds, metavar="0-9",
                         help="check every lesson on these seeds and print a pass-rate table")
-    parser.add_argument("--markdown", action="store_true", help="print docs/lessons.md's table (implies --seeds 0-9)")
+    parser.add_argument("--markdown", action="store_true",
+                        help="print docs/lessons.md's table instead (implies --seeds 0-9 for the measured ranges; the 30-seed "
+                             "pass counts are the recorded ones)")
+    parser.add_argument("--no-control", action="store_true", help="with --seeds: run the presets only")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes for --seeds (default 2)")
     args = parser.parse_args(argv)
     keys = args.keys or list(LESSONS)
@@ -644,9 +803,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # One thread, as in the dashboard: on a shared 2-core box two threads spin-wait and run ~20× slower.
     torch.set_num_threads(1)
     if args.seeds or args.markdown:
-        results = sweep(keys, args.seeds or list(SEEDS), args.jobs)
+        controls = not (args.markdown or args.no_control)
+        results = sweep(keys, args.seeds or list(SEEDS), args.jobs, controls=controls)
         print(markdown(results) if args.markdown else pass_table(results))
-        return 1 if any(10 * sum(o.holds for o in out) < 9 * len(out) for out in results.values()) else 0
+        return 0 if all(calibrated(runs) for runs in results.values()) else 1
     failed = 0
     for key in keys:
         outcome = check(key, LESSONS[key].config.seed)
