@@ -69,7 +69,7 @@ def lesson_text(lesson: Lesson) -> None:
     st.markdown(f"**Try next.** {lesson.try_next}")
     # The figure is recorded in models/lessons.py and recomputed by tests/models/test_lessons.py.
     st.badge(f"Claim {lesson.robustness}", icon=":material/verified:", color="green")
-    st.caption(f"{lesson.claim_text}. Reproduce: `python -m models.lessons {lesson.key} --seeds 0-9`")
+    st.caption(f"{lesson.claim_text}. Reproduce: `python -m models.lessons {lesson.key} --seeds 0-29`")
 
 
 def lesson_frame(title: str, text: Callable[[], None], compact: bool) -> None:

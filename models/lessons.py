@@ -736,8 +736,8 @@ def control_text(lesson: Lesson) -> str:
 
 
 def markdown(results: dict[str, Runs]) -> str:
-    """docs/lessons.md's table: each lesson's preset, its control, its claim, the recorded 30-seed pass counts of both, and the
-    range of every checked number on the seeds just run (the preset's)."""
+    """docs/lessons.md's table: each lesson's preset, its control, its claim, the recorded 30-seed pass counts of
+    both, and the range of every checked number on the seeds just run (the preset's)."""
     seeds = [o.seed for o in next(iter(results.values())).preset]
     span, calibration = f"seeds {min(seeds)}–{max(seeds)}", f"seeds {CALIBRATION[0]}–{CALIBRATION[-1]}"
     rows = [f"| # | Lesson | Preset (differences from RunConfig's defaults) | Control | Claim | Holds on {calibration} "
@@ -792,8 +792,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seeds", type=parse_seeds, metavar="0-9",
                         help="check every lesson on these seeds and print a pass-rate table")
     parser.add_argument("--markdown", action="store_true",
-                        help="print docs/lessons.md's table instead (implies --seeds 0-9 for the measured ranges; the 30-seed "
-                             "pass counts are the recorded ones)")
+                        help="print docs/lessons.md's table instead (implies --seeds 0-9 for the measured ranges; "
+                             "the 30-seed pass counts are the recorded ones)")
     parser.add_argument("--no-control", action="store_true", help="with --seeds: run the presets only")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes for --seeds (default 2)")
     args = parser.parse_args(argv)

@@ -7,11 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from dashboard.broadcast import normalize_code
 from dashboard.links import LISTED, check_link
 from dashboard.sidebar import FIELDS
 from dashboard.state import LESSON, PACE, PRESENTATION
 from dashboard.user_text import LIMIT
+from dashboard.watch_page import TITLE
 from models import RunConfig
 from tests.dashboard.lab_app import open_app
 from tests.dashboard.markdown_text import code_spans, outside_code
@@ -100,5 +100,6 @@ def test_the_watch_page_shows_a_hostile_code_as_text(code, presentation):
     markdown = outside_code("\n".join([notice, *(m.value for m in app.markdown)]))
     assert "](" not in markdown and "**X**" not in markdown.replace(" ", "")
     assert _cut(code) in code_spans(notice)
-    if presentation == "true":  # the heading shows the code as typed, in capitals
-        assert normalize_code(code) in code_spans(app.markdown[0].value)
+    # A wrong code is refused before the page's toggles and heading are drawn (watch_page._checked): the title,
+    # the notice and the way back to the Lab, in either mode.
+    assert not app.toggle and [t.value for t in app.title] == [TITLE]

@@ -38,9 +38,9 @@ def test_picking_a_lesson_applies_its_config_and_shows_its_card():
     for name, value in config.to_dict().items():
         assert app.session_state[name] == value, name
     assert LESSONS["lstm"].title in app.markdown[0].value
-    assert any("Claim holds on 10 of seeds 0–9" in m.value for m in app.markdown)  # the badge
+    assert any("Claim holds on 30 of 30 seeds; the control on 0 of 30" in m.value for m in app.markdown)  # the badge
     assert LESSONS["lstm"].claim_text in app.caption[0].value
-    assert "python -m models.lessons lstm --seeds 0-9" in app.caption[0].value
+    assert "python -m models.lessons lstm --seeds 0-29" in app.caption[0].value
     app.run()  # a rerun without a click does not count as loading the lesson again
     assert app.session_state["loads"] == ["lstm"]
 
