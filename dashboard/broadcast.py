@@ -2,7 +2,7 @@
 
 A process-wide store maps short room codes to the presenter's Runner. Viewers only read
 its snapshots — they start no training — so thirty students cost thirty cheap reads a
-poll instead of thirty trainers on a 2-core box. Rooms expire once the presenter's page
+poll instead of thirty trainers on a 2-core server. Rooms expire once the presenter's page
 stops touching them, and their number is capped, so the store stays bounded.
 
 Every read and write of a room happens under the store's lock; callers get `RoomView`s,

@@ -23,7 +23,7 @@ import models.cost as cost
 THREAD_PREFIX = "rnnlab-train"
 # Intra-op threads per training run. torch.set_num_threads is per OS thread (OpenMP), so every
 # thread that steps a Trainer sets it: otherwise a new thread spins one OpenMP worker per core
-# against the server and the other runs on a 2-core box.
+# against the server and the other runs on a 2-core server.
 TORCH_THREADS = int(os.environ.get("RNN_LAB_TORCH_THREADS", "1"))
 SLOT_POLL_S = 0.2  # a queued thread re-checks this often whether its run still wants to train
 
@@ -42,7 +42,7 @@ def live_threads() -> list[str]:
 
 
 class Slots:
-    """At most `limit` threads train at once: RNN_LAB_MAX_TRAINING (default sized for a 2-core box), fewer
+    """At most `limit` threads train at once: RNN_LAB_MAX_TRAINING (default sized for a 2-core server), fewer
     when the server's memory budget (RNN_LAB_MEMORY_MB, models/cost.py) holds fewer runs."""
 
     def __init__(self, limit: int) -> None:

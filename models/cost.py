@@ -13,7 +13,7 @@ matrix when the batch is small, and the eigenvalues of W_h once per step:
     seconds = c0 + c1·T + G·(c2·T·B·H + c3·T·B·H² + c4·T·H²) + c5·H³
 
 with G = 4 gate blocks for the LSTM and 1 for the RNNs. The coefficients are fitted to
-measured steps on the 2-core box (one thread, thread CPU time, steady state; the first step
+measured steps on a 2-core reference server (one thread, thread CPU time, steady state; the first step
 of a run also allocates its buffers and takes up to ~1.8× longer): `python -m benchmarks.step_cost`.
 A run's memory is its peak on top of the process (run_megabytes): the scratch buffers of
 models/backprop.py, which hold every timestep of a batch for the backward pass, plus a fixed part.
@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 from typing import Protocol
 
-BUDGET_SECONDS = 2.0  # the longest a step may take on the 2-core box; see docs/performance.md
+BUDGET_SECONDS = 2.0  # the longest a step may take on a 2-core reference server; see docs/performance.md
 
 GATE_BLOCKS = {"rnn": 1, "lstm": 4, "residual": 1}
 
@@ -87,7 +87,7 @@ def features(config: Sizes) -> list[float]:
 
 
 def step_seconds(config: Sizes) -> float:
-    """Estimated seconds for one Trainer.step() of `config` on the 2-core box, one thread."""
+    """Estimated seconds for one Trainer.step() of `config` on a 2-core reference server, one thread."""
     return sum(c * f for c, f in zip(COEFFICIENTS[config.model], features(config), strict=True))
 
 

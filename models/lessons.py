@@ -800,7 +800,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     keys = args.keys or list(LESSONS)
     if unknown := sorted(set(keys) - set(LESSONS)):
         parser.error(f"unknown lesson(s) {', '.join(unknown)}; choose from {', '.join(LESSONS)}")
-    # One thread, as in the dashboard: on a shared 2-core box two threads spin-wait and run ~20× slower.
+    # One thread, as in the dashboard: on a shared 2-core server two threads spin-wait and run ~20× slower.
     torch.set_num_threads(1)
     if args.seeds or args.markdown:
         controls = not (args.markdown or args.no_control)

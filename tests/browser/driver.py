@@ -22,7 +22,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 def held_steps(gate: Path) -> str:
     """`serve(before=...)` code under which training step n starts only once the file `gate/n` exists: a test
     decides when a step in flight ends, so what the page shows while a step runs does not depend on the step's
-    speed (the largest LSTM's first step took 12 s on an idle 2-core box and far longer beside other load)."""
+    speed (a large run's first step takes seconds on an idle server and many times longer beside other load)."""
     return f"""
 import pathlib, time
 import models.trainer
