@@ -197,9 +197,12 @@ def lab_page() -> None:
             st.info(notice)
     with st.container():
         if lesson is not None:
-            lesson_card(lesson, compact=presentation)
             live_snap = runner.snapshot()
-            control_section(lesson, live_snap.config.seed, live_snap.active)
+            # In presentation mode the button shares the lesson's one line, so the charts keep the first screen.
+            card, button = (st.columns([5, 1.3]) if presentation else (st.container(), st.container()))
+            with card:
+                lesson_card(lesson, compact=presentation)
+            control_section(lesson, live_snap.config.seed, live_snap.active, button)
         elif config.replace(seed=0) == DEFAULTS:
             st.info(DEFAULT_RUN_NOTE, icon=":material/info:")
     info = _broadcast_info(lesson)

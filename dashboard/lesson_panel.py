@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
@@ -100,11 +101,11 @@ def control_labels(runs: list[PinnedRun]) -> list[str]:
             for role, label in zip(("lesson", "control"), difference_labels([r.config for r in runs]), strict=True)]
 
 
-def control_section(lesson: Lesson, seed: int, busy: bool) -> None:
+def control_section(lesson: Lesson, seed: int, busy: bool, place: Any = st) -> None:
     """"Run the control": one click trains the preset and its control at `seed` and overlays them (`busy`: a live
-    run is training, which this would slow down)."""
+    run is training, which this would slow down). The button goes in `place`, the overlay below."""
     changed = ", ".join(lesson.controlled)
-    if st.button("Run the control", icon=":material/compare_arrows:", key="run_control", disabled=busy,
+    if place.button("Run the control", icon=":material/compare_arrows:", key="run_control", disabled=busy,
                  help=f"Trains this lesson's run and its control, which changes only {changed}, at seed {seed}, "
                  "and draws both. Pause the run first."):
         with st.spinner(f"Training the lesson's run and its control (seed {seed})…"):
