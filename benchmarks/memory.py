@@ -26,7 +26,7 @@ from urllib.parse import urlencode
 import models.cost as cost
 from benchmarks.engine import load_report
 from dashboard.player import SLOTS
-from dashboard.sidebar import config_query
+from dashboard.sidebar import config_query, largest_fitting
 from models.config import RANGES, RunConfig
 from tests.browser.driver import button, chromium, open_lab, serve, step_count
 
@@ -84,7 +84,8 @@ def largest_accepted() -> RunConfig:
     seq_len = int(RANGES["seq_len"][1])
     for model in cost.GATE_BLOCKS:
         for hidden in range(8, int(RANGES["hidden_size"][1]) + 1, 8):
-            batch = _largest_batch(model, seq_len, hidden)
+            batch = largest_fitting({"model": model, "task": "first_token", "seq_len": seq_len,
+                                     "hidden_size": hidden}, "batch_size")
             if batch is not None:
                 config = RunConfig(model=model, task="first_token", seq_len=seq_len, hidden_size=hidden,
                                    batch_size=batch)
@@ -92,23 +93,6 @@ def largest_accepted() -> RunConfig:
                     best = config
     assert best is not None
     return best
-
-
-def _largest_batch(model: str, seq_len: int, hidden: int) -> int | None:
-    def fits(batch: int) -> bool:
-        try:
-            RunConfig(model=model, task="first_token", seq_len=seq_len, hidden_size=hidden, batch_size=batch)
-        except ValueError:
-            return False
-        return True
-
-    lo, hi = (int(v) for v in RANGES["batch_size"])
-    if not fits(lo):
-        return None
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
-    return lo
 
 
 def _peak_mb(pid_file: Path) -> float:

@@ -97,18 +97,15 @@ class RunConfig:
     def __post_init__(self) -> None:
         for f in fields(self):
             object.__setattr__(self, f.name, _checked(f.name, f.type, getattr(self, f.name)))
-        estimate = cost.step_seconds(self)
-        if estimate > cost.BUDGET_SECONDS:
+        sizes = f"lower seq_len ({self.seq_length}), batch_size ({self.batch_size}) or hidden_size ({self.hidden_size})"
+        if (estimate := cost.step_seconds(self)) > cost.BUDGET_SECONDS:
             raise ValueError(
                 f"seq_len × batch_size × hidden_size² too large for model={self.model}: ~{estimate:.1f} s per "
-                f"training step, over the {cost.BUDGET_SECONDS:g} s budget of a shared 2-core server; lower "
-                f"seq_len ({self.seq_length}), batch_size ({self.batch_size}) or hidden_size ({self.hidden_size})")
-        megabytes = cost.run_megabytes(self)
-        if megabytes > cost.RUN_MEMORY_MB:
+                f"training step, over the {cost.BUDGET_SECONDS:g} s budget of a shared 2-core server; {sizes}")
+        if (megabytes := cost.run_megabytes(self)) > cost.RUN_MEMORY_MB:
             raise ValueError(
                 f"seq_len × batch_size × hidden_size too large for model={self.model}: ~{megabytes:.0f} MB of "
-                f"memory, over the {cost.RUN_MEMORY_MB:g} MB memory budget of one run on this server; lower "
-                f"seq_len ({self.seq_length}), batch_size ({self.batch_size}) or hidden_size ({self.hidden_size})")
+                f"memory, over the {cost.RUN_MEMORY_MB:g} MB memory budget of one run on this server; {sizes}")
 
     @property
     def seq_length(self) -> int:

@@ -4,7 +4,6 @@ Each test here was checked against the mutation it guards (docs/guards.md lists 
 """
 
 import threading
-import time
 from collections import Counter
 
 import pytest
@@ -17,17 +16,10 @@ from dashboard.player import THREAD_PREFIX, Player, Slots, live_threads
 from dashboard.presenter import rooms
 from dashboard.runner import HEARTBEAT_TIMEOUT, Runner
 from models import RunConfig, Trainer
-from tests.dashboard.threads import race
+from tests.dashboard.threads import race, wait_until
 
 APP = "../../dashboard/app.py"
 SMALL = RunConfig(task="cat_mat_rat", hidden_size=8, batch_size=8, steps=100_000)
-
-
-def _wait(predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 @pytest.fixture(autouse=True)
@@ -187,8 +179,8 @@ def test_a_step_that_raises_frees_its_slot_for_the_next_session(monkeypatch):
     monkeypatch.setattr(Trainer, "step", failing)
     broken, other = Runner(SMALL, slots=slots), Runner(SMALL.replace(hidden_size=4), slots=slots)
     broken.train()
-    _wait(lambda: broken.snapshot().state == "error")
-    _wait(lambda: slots.used == 0)
+    wait_until(lambda: broken.snapshot().state == "error")
+    wait_until(lambda: slots.used == 0)
     assert other.step_once(wait=30) and other.snapshot().step == 1
     other.close()
     broken.close()
@@ -197,14 +189,14 @@ def test_a_step_that_raises_frees_its_slot_for_the_next_session(monkeypatch):
 def test_a_run_nobody_watches_pauses_after_the_heartbeat_timeout_and_resumes_on_train():
     runner = Runner(SMALL)
     runner.train()
-    _wait(lambda: runner.snapshot().step > 0)
+    wait_until(lambda: runner.snapshot().step > 0)
     runner._last_seen -= HEARTBEAT_TIMEOUT + 1  # the page stopped running two minutes ago
-    _wait(lambda: runner.snapshot().state == "paused")
+    wait_until(lambda: runner.snapshot().state == "paused")
     name = f"{THREAD_PREFIX}-{runner.id}"
-    _wait(lambda: name not in live_threads())
+    wait_until(lambda: name not in live_threads())
     paused_at = runner.snapshot().step
     runner.train()  # the page is back: Train touches the run and it goes on
-    _wait(lambda: runner.snapshot().step > paused_at + 5)
+    wait_until(lambda: runner.snapshot().step > paused_at + 5)
     assert runner.snapshot().state == "training"
     runner.close()
 

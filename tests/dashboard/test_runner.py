@@ -18,16 +18,9 @@ import pytest
 from dashboard.player import THREAD_PREFIX, Slots, live_threads
 from dashboard.runner import Runner
 from models import RunConfig, Trainer
-from tests.dashboard.threads import race
+from tests.dashboard.threads import race, wait_until
 
 SMALL = RunConfig(task="cat_mat_rat", hidden_size=8, batch_size=8, steps=100_000)
-
-
-def _wait(predicate, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def _timed(action) -> float:
@@ -70,14 +63,14 @@ def test_synchronous_steps_equal_the_headless_trainer():
     assert snap.step == 3 and snap.state == "paused"
     assert list(snap.history.scalars[:, 1]) == [r.loss for r in records]
     assert (snap.history.latest.cell == records[-1].cell).all()
-    _wait(lambda: not live_threads())  # Step's thread ends with its step
+    wait_until(lambda: not live_threads())  # Step's thread ends with its step
 
 
 def test_train_runs_to_the_end_and_the_thread_ends():
     runner = Runner(SMALL.replace(steps=40))
     runner.train()
-    _wait(lambda: runner.snapshot().state == "done")
-    _wait(lambda: not live_threads())
+    wait_until(lambda: runner.snapshot().state == "done")
+    wait_until(lambda: not live_threads())
     assert runner.snapshot().step == 40
     assert runner.snapshot().steps_per_s > 0
 
@@ -91,8 +84,8 @@ def test_train_waits_briefly_for_the_first_step_so_the_clicks_redraw_shows_it(he
     assert took < 0.05
     runner.pause()
     held.allow()  # the step in flight ends
-    _wait(lambda: runner.snapshot().state == "paused")
-    _wait(lambda: not live_threads())
+    wait_until(lambda: runner.snapshot().state == "paused")
+    wait_until(lambda: not live_threads())
     took = _timed(lambda: runner.train(wait=0.3))  # a step that takes long: train() gives up after `wait`
     assert 0.25 < took < 1.0 and runner.snapshot().state == "training" and runner.snapshot().step == 2
     held.allow(10_000)
@@ -111,14 +104,14 @@ def test_the_end_of_a_step_wakes_train_even_while_a_redraw_holds_the_next_step()
 def test_pause_stops_the_counter_and_resume_continues():
     runner = Runner(SMALL)
     runner.train()
-    _wait(lambda: runner.snapshot().step >= 5)
+    wait_until(lambda: runner.snapshot().step >= 5)
     runner.pause()
-    _wait(lambda: not live_threads())
+    wait_until(lambda: not live_threads())
     paused_at = runner.snapshot().step
     time.sleep(0.2)
     assert runner.snapshot().step == paused_at and runner.snapshot().state == "paused"
     runner.train()
-    _wait(lambda: runner.snapshot().step > paused_at)
+    wait_until(lambda: runner.snapshot().step > paused_at)
     runner.close()
     assert not live_threads()
 
@@ -146,9 +139,9 @@ def test_fifty_start_stop_cycles_leave_no_thread_behind():
 def test_release_without_waiting_still_ends_the_thread():
     runner = Runner(SMALL)
     runner.train()
-    _wait(lambda: runner.snapshot().step > 0)
+    wait_until(lambda: runner.snapshot().step > 0)
     runner.close(wait=False)  # what st.cache_resource's on_release does
-    _wait(lambda: not live_threads(), timeout=5)
+    wait_until(lambda: not live_threads(), timeout=5)
 
 
 def test_lr_and_clipping_change_live_other_fields_reset():
@@ -168,10 +161,10 @@ def test_lr_and_clipping_change_live_other_fields_reset():
 def test_divergence_stops_training_and_keeps_the_history():
     runner = Runner(RunConfig(activation="relu", init="identity", recurrent_gain=1.5, lr=5.0, seq_len=50))
     runner.train()
-    _wait(lambda: runner.snapshot().state == "diverged")
+    wait_until(lambda: runner.snapshot().state == "diverged")
     snap = runner.snapshot()
     assert snap.history.latest.diverged and snap.step == len(snap.history.scalars)
-    _wait(lambda: not live_threads())  # the thread publishes "diverged" just before it returns
+    wait_until(lambda: not live_threads())  # the thread publishes "diverged" just before it returns
     runner.train()  # no-op: the run is over until reset
     assert runner.snapshot().state == "diverged" and not live_threads()
 
@@ -181,12 +174,12 @@ def test_sessions_over_the_cap_are_queued_until_a_slot_frees():
     slots = Slots(limit=1)
     first, second = Runner(SMALL, slots=slots), Runner(SMALL, slots=slots)
     first.train()
-    _wait(lambda: first.snapshot().state == "training")
+    wait_until(lambda: first.snapshot().state == "training")
     second.train()
     time.sleep(0.3)
     assert second.snapshot().state == "queued" and second.snapshot().step == 0
     first.pause()
-    _wait(lambda: second.snapshot().state == "training")
+    wait_until(lambda: second.snapshot().state == "training")
     second.pause()
     second.close()
     first.close()
@@ -210,14 +203,14 @@ def test_a_step_that_raises_shows_its_message_and_ends_the_thread(monkeypatch):
     try:
         runner = Runner(SMALL)
         runner.train()
-        _wait(lambda: len(calls) >= 3)
-        _wait(lambda: runner.snapshot().state == "error", timeout=1)
+        wait_until(lambda: len(calls) >= 3)
+        wait_until(lambda: runner.snapshot().state == "error", timeout=1)
     finally:
         logging.getLogger("dashboard.player").removeHandler(handler)
     snap = runner.snapshot()
     assert snap.error == "RuntimeError: injected fault" and snap.step == 2 and not snap.active
     assert "step 3 failed" in out.getvalue() and "RuntimeError: injected fault" in out.getvalue()  # with traceback
-    _wait(lambda: not live_threads(), timeout=1)
+    wait_until(lambda: not live_threads(), timeout=1)
     runner.train()  # an error ends the run until Reset
     assert runner.snapshot().state == "error" and not live_threads()
 
@@ -229,13 +222,13 @@ def test_a_step_that_raises_shows_its_message_and_ends_the_thread(monkeypatch):
 def test_pause_mid_step_is_pausing_until_the_step_ends_and_the_weights_hold_still(held):
     runner = Runner(SMALL)
     runner.train()
-    _wait(lambda: held.started == 1)
+    wait_until(lambda: held.started == 1)
     assert _timed(runner.pause) < 0.1
     assert runner.snapshot().state == "pausing"
     assert runner.weights() is None  # a step is in flight: no copy of weights it is changing
     held.allow()
-    _wait(lambda: runner.snapshot().state == "paused")
-    _wait(lambda: not live_threads())
+    wait_until(lambda: runner.snapshot().state == "paused")
+    wait_until(lambda: not live_threads())
     snap, weights = runner.snapshot(), runner.weights()
     assert snap.step == 1 and held.started == 1  # the step in flight was kept, no other one started
     reference = Trainer(SMALL)
@@ -255,7 +248,7 @@ def test_pause_and_reset_answer_at_once_while_a_long_step_runs(held):
     slots = Slots(limit=1)
     runner = Runner(SMALL, slots=slots)
     runner.train()
-    _wait(lambda: held.started == 1)
+    wait_until(lambda: held.started == 1)
     assert _timed(runner.pause) < 0.1 and runner.snapshot().state == "pausing"
     assert _timed(runner.train) < 0.1 and runner.snapshot().state == "training"  # Resume: the same thread goes on
     assert _timed(runner.reset) < 1.0  # the bar: Reset answers within 1 s whatever a step costs
@@ -267,10 +260,10 @@ def test_pause_and_reset_answer_at_once_while_a_long_step_runs(held):
     time.sleep(0.3)
     assert runner.snapshot().state == "queued"  # the cap counts the abandoned thread until it really ends
     held.allow()  # the abandoned step ends: its record is discarded, its slot freed
-    _wait(lambda: held.started == 2)
+    wait_until(lambda: held.started == 2)
     assert runner.snapshot().step == 0 and runner.snapshot().state == "training"
     held.allow()
-    _wait(lambda: runner.snapshot().step == 1)
+    wait_until(lambda: runner.snapshot().step == 1)
     assert runner.snapshot().history.latest.loss == held.real(Trainer(SMALL)).loss  # the new run's own first step
     held.allow(10_000)
     runner.close()
@@ -280,10 +273,10 @@ def test_pause_and_reset_answer_at_once_while_a_long_step_runs(held):
 def test_a_stop_is_honoured_before_any_further_step(held):
     runner = Runner(SMALL)
     runner.train()
-    _wait(lambda: held.started == 1)
+    wait_until(lambda: held.started == 1)
     with runner.drawing():  # the page redraws: the thread waits before its next step
         held.allow()
-        _wait(lambda: runner.snapshot().step == 1)
+        wait_until(lambda: runner.snapshot().step == 1)
         time.sleep(0.1)  # the thread is now waiting for the redraw to end
         runner.pause()
     time.sleep(0.3)
@@ -296,11 +289,11 @@ def test_step_waits_for_a_slot_like_train():
     slots = Slots(limit=1)
     first, second = Runner(SMALL, slots=slots), Runner(SMALL, slots=slots)
     first.train()
-    _wait(lambda: first.snapshot().state == "training")
+    wait_until(lambda: first.snapshot().state == "training")
     assert not second.step_once(wait=0.3)  # the cap is full: Step queues instead of training beside it
     assert second.snapshot().state == "queued" and second.snapshot().step == 0
     first.pause()
-    _wait(lambda: second.snapshot().state == "paused")
+    wait_until(lambda: second.snapshot().state == "paused")
     assert second.snapshot().step == 1
     first.close()
     second.close()
@@ -334,7 +327,7 @@ def test_pace_limits_the_rate_changes_live_and_never_delays_pause():
         runner.set_pace(0)
     runner.set_pace(20.0)
     runner.train()
-    _wait(lambda: runner.snapshot().step >= 1)
+    wait_until(lambda: runner.snapshot().step >= 1)
     start, first = time.monotonic(), runner.snapshot().step
     time.sleep(1.0)
     paced = runner.snapshot().step - first
@@ -349,11 +342,11 @@ def test_pace_limits_the_rate_changes_live_and_never_delays_pause():
     time.sleep(0.2)
     resting = runner.snapshot().step
     runner.set_pace(2.0)  # a new pace ends the rest at once
-    _wait(lambda: runner.snapshot().step > resting, timeout=1.5)
+    wait_until(lambda: runner.snapshot().step > resting, timeout=1.5)
     runner.set_pace(0.01)
     time.sleep(0.2)
     assert _timed(runner.pause) < 0.1 and runner.snapshot().state == "paused"  # no step in flight while resting
-    _wait(lambda: not live_threads(), timeout=1)
+    wait_until(lambda: not live_threads(), timeout=1)
     runner.set_pace(None)
     runner.reset()
     assert runner.snapshot().pace is None  # the pace belongs to the session; Reset keeps whatever it is
@@ -364,13 +357,13 @@ def test_progress_shows_the_step_in_flight_and_an_estimate(held):
     snap = runner.snapshot()
     assert snap.step_running_s is None and snap.seconds_per_step is None and snap.eta_s is None
     runner.train()
-    _wait(lambda: held.started == 1)
+    wait_until(lambda: held.started == 1)
     time.sleep(0.3)
     snap = runner.snapshot()
     assert snap.state == "training" and snap.step == 0
     assert snap.step_running_s >= 0.3 and snap.seconds_per_step is None  # "step 1 running for 0.3 s"
     held.allow()
-    _wait(lambda: runner.snapshot().step == 1)
+    wait_until(lambda: runner.snapshot().step == 1)
     snap = runner.snapshot()
     assert snap.seconds_per_step >= 0.3
     assert snap.eta_s == pytest.approx(10 * snap.seconds_per_step - (snap.step_running_s or 0))
@@ -417,12 +410,12 @@ def _gone(ref: weakref.ref) -> bool:
 def test_a_closed_runner_lets_go_of_its_model_and_history(held):
     runner = Runner(SMALL)
     runner.train()
-    _wait(lambda: held.started == 1)
+    wait_until(lambda: held.started == 1)
     run, history = weakref.ref(runner._run), weakref.ref(runner._run.history)
     runner.close(wait=False)  # on_release, with a step in flight
     assert not runner.snapshot().active
     held.allow(10_000)
-    _wait(lambda: not live_threads(), timeout=5)
+    wait_until(lambda: not live_threads(), timeout=5)
     assert _gone(history) and _gone(run)  # the finished thread, still listed by the runner, holds nothing either
 
 

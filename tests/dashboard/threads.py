@@ -26,3 +26,11 @@ def race(bodies: list[Callable[[int], object]], seconds: float) -> list[Exceptio
     for thread in threads:
         thread.join()
     return errors
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Poll `predicate` every 10 ms until it holds; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
