@@ -38,7 +38,7 @@ def test_lessons_that_diverge_promise_no_minutes(server, key):
         settle(page)
         text = page.evaluate("document.body.innerText")
         assert "This run takes about" not in text and "min for the whole run" not in text
-        assert re.search(r"for the whole run at 1 steps/s \(this lesson diverges by step \d+\)", text)
+        assert re.search(r"for the whole run at 1 step/s \(this lesson diverges by step \d+\)", text)
 
 
 def test_a_diverged_step_is_red_in_the_heatmap_and_run_the_control_overlays_both_runs(server):

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.lesson_panel import diverges_by
-from dashboard.live_view import LONG_RUN_S, duration
+from dashboard.live_view import LONG_RUN_S, duration, per_second
 from dashboard.sidebar import LR_GRID, config_query
 from models import RunConfig
 from models.cost import step_seconds
@@ -103,7 +103,7 @@ def test_lessons_7_and_8_promise_seconds_until_they_diverge_not_minutes(key):
     assert lesson.config.steps * per_step > LONG_RUN_S  # steps × pace alone would promise minutes
     assert not [w for w in app.warning if "This run takes" in w.value]
     text = app.get("progress")[0].proto.text
-    assert text.endswith(f"~{duration(last * per_step)} for the whole run at {lesson.pace:g} steps/s "
+    assert text.endswith(f"~{duration(last * per_step)} for the whole run at {per_second(lesson.pace)} "
                          f"(this lesson diverges by step {last})")
     # Change the preset in one setting and the claim no longer speaks for the run: minutes again.
     changed = lesson.config.replace(steps=lesson.config.steps - 1)
