@@ -11,13 +11,16 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.charts import live_charts, vega_spec
+from dashboard.charts import NO_STEP, live_charts, vega_spec
 from dashboard.history import FINAL, Snapshot
 from models.cost import step_seconds
 
 COLUMNS = 2  # charts.live_charts(model) fill the grid row by row, in the table's order
 LONG_RUN_S = 180.0  # a run expected to last longer gets a warning before it starts
 SLOW_STEP_S = 0.5  # from here on the status follows the step in flight
+# What an empty chart says to whoever looks at it: the Lab's user drives the run, a broadcast's watcher does not.
+BEFORE_FIRST_STEP = {"lab": "No step yet: press Train, or Step for one batch.",
+                     "watch": "No step yet: the presenter starts the run, and this page follows it."}
 
 
 def duration(seconds: float) -> str:
@@ -130,11 +133,15 @@ def chart_specs(snap: Snapshot, log_y: bool, presentation: bool = False) -> dict
     return {c.name: vega_spec(c.name, snap, log_y, presentation) for c in live_charts(snap.config.model)}
 
 
-def chart_grid(snap: Snapshot, specs: dict[str, dict[str, Any]]) -> None:
-    """The live charts, COLUMNS to a row, each with its caption for `snap`."""
+def chart_grid(snap: Snapshot, specs: dict[str, dict[str, Any]], audience: str = "lab") -> None:
+    """The live charts, COLUMNS to a row, each with its caption for `snap`, worded for `audience` (a name in
+    BEFORE_FIRST_STEP)."""
+    if audience not in BEFORE_FIRST_STEP:
+        raise ValueError(f"unknown audience {audience!r}; valid: {', '.join(BEFORE_FIRST_STEP)}")
     shown = live_charts(snap.config.model)
     for first in range(0, len(shown), COLUMNS):
         for chart, col in zip(shown[first : first + COLUMNS], st.columns(COLUMNS), strict=False):
             with col:
                 st.vega_lite_chart(spec=specs[chart.name], key=f"chart_{chart.name}")
-                st.caption(chart.caption(snap))
+                caption = chart.caption(snap)
+                st.caption(BEFORE_FIRST_STEP[audience] if caption == NO_STEP else caption)
