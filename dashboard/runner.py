@@ -105,7 +105,8 @@ class _Run:
         self.pending: dict[str, object] = {}
         self.events: collections.deque[Event] = collections.deque(maxlen=100)
         self.times: collections.deque[tuple[float, int]] = collections.deque(maxlen=RATE_WINDOW)
-        self.durations: collections.deque[float] = collections.deque(maxlen=DURATION_WINDOW)
+        self.durations: collections.deque[float] = collections.deque(maxlen=DURATION_WINDOW)  # from step 2 on
+        self.first_duration: float | None = None  # step 1 also allocates the run's buffers (see models/cost.py)
         self.state = "idle"
         self.step = 0  # published steps
         self.error: str | None = None
@@ -277,8 +278,7 @@ class Runner:
                 error=run.error,
                 pace=self._pace,
                 step_running_s=running,
-                seconds_per_step=statistics.fmean(run.durations) if run.durations else
-                self.step_times.get(run.trainer.config),
+                seconds_per_step=_measured(run) or self.step_times.get(run.trainer.config),
             )
 
     def weights(self, timeout: float = 0.0) -> Weights | None:
@@ -365,8 +365,11 @@ class Runner:
     def _publish(self, run: _Run, record: StepRecord) -> bool:
         """Under the lock: the step ended; its record joins its run (unseen if Reset abandoned that run)."""
         now = self._clock()
-        run.durations.append(now - run.step_started)
-        self.step_times.record(run.trainer.config, statistics.fmean(run.durations))
+        if record.step == 1:
+            run.first_duration = now - run.step_started
+        else:
+            run.durations.append(now - run.step_started)
+        self.step_times.record(run.trainer.config, _measured(run))
         run.history.add(record)
         run.step = record.step
         run.times.append((now, record.step))
@@ -391,6 +394,12 @@ class Runner:
             run.state = "paused"
         self._changed.notify_all()
         return False
+
+
+def _measured(run: _Run) -> float | None:
+    """The run's seconds per step: the mean of its recent steps after the first, which is slower (it allocates),
+    until there are some; None before any step ended."""
+    return statistics.fmean(run.durations) if run.durations else run.first_duration
 
 
 def recent_rate(times: collections.deque[tuple[float, int]], now: float | None = None) -> float:
