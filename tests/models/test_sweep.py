@@ -88,7 +88,7 @@ def test_cli_writes_the_same_numbers_as_the_function(tmp_path):
 
 
 @pytest.mark.parametrize("argv", [
-    ["--model", "gru"], ["--gains", "0.5:x"], ["--seq-lens", "1,5"], ["--gains", "0.5:20:4"],
+    ["--model", "banana"], ["--gains", "0.5:x"], ["--seq-lens", "1,5"], ["--gains", "0.5:20:4"],
     ["--task", "cat_mat_rat"], ["--address", "auto"], ["--n-jobs", "0"], ["--backend", "dask"],
 ])
 def test_cli_bad_values_exit_with_one_line(argv, capsys):

@@ -52,7 +52,7 @@ def test_cli_reports_divergence_and_saves_the_last_finite_weights(tmp_path, caps
 
 
 @pytest.mark.parametrize(("args", "named"), [
-    (["--model", "banana"], "rnn, lstm, residual"),
+    (["--model", "banana"], "rnn, lstm, residual, gru"),
     (["--lr", "abc"], "lr"),
     (["--seq-len", "99999"], "seq_len"),
     (["--bogus", "1"], "unrecognized"),
