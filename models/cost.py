@@ -44,9 +44,10 @@ COEFFICIENTS: dict[str, tuple[float, ...]] = {
 
 # Memory, in MB (2**20 bytes). A run's peak is (T + 1)·(H + D + 1)·B floats of inputs plus SCRATCH_SLABS
 # float32 (T, H, B) slabs: the buffers the backward pass keeps for every timestep (RNN: a_t, ∂L/∂h_t, δ_t;
-# LSTM: 7 cell slots and ∂L/∂h_t) and the temporaries of the profile's per-timestep norms, at their
+# LSTM: 7 cell slots and ∂L/∂h_t; GRU: 4 cell slots, 5 multipliers, W_in x_t + b_in and ∂L/∂h_t) and the
+# temporaries of the multipliers and of the profile's per-timestep norms, at their
 # peak together. Fitted with RUN_BASE_MB to peaks measured by `python -m benchmarks.memory runs`.
-SCRATCH_SLABS = {"rnn": 6.25, "lstm": 11.2, "residual": 4.3, "gru": 12.5}
+SCRATCH_SLABS = {"rnn": 6.25, "lstm": 11.2, "residual": 4.3, "gru": 15.5}
 MAX_INPUT_SIZE = 8  # the largest task vocabulary (first_token): the one-hot inputs' width
 RUN_BASE_MB = 90.0  # weights, optimizer, one batch, the gradient-term chunk, first-use library state
 SERVER_BASE_MB = 450.0  # a server that has drawn the Lab, before any run (benchmarks/memory.py server)
