@@ -12,7 +12,7 @@ matrix when the batch is small, and the eigenvalues of W_h once per step:
 
     seconds = c0 + c1·T + G·(c2·T·B·H + c3·T·B·H² + c4·T·H²) + c5·H³
 
-with G = 4 gate blocks for the LSTM and 1 for the RNNs. The coefficients are fitted to
+with G = 4 gate blocks for the LSTM, 3 for the GRU and 1 for the RNNs. The coefficients are fitted to
 measured steps on a 2-core reference server (one thread, thread CPU time, steady state; the first step
 of a run also allocates its buffers and takes up to ~1.8× longer): `python -m benchmarks.step_cost`.
 A run's memory is its peak on top of the process (run_megabytes): the scratch buffers of
@@ -38,7 +38,7 @@ COEFFICIENTS: dict[str, tuple[float, ...]] = {
     "rnn": (0.00193, 9.5e-06, 1.32e-08, 7.09e-11, 4.15e-09, 1.52e-10),
     "lstm": (0.0, 6.85e-05, 9.07e-09, 7.55e-11, 2.53e-09, 1.74e-10),
     "residual": (1.48e-05, 3.33e-05, 1.51e-08, 9.14e-11, 1.45e-09, 1.32e-09),
-    "gru": (0.0, 6.85e-05, 9.07e-09, 7.55e-11, 2.53e-09, 1.74e-10),
+    "gru": (0.00407, 2.05e-05, 9.42e-09, 9.11e-11, 2.91e-09, 0.0),
 }
 
 
