@@ -31,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 
 from dashboard.history import SCALARS, Event, HistoryView, Snapshot
+from models.config import CHOICES
 from models.tasks import TASKS
 from models.train import SERIES as CSV_PREFIX
 
@@ -428,7 +429,7 @@ def _gates_caption(snap: Snapshot) -> str:
 
 
 # --- the table of live charts ------------------------------------------------------------
-MODELS = ("rnn", "lstm", "residual")
+MODELS = CHOICES["model"]  # every model, so a new one gets the common charts
 
 
 @dataclass(frozen=True)
