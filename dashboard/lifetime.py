@@ -20,6 +20,7 @@ import time
 import weakref
 from collections.abc import Callable
 
+from dashboard.player import log
 from dashboard.runner import Runner
 
 # A dropped connection (wifi, a laptop lid) is usually back within seconds; a closed tab never is.
@@ -55,6 +56,8 @@ class Janitor:
             if self.sweep_every is not None and self._thread is None:
                 self._thread = threading.Thread(target=self._sweep_forever, name="rnnlab-janitor", daemon=True)
                 self._thread.start()
+        log.info("runner %d: its tab disconnected, run paused (released in %g s unless the tab returns)",
+                 runner.id, self.grace)
 
     def sweep(self) -> list[Runner]:
         """Release every runner gone more than `grace` s without a page run since; forget those seen again.
@@ -68,6 +71,7 @@ class Janitor:
                 del self._gone[key]
         for runner in released:
             runner.close(wait=False)
+            log.info("runner %d: released, its tab did not return", runner.id)
         return released
 
     def _sweep_forever(self) -> None:
