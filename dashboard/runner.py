@@ -114,6 +114,7 @@ class _Run:
         self.player: Player | None = None  # the thread stepping this run, if any
         self.step_started: float | None = None  # monotonic start of the step in flight
         self.last_start: float | None = None  # of the latest step, for the pace
+        self.why: str | None = None  # why the run was paused for the viewer, if not by their own Pause
 
 
 @functools.cache  # no arguments: one run for the whole process
@@ -162,8 +163,9 @@ class Runner:
                 step = run.step
                 self._changed.wait_for(lambda: run.step > step or run.player is None, wait)
 
-    def pause(self) -> None:
-        """Stop before the next step: "pausing" while a step is in flight, then "paused"."""
+    def pause(self, why: str | None = None) -> None:
+        """Stop before the next step: "pausing" while a step is in flight, then "paused". `why`: the reason the
+        page gives (`paused_why`) when the run was training and something other than the viewer paused it."""
         with self._lock:
             run = self._run
             if self._closed:
@@ -171,6 +173,7 @@ class Runner:
             run.budget = 0
             if run.state in ACTIVE:
                 run.state = "pausing" if run.step_started is not None else "paused"
+                run.why = why
             self._changed.notify_all()
 
     def step_once(self, wait: float = STEP_WAIT_S) -> bool:
@@ -258,9 +261,27 @@ class Runner:
         finally:
             self._not_drawing.set()
 
-    def touch(self) -> None:
-        """Heartbeat from the page: somebody is still watching."""
-        self._last_seen = self._clock()
+    def touch(self, at: float | None = None) -> None:
+        """Heartbeat from the page: somebody is still watching. `at`: when the page's run started (time.monotonic);
+        a run that started before a disconnect must not count as a return (dashboard/lifetime.py)."""
+        self._last_seen = max(self._last_seen, self._clock() if at is None else at)
+
+    @property
+    def last_seen(self) -> float:
+        """time.monotonic() of the latest page run that touched this runner."""
+        return self._last_seen
+
+    @property
+    def released(self) -> bool:
+        """Whether close() let go of the run: the session needs a new Runner."""
+        with self._lock:
+            return self._closed
+
+    @property
+    def paused_why(self) -> str | None:
+        """The reason given to pause(why=...) while the run stays paused (Train, Step and Reset clear it)."""
+        with self._lock:
+            return self._run.why if self._run.state in ("pausing", "paused") else None
 
     # --- reading (any thread) -----------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -293,7 +314,7 @@ class Runner:
     # --- the training thread's side ------------------------------------------------
     def _play(self, run: _Run, budget: int | None) -> None:
         """Under the lock: let `run` take `budget` more steps, on its thread or a new one."""
-        run.budget = budget
+        run.budget, run.why = budget, None
         if run.player is not None:  # still stepping (pausing, or paused a moment ago): it carries on
             run.state = "training" if run.player.has_slot else "queued"
             self._changed.notify_all()
