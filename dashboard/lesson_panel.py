@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard.compare import PinnedRun, difference_labels, overlay_charts, pin_records
-from dashboard.state import BY_TITLE, LESSON, PACE, apply_config, nearest_pace
+from dashboard.state import LESSON, PACE, apply_config, lesson_named, nearest_pace
 from models import RunConfig
 from models.lessons import LESSONS, Lesson, diverges_before, lesson_config, run_lesson
 
@@ -49,17 +49,27 @@ def pop_loaded_lesson() -> Lesson | None:
     return LESSONS.get(key) if key else None
 
 
+def _lesson_in_url(key: str | None) -> None:
+    """The address bar names the lesson by its key (`?lesson=vanishing`): a bound pill would write its title."""
+    if key is None:
+        st.query_params.pop(LESSON, None)
+    elif st.query_params.get(LESSON) != key:
+        st.query_params[LESSON] = key
+
+
 def lesson_picker(compact: bool = False) -> Lesson | None:
     """One pill per lesson; clicking one applies its preset. Returns the chosen lesson, if any.
 
     `compact` (presentation mode) folds the twelve pills into a popover named after the current lesson."""
-    current = LESSONS.get(st.session_state.get(LESSON) or BY_TITLE.get(st.query_params.get(LESSON, ""), ""))
+    if LESSON not in st.session_state:  # a session's first Lab run: the link's lesson (app.py checked it)
+        st.session_state[LESSON] = lesson_named(st.query_params.get(LESSON))
+    current = LESSONS.get(st.session_state[LESSON] or "")
     place = st.popover(current.title if current else "Lessons", icon=":material/school:", width="stretch") \
         if compact else st
-    # Bound to the URL like the sidebar, so a shared link shows the lesson's card with its configuration.
     key = place.pills("Lessons", options=list(LESSONS), format_func=lambda k: LESSONS[k].title, key=LESSON,
                       on_change=_load_lesson, help="Loads the lesson's whole configuration and pace.",
-                      bind="query-params")
+                      persist_state="session")
+    _lesson_in_url(key)  # so a shared link shows the lesson's card with its configuration
     return LESSONS.get(key) if key else None
 
 

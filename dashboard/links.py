@@ -22,7 +22,17 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from dashboard.sidebar import FIELDS, nearest_lr
-from dashboard.state import BY_TITLE, LESSON, PACE, PRESENTATION, lab_query, nearest_pace, pace_label, query_for
+from dashboard.state import (
+    LESSON,
+    LESSON_NAMES,
+    PACE,
+    PRESENTATION,
+    lab_query,
+    lesson_named,
+    nearest_pace,
+    pace_label,
+    query_for,
+)
 from dashboard.user_text import literal
 from models import RunConfig
 from models.config import FieldError
@@ -100,12 +110,12 @@ def _over_budget(valid: dict[str, Any], query: Mapping[str, str]) -> tuple[RunCo
 
 
 def _session_settings(query: Mapping[str, str]) -> tuple[dict[str, Any], list[str], list[str]]:
-    """Lesson (by title, or by key), pace and presentation: (values, ignored, adjusted)."""
+    """Lesson (by number, key or title), pace and presentation: (values, ignored, adjusted)."""
     values, ignored, adjusted = {}, [], []
     if LESSON in query:
         raw = query[LESSON]
-        if (key := BY_TITLE.get(raw, raw if raw in LESSONS else None)) is None:
-            ignored.append(_line(LESSON, raw, ": no lesson is called that"))
+        if (key := lesson_named(raw)) is None:
+            ignored.append(_line(LESSON, raw, f": no lesson is called that (a lesson's number or key: {LESSON_NAMES})"))
         else:
             values[LESSON] = key
     if PACE in query:
@@ -151,7 +161,7 @@ def check_link(query: Mapping[str, str]) -> LinkCheck:
                               "learning-rate slider's steps)"))
         config = config.replace(lr=nearest_lr(config.lr))
     rewrite = bool(ignored or over or bad or unknown or adjusted or preset
-                   or (lesson is not None and query[LESSON] != lesson.title)
+                   or (lesson is not None and query[LESSON] != lesson.key)
                    or not all(_as_written(query[name], value) for name, value in valid.items()))
     canonical = query_for(config, settings.get(LESSON), settings.get(PACE, math.inf),
                           settings.get(PRESENTATION, False))

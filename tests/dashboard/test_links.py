@@ -74,6 +74,21 @@ def test_a_lesson_named_alone_loads_its_preset_and_pace():
     assert check_link({LESSON: "lstm", "seed": "3"}).config == RunConfig(seed=3)  # a full link keeps its own
 
 
+def test_a_lesson_is_named_by_its_number_its_key_or_an_old_links_title_and_written_as_its_key():
+    for number, (key, lesson) in enumerate(LESSONS.items(), 1):
+        for name in (str(number), key, lesson.title):
+            check = check_link({LESSON: name})
+            assert check.config == lesson.config and not check.ignored and check.query[LESSON] == key, name
+    assert not check_link(query_for(LESSONS["lstm"].config, "lstm", 12.0, False)).rewrite
+
+
+@pytest.mark.parametrize("name", ["13", "0", "Vanishing", "11 · LSTM"])
+def test_a_wrong_lesson_lists_every_number_and_key(name):
+    (line,) = check_link({LESSON: name}).ignored
+    assert line.startswith(f"`lesson={name}`: no lesson is called that")
+    assert all(f"{number} or {key}" in line for number, key in enumerate(LESSONS, 1))
+
+
 def test_a_bad_link_says_what_it_ignored_and_the_address_bar_then_reproduces_the_run():
     app = _open({"seq_len": "99999999", "model": "banana", "lr": "0.07", "batch_size": "16"})
     assert not app.exception
