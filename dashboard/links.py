@@ -139,16 +139,36 @@ def _session_settings(query: Mapping[str, str]) -> tuple[dict[str, Any], list[st
     return values, ignored, adjusted
 
 
+def _rounded(config: RunConfig, valid: dict[str, Any], query: Mapping[str, str]) -> tuple[RunConfig, list[str]]:
+    """Floats as the Lab writes them into a link (6 significant digits, `config_query`): a run must be the one its
+    address reproduces, so a finer value is rounded, and says so."""
+    rounded = {name: float(f"{value:g}") for name, value in valid.items()
+               if isinstance(value, float) and math.isfinite(value) and float(f"{value:g}") != value}
+    lines = [_line(name, query[name], f" → {value:g} (the lab keeps 6 significant digits)")
+             for name, value in rounded.items()]
+    return config.replace(**rounded), lines
+
+
+def _repeated(repeats: Mapping[str, list[str]]) -> list[str]:
+    """A parameter a link gives more than once: the last value is the one read (st.query_params.to_dict)."""
+    return [f"{literal(name)} given {len(values)} times ({', '.join(literal(v) for v in values[:3])}"
+            f"{', …' if len(values) > 3 else ''}): the last one is used" for name, values in repeats.items()]
+
+
 def _as_written(raw: str, value: Any) -> bool:
     """Would the widget read `raw` as `value` by itself? (Its integer parser refuses "1e3" and "5.0".)"""
     return raw == str(value) if isinstance(value, int) else True
 
 
-def check_link(query: Mapping[str, str]) -> LinkCheck:
-    """Judge a link's raw query: what it loads, what it could not use and why (pure: no Streamlit)."""
+def check_link(query: Mapping[str, str], repeats: Mapping[str, list[str]] | None = None) -> LinkCheck:
+    """Judge a link's raw query (`repeats`: every value of a parameter given more than once, `query` holding the
+    last): what it loads, what it could not use and why (pure: no Streamlit)."""
     valid, ignored = _config_fields(query)
     config, over = _over_budget(valid, query)
-    settings, bad, adjusted = _session_settings(query)
+    config, adjusted = _rounded(config, {k: v for k, v in valid.items() if getattr(config, k) == v}, query)
+    ignored += _repeated(repeats or {})
+    settings, bad, moved = _session_settings(query)
+    adjusted = moved + adjusted
     unknown = [_line(name, value, ": not a setting of the lab") for name, value in query.items()
                if name not in (*FIELDS, LESSON, PACE, PRESENTATION)]
     lesson = LESSONS.get(settings.get(LESSON, ""))
@@ -173,7 +193,8 @@ def read_link() -> dict[str, str] | None:
     the Lab with when the widgets would read something else from it, else None."""
     if CHECKED in st.session_state:
         return None
-    check = st.session_state[CHECKED] = check_link(st.query_params.to_dict())
+    repeats = {name: values for name in st.query_params if len(values := st.query_params.get_all(name)) > 1}
+    check = st.session_state[CHECKED] = check_link(st.query_params.to_dict(), repeats)
     return check.query if check.rewrite else None
 
 

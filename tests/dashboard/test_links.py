@@ -121,3 +121,18 @@ def test_presentation_and_pace_come_back_with_a_reload():
     assert again.session_state[PRESENTATION] is True and again.session_state[PACE] == LESSONS["vanishing"].pace
     assert _shown_config(again) == LESSONS["vanishing"].config and not again.warning
     assert math.isinf(_open({}).session_state[PACE])  # no pace in the link: as fast as possible
+
+
+def test_a_float_finer_than_the_link_the_lab_writes_is_rounded_and_says_so():
+    check = check_link({"recurrent_gain": "1.3000001", "forget_bias": "2.5"})
+    assert check.config == RunConfig(recurrent_gain=1.3, forget_bias=2.5) and check.rewrite and not check.ignored
+    assert check.adjusted == ("`recurrent_gain=1.3000001` → 1.3 (the lab keeps 6 significant digits)",)
+    assert check_link(check.query).notice() is None  # the address the Lab then writes is the run it shows
+
+
+def test_a_parameter_given_twice_says_which_value_is_used():
+    app = _open({"model": ["lstm", "rnn"], "seq_len": "30"})
+    assert not app.exception
+    (notice,) = [w.value for w in app.warning]
+    assert "`model` given 2 times (`lstm`, `rnn`): the last one is used" in notice
+    assert app.session_state["model"] == "rnn" and dict(app.query_params) == {"seq_len": "30"}
