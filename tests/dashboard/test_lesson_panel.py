@@ -46,6 +46,26 @@ def test_picking_a_lesson_applies_its_config_and_shows_its_card():
     assert app.session_state["loads"] == ["lstm"]
 
 
+def test_next_lesson_loads_each_lesson_in_turn_and_the_last_has_none():
+    app = AppTest.from_function(_panel, default_timeout=30).run()
+    app.button_group(key="lesson").set_value("worked_example").run()
+    for key in list(LESSONS)[1:]:
+        app.button(key="next_lesson").click().run()
+        assert app.session_state[LESSON] == key and app.session_state["loads"][-1] == key
+        assert app.session_state["seq_len"] == LESSONS[key].config.seq_len and app.query_params[LESSON] == key
+    assert not [b for b in app.button if b.key == "next_lesson"]  # after the last lesson
+
+
+def test_presentation_mode_has_next_lesson_beside_the_menu_not_in_the_folded_card():
+    # The menu's closing on a choice needs a browser (AppTest sends the popover as closed on every run):
+    # tests/browser/test_flow_browser.py.
+    app = open_app({"presentation": "true", "lesson": "vanishing"})
+    assert [b.key for b in app.button if b.key == "next_lesson"] == ["next_lesson"]
+    app.button(key="next_lesson").click().run()
+    assert app.session_state[LESSON] == "relu_alone" and app.expander[0].label.startswith(
+        f"**{LESSONS['relu_alone'].title}**")
+
+
 def test_every_lesson_lr_is_on_the_sidebar_grid():
     # apply_config snaps lr to the slider's grid: a lesson off the grid would silently run another lr.
     for lesson in LESSONS.values():
