@@ -1,7 +1,7 @@
 """Benchmark: instrumented Trainer.step() vs the uninstrumented fused PyTorch step.
 
     python -m benchmarks.engine [--threads 1,2] [--rounds 9] [--sizes 50/64/64,100/64/64] [--clock cpu]
-    python -m benchmarks.engine --breakdown lstm --sizes 100/64/64     # where each step's time goes
+    python -m benchmarks.engine --breakdown gru --sizes 100/64/64      # where each step's time goes
 
 Both sides sample the same task batch, run forward + backward + SGD update at the same
 sizes; ours also computes the exact per-timestep profile and the spectral radius. Blocks
@@ -34,22 +34,27 @@ from models.tasks import make_task
 from models.trainer import Trainer
 
 SIZES = [(3, 8, 4), (50, 64, 64), (100, 64, 64), (200, 128, 64)]  # (T, H, B)
-CASES = [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "leaky_relu"), ("lstm", "tanh")]
+CASES = [("rnn", "tanh"), ("rnn", "relu"), ("rnn", "leaky_relu"), ("lstm", "tanh"), ("gru", "tanh")]
+GATED: dict[str, type[nn.Module]] = {"lstm": nn.LSTM, "gru": nn.GRU}  # the fused module of each gated model
 BUSY = 0.25  # load average per core above which other work is likely to skew the ratios
 
 
+def fused_module(config: RunConfig, input_size: int) -> nn.Module:
+    """The torch.nn module that computes config's recurrence with one fused kernel (see fused_step)."""
+    if config.model in GATED:
+        return GATED[config.model](input_size, config.hidden_size, batch_first=True)
+    nonlinearity = "tanh" if config.activation == "tanh" else "relu"
+    return nn.RNN(input_size, config.hidden_size, nonlinearity=nonlinearity, batch_first=True)
+
+
 def fused_step(config: RunConfig) -> Callable[[], None]:
-    """The plain training step with torch.nn.RNN / torch.nn.LSTM: nothing per timestep.
+    """The plain training step with torch.nn.RNN / LSTM / GRU: nothing per timestep.
 
     nn.RNN has no leaky ReLU, so leaky_relu is compared against the fused ReLU step.
     """
     task = make_task(config)
     torch.manual_seed(config.seed)
-    if config.model == "lstm":
-        rnn: nn.Module = nn.LSTM(task.input_size, config.hidden_size, batch_first=True)
-    else:
-        nonlinearity = "tanh" if config.activation == "tanh" else "relu"
-        rnn = nn.RNN(task.input_size, config.hidden_size, nonlinearity=nonlinearity, batch_first=True)
+    rnn = fused_module(config, task.input_size)
     head = nn.Linear(config.hidden_size, 1)
     optimizer = torch.optim.SGD([*rnn.parameters(), *head.parameters()], lr=config.lr)
 
@@ -133,7 +138,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--sizes", type=_sizes, default=SIZES, help="T/H/B,... (default 3/8/4,50/64/64,...)")
     parser.add_argument("--clock", choices=CLOCKS, default="wall")
-    parser.add_argument("--breakdown", choices=("rnn", "lstm"), help="profile this model's step instead")
+    parser.add_argument("--breakdown", choices=("rnn", *GATED), help="profile this model's step instead")
     args = parser.parse_args()
     print(f"torch {torch.__version__}; {load_report()}")
     if args.breakdown:

@@ -1,6 +1,7 @@
 """Calibrate models/cost.py: time one training step across the size caps, fit the cost model.
 
     python -m benchmarks.step_cost [--seq-lens 50,200,500] [--hidden 16,64,128,256] [--batch 16,128,512]
+                                   [--models rnn,lstm,residual,gru]
 
 For every model kind and size on the grid, one thread: a first Trainer.step() (it allocates
 the scratch buffers), then the fastest of a few more steps, in thread CPU time (steadier than
@@ -69,18 +70,27 @@ def _ints(text: str) -> list[int]:
     return [int(n) for n in text.split(",")]
 
 
+def _models(text: str) -> list[str]:
+    names = text.split(",")
+    if unknown := [n for n in names if n not in cost.COEFFICIENTS]:
+        raise argparse.ArgumentTypeError(f"{', '.join(unknown)}: not one of {', '.join(cost.COEFFICIENTS)}")
+    return names
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.step_cost", description=__doc__.splitlines()[0])
     parser.add_argument("--seq-lens", type=_ints, default=[50, 200, 500])
     parser.add_argument("--hidden", type=_ints, default=[16, 64, 128, 256])
     parser.add_argument("--batch", type=_ints, default=[16, 128, 512])
+    parser.add_argument("--models", type=_models, default=list(cost.COEFFICIENTS),
+                        help=f"the models to time and fit (default {','.join(cost.COEFFICIENTS)})")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    cost.BUDGET_SECONDS = math.inf  # calibration has to time the sizes the budget turns away
+    cost.BUDGET_SECONDS = cost.RUN_MEMORY_MB = math.inf  # calibration has to time the sizes the budgets turn away
     print(f"torch {torch.__version__}, 1 thread; {load_report()}\n")
     print("| model | T/H/B | first step (s) | step (s) | estimate (s) | resident (MB) |")
     print("|---|---|---|---|---|---|")
-    for model in cost.COEFFICIENTS:
+    for model in args.models:
         rows = []
         for T, H, B in itertools.product(args.seq_lens, args.hidden, args.batch):
             config = RunConfig(model=model, task="first_token", seq_len=T, hidden_size=H, batch_size=B,

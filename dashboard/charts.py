@@ -31,6 +31,7 @@ import pandas as pd
 import pyarrow as pa
 
 from dashboard.history import SCALARS, Event, HistoryView, Snapshot
+from models.config import CHOICES
 from models.tasks import TASKS
 from models.train import SERIES as CSV_PREFIX
 
@@ -367,6 +368,9 @@ def _zeros(values: np.ndarray | None) -> int:
     return 0 if values is None else int((values == 0).sum())
 
 
+NO_STEP = "No step yet."  # the profile's caption before the first step; live_view says what to do about it
+
+
 def _loss_caption(snap: Snapshot) -> str:
     mean = "the mean loss" + (" and accuracy" if has_accuracy(snap.config.task) else "") + " of those steps"
     return f"{_points(snap.history.stride, mean)} Grey dashed rules: lr / clipping changed; red: diverged."
@@ -375,7 +379,7 @@ def _loss_caption(snap: Snapshot) -> str:
 def _profile_caption(snap: Snapshot) -> str:
     latest = snap.history.latest
     if latest is None:
-        return "No step yet: press Train, or Step for one batch."
+        return NO_STEP
     zeros = _zeros(latest.hidden) + _zeros(latest.cell)
     return (f"Step {snap.step} bold, up to {EARLIER} earlier kept steps faded. {zeros} value(s) exactly 0 (below "
             "float32 range), drawn as ▼ a decade below the lowest point.")
@@ -425,7 +429,7 @@ def _gates_caption(snap: Snapshot) -> str:
 
 
 # --- the table of live charts ------------------------------------------------------------
-MODELS = ("rnn", "lstm", "residual")
+MODELS = CHOICES["model"]  # every model, so a new one gets the common charts
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import pandas as pd
 from dashboard.charts import floored, log_y_axis, lone_points, steps_x, timesteps_x
 from models import RunConfig, StepRecord
 
-MODEL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "residual": "residual RNN"}
+MODEL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "residual": "residual RNN", "gru": "GRU"}
 SHORT = {"recurrent_gain": "gain", "clip_threshold": "clip at", "negative_slope": "slope", "seq_len": "T",
          "hidden_size": "H", "batch_size": "B", "forget_bias": "forget bias"}
 # Settings that only mean something under another one (the sidebar greys out the same ones).
@@ -59,11 +59,17 @@ def applies(config: RunConfig, name: str) -> bool:
 
 def _network(config: RunConfig) -> str:
     name = MODEL_NAMES[config.model]
-    return name if config.model == "lstm" and config.activation == "tanh" else f"{config.activation} {name}"
+    gated = config.model in ("lstm", "gru")  # tanh is their textbook candidate: no need to say it
+    return name if gated and config.activation == "tanh" else f"{config.activation} {name}"
+
+
+def shown(value: object) -> str:
+    """A setting's value as the page writes it: floats without trailing zeros (0.1, 5, 1e-05)."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _setting(name: str, value: object) -> str:
-    return f"{SHORT.get(name, name)}={value:g}" if isinstance(value, float) else f"{SHORT.get(name, name)}={value}"
+    return f"{SHORT.get(name, name)}={shown(value)}"
 
 
 def difference_labels(configs: list[RunConfig]) -> list[str]:

@@ -206,7 +206,7 @@ def lab_page() -> None:
             # In presentation mode the button shares the lesson's one line, so the charts keep the first screen.
             card, button = (st.columns([5, 1.3]) if presentation else (st.container(), st.container()))
             with card:
-                lesson_card(lesson, compact=presentation)
+                lesson_card(lesson, config, compact=presentation)
             control_section(lesson, live_snap.config.seed, live_snap.active, button)
         elif config.replace(seed=0) == DEFAULTS:
             st.info(DEFAULT_RUN_NOTE, icon=":material/info:")

@@ -4,9 +4,10 @@ For a many-to-one network with loss L (batch mean) and h_t the state after readi
 one backward pass yields both the parameter gradients and, for every t:
   hidden[t]       = ‖∂L/∂h_t‖_F over the (B, H) matrix (total derivative via later steps),
   cell[t]         = ‖∂L/∂c_t‖_F (LSTM only),
-  weight_terms[t] = ‖δ_tᵀ h_{t-1}‖_F with δ_t = ∂L/∂a_t: the step-t term of ∂L/∂W_h.
+  weight_terms[t] = ‖δ_tᵀ h_{t-1}‖_F with δ_t = ∂L/∂a_t: the step-t term of ∂L/∂W_h
+                    (GRU: a_t is h_{t-1} W_hhᵀ + b_hh, whose n block r_t gates).
 
-Both models take a hand-written BPTT with no autograd, for every activation (f and f′ come
+All models take a hand-written BPTT with no autograd, for every activation (f and f′ come
 from the cells' tables), in feature-major scratch buffers reused per thread. Step t reads one
 slab (h_{t-1}; x_t; 1), so its pre-activation is one GEMM; going back, a timestep is one small
 GEMM and one or two in-place elementwise ops; afterwards one batched GEMM forms δ_t slab_tᵀ for
@@ -28,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from models.cells import ACTIVATIONS, DERIVATIVES, DERIVATIVES_FROM_OUTPUT, LSTM, ElmanRNN, RecurrentModel
+from models.cells import ACTIVATIONS, DERIVATIVES, DERIVATIVES_FROM_OUTPUT, GRU, LSTM, ElmanRNN, RecurrentModel
 
 # name -> (loss value, ∂loss/∂logit) for a batch-mean loss over (B,) outputs.
 LOSSES: dict[str, Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]] = {
@@ -52,7 +53,7 @@ class GradientProfile:
     hidden: np.ndarray  # (T,) ‖∂L/∂h_t‖
     cell: np.ndarray | None  # (T,) ‖∂L/∂c_t‖, LSTM only
     weight_terms: np.ndarray  # (T,) ‖δ_tᵀ h_{t-1}‖
-    gates: np.ndarray | None = None  # (3, T) mean forget, input, output gate (LSTM only)
+    gates: np.ndarray | None = None  # (3, T) mean forget, input, output gate (LSTM); (2, T) update, reset (GRU)
 
 
 @dataclass(frozen=True)
@@ -152,15 +153,20 @@ def _start(model: RecurrentModel, x: Tensor, gates: int) -> tuple[Tensor, Tensor
     w (gates·H, H + D + 1) stacks the weights, gate blocks in FORWARD_ORDER.
     """
     rnn = model.rnn
-    B, T, D = x.shape
-    H = rnn.hidden_size
-    inputs = _workspace.get("inputs", (T + 1, H + D + 1, B), x)
-    inputs[:T, H : H + D] = x.permute(1, 2, 0)
-    inputs[:T, -1] = 1.0
-    inputs[0, :H] = 0.0
+    inputs = _inputs(x, rnn.hidden_size)
     bias = (rnn.bias_ih_l0 + rnn.bias_hh_l0)[:, None]
     w = _gate_blocks(torch.cat([rnn.weight_hh_l0, rnn.weight_ih_l0, bias], dim=1), FORWARD_ORDER[:gates])
-    return inputs, inputs[:, :H], w
+    return inputs, inputs[:, :rnn.hidden_size], w
+
+
+def _inputs(x: Tensor, hidden: int) -> Tensor:
+    """The (T + 1, H + D + 1, B) buffer of _start, with x, the ones and h_{-1} = 0 written in."""
+    B, T, D = x.shape
+    inputs = _workspace.get("inputs", (T + 1, hidden + D + 1, B), x)
+    inputs[:T, hidden : hidden + D] = x.permute(1, 2, 0)
+    inputs[:T, -1] = 1.0
+    inputs[0, :hidden] = 0.0
+    return inputs
 
 
 def _head(model: RecurrentModel, h_last: Tensor, y: Tensor, loss: str, grad_h: Tensor
@@ -294,14 +300,97 @@ def _lstm_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Ba
     return Backprop(value, z, grads | head_grads, profile)
 
 
+def _gru_forward(rnn: GRU, inputs: Tensor) -> tuple[Tensor, Tensor]:
+    """Runs the GRU (inputs from _inputs), keeping what the backward pass needs.
+
+    cells (T, 4, H, B): cells[t] = (r_t, z_t, hn_t, n_t) with hn_t = W_hn h_{t-1} + b_hn. One GEMM
+    per step gives (a_r, a_z, hn_t): the rows of w (3H, H + D + 1) are (W_hh W_ih b_ih + b_hh) for
+    r and z and (W_hn 0 b_hn) for n, since b_hn must stay inside r ⊙ (…). The candidate's input
+    part xn_t = W_in x_t + b_in does not depend on h, so one batched GEMM makes it for every t.
+    Returns (cells, w).
+    """
+    H = rnn.hidden_size
+    T, rows, B = inputs.shape[0] - 1, inputs.shape[1], inputs.shape[2]
+    w_hh, w_ih, b_ih, b_hh = rnn.weight_hh_l0, rnn.weight_ih_l0, rnn.bias_ih_l0, rnn.bias_hh_l0
+    w = torch.cat([
+        torch.cat([w_hh[: 2 * H], w_ih[: 2 * H], (b_ih + b_hh)[: 2 * H, None]], dim=1),
+        torch.cat([w_hh[2 * H :], w_ih.new_zeros(H, rows - H - 1), b_hh[2 * H :, None]], dim=1),
+    ])
+    xn = _workspace.get("gru.xn", (T, H, B), inputs)
+    torch.matmul(torch.cat([w_ih[2 * H :], b_ih[2 * H :, None]], dim=1), inputs[:T, H:], out=xn)
+    cells = _workspace.get("gru.cells", (T, 4, H, B), inputs)
+    act = ACTIVATIONS[rnn.activation]
+    a_t, rz_t, r_t, z_t, hn_t, n_t = (v.unbind(0) for v in (cells[:, :3].flatten(1, 2), cells[:, :2],
+                                                            *cells.unbind(1)))
+    in_t, h_t, xn_t = inputs.unbind(0), inputs[:, :H].unbind(0), xn.unbind(0)
+    for t in range(T):
+        torch.mm(w, in_t[t], out=a_t[t])  # (a_r, a_z, hn_t)
+        rz_t[t].sigmoid_()
+        torch.addcmul(xn_t[t], r_t[t], hn_t[t], out=n_t[t])
+        act(n_t[t], rnn.negative_slope, out=n_t[t])
+        torch.lerp(n_t[t], h_t[t], z_t[t], out=h_t[t + 1])  # h_t = n_t + z_t (h_{t-1} − n_t)
+    return cells, w
+
+
+def _gru_multipliers(rnn: GRU, cells: Tensor, h_prev: Tensor) -> Tensor:
+    """(T, 5, H, B): what ∂L/∂h_t multiplies into (δ_r, δ_z, δ_hn, δ_n, the carry into ∂L/∂h_{t-1}).
+
+    δ_n = ∂L/∂h_t (1 − z) act′(n), δ_hn = δ_n r (the n block of ∂L/∂a_t, through r ⊙ hn),
+    δ_r = δ_n hn σ′(r), δ_z = ∂L/∂h_t (h_{t-1} − n) σ′(z), and the direct carry ∂L/∂h_t z.
+    All elementwise in ∂L/∂h_t, so they are formed for every t at once before the loop.
+    """
+    r, z, hn, n = cells.unbind(1)
+    m = _workspace.get("gru.m", (cells.shape[0], 5, *cells.shape[2:]), cells)
+    m_r, m_z, m_hn, m_n, carry = m.unbind(1)
+    torch.mul(DERIVATIVES_FROM_OUTPUT[rnn.activation](n, rnn.negative_slope), 1 - z, out=m_n)
+    torch.mul(m_n, r, out=m_hn)
+    torch.addcmul(r, r, r, value=-1, out=m_r).mul_(m_n).mul_(hn)  # σ′(r) = r(1 − r)
+    torch.sub(h_prev, n, out=m_z).mul_(z).mul_(1 - z)
+    carry.copy_(z)
+    return m
+
+
+@torch.no_grad()
+def _gru_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Backprop:
+    """Hand-written GRU BPTT; per timestep, one broadcast multiply and one GEMM go backwards:
+    (δ_r, δ_z, δ_hn, δ_n, carry) = ∂L/∂h_t × multipliers, then ∂L/∂h_{t-1} = carry + W_hhᵀ (δ_r, δ_z, δ_hn).
+    """
+    rnn = model.rnn
+    H, T = rnn.hidden_size, x.shape[1]
+    inputs = _inputs(x, H)
+    h = inputs[:, :H]
+    cells, _ = _gru_forward(rnn, inputs)
+    gate_means = cells[:, [1, 0]].mean((2, 3)).T  # (2, T) update z, reset r
+    grad_h = _workspace.get("grad_h", h[1:].shape, x)  # ∂L/∂h_t
+    value, z, head_grads = _head(model, h[T], y, loss, grad_h[T - 1])
+    m = _gru_multipliers(rnn, cells, h[:T])
+    w_hh_t = rnn.weight_hh_l0.T.contiguous()  # (H, 3H)
+    m_t, delta_t, carry_t, g_t = m.unbind(0), m[:, :3].flatten(1, 2).unbind(0), m[:, 4].unbind(0), grad_h.unbind(0)
+    for t in range(T - 1, -1, -1):
+        m_t[t].mul_(g_t[t])
+        if t > 0:
+            torch.addmm(carry_t[t], w_hh_t, delta_t[t], out=g_t[t - 1])
+    grads, terms = _parameter_grads(m[:, :3].flatten(1, 2), inputs[:T], H)
+    # The x and bias rows met δ_hn in the n block; the input side's n block is δ_n's instead.
+    n_part = torch.matmul(inputs[:T, H:], m[:, 3].transpose(1, 2)).sum(0)  # (D + 1, H)
+    grads["rnn.weight_ih_l0"][2 * H :] = n_part[:-1].T
+    grads["rnn.bias_ih_l0"][2 * H :] = n_part[-1]
+    profile = GradientProfile(float(value), _norms(grad_h), None, terms, gate_means.double().numpy())
+    return Backprop(value, z, grads | head_grads, profile)
+
+
+# Which hand-written BPTT each cell class takes.
+ROUTES: dict[type, Callable[[RecurrentModel, Tensor, Tensor, str], Backprop]] = {
+    ElmanRNN: _rnn_backprop, LSTM: _lstm_backprop, GRU: _gru_backprop}
+
+
 def backprop(model: RecurrentModel, inputs: Tensor, targets: Tensor, loss: str = "bce") -> Backprop:
     """Loss, parameter gradients and profile of one batch; never touches `.grad`."""
     if loss not in LOSSES:
         raise ValueError(f"loss={loss!r} is not one of {', '.join(LOSSES)}")
     dtype = model.head.weight.dtype
     x, y = inputs.to(dtype), targets.to(dtype)
-    route = _rnn_backprop if isinstance(model.rnn, ElmanRNN) else _lstm_backprop
-    return route(model, x, y, loss)
+    return ROUTES[type(model.rnn)](model, x, y, loss)
 
 
 def gradient_profile(model: RecurrentModel, inputs: Tensor, targets: Tensor, loss: str = "bce") -> GradientProfile:

@@ -1,7 +1,7 @@
-"""Recurrent cells shaped like torch.nn.RNN / torch.nn.LSTM, plus the many-to-one model.
+"""Recurrent cells shaped like torch.nn.RNN / torch.nn.LSTM / torch.nn.GRU, plus the many-to-one model.
 
-Parameter names and layouts are PyTorch's own (`weight_ih_l0`, LSTM gate order i, f, g, o),
-so `torch.nn.RNN` / `torch.nn.LSTM` load our weights with `load_state_dict` and agree.
+Parameter names and layouts are PyTorch's own (`weight_ih_l0`, LSTM gate order i, f, g, o;
+GRU r, z, n), so `torch.nn.RNN` / `LSTM` / `GRU` load our weights with `load_state_dict` and agree.
 Unlike them, the activation is a choice (tanh / sigmoid / relu / leaky_relu) for every cell.
 """
 
@@ -138,10 +138,47 @@ class LSTM(_Recurrent):
         return torch.stack(outputs, 1)
 
 
+class GRU(_Recurrent):
+    """torch.nn.GRU's cell (Cho et al. 2014) with a choice of activation for the candidate n.
+
+    r = σ(W_ir x + b_ir + W_hr h + b_hr), z = σ(W_iz x + b_iz + W_hz h + b_hz),
+    n = act(W_in x + b_in + r ⊙ (W_hn h + b_hn)), h' = (1 − z) ⊙ n + z ⊙ h.
+    b_hn sits inside r ⊙ (…), so it is not folded into the input bias as for the other cells.
+    """
+
+    gates = 3
+
+    def input_projection(self, x: Tensor) -> Tensor:
+        """x W_ihᵀ + b for every timestep; the n block gets b_in only (b_hn is gated by r)."""
+        h = self.hidden_size
+        bias = torch.cat([self.bias_ih_l0[: 2 * h] + self.bias_hh_l0[: 2 * h], self.bias_ih_l0[2 * h :]])
+        return F.linear(x, self.weight_ih_l0, bias)  # (B, T, 3H)
+
+    def step(self, a_in: Tensor, h: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """One timestep; returns (reset r, update z, new h)."""
+        rows = self.hidden_size
+        a_h = h @ self.weight_hh_l0[: 2 * rows].T  # (B, 2H)
+        r, z = torch.sigmoid(a_in[:, : 2 * rows] + a_h).chunk(2, dim=-1)
+        hn = F.linear(h, self.weight_hh_l0[2 * rows :], self.bias_hh_l0[2 * rows :])
+        n = self.act(a_in[:, 2 * rows :] + r * hn)
+        return r, z, (1 - z) * n + z * h
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, T, D) -> (B, T, H), starting from h_0 = 0."""
+        proj = self.input_projection(x)  # (B, T, 3H)
+        h = x.new_zeros(x.shape[0], self.hidden_size)
+        outputs = []
+        for t in range(x.shape[1]):
+            *_, h = self.step(proj[:, t], h)
+            outputs.append(h)
+        return torch.stack(outputs, 1)
+
+
 CELLS: dict[str, Callable[..., _Recurrent]] = {
     "rnn": ElmanRNN,
     "lstm": LSTM,
     "residual": partial(ElmanRNN, residual=True),
+    "gru": GRU,
 }
 
 

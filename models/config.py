@@ -16,7 +16,7 @@ import models.cost as cost
 # Every choice field maps to one of these names; the implementing modules key their
 # dicts by the same names (a test checks they agree).
 CHOICES: dict[str, tuple[str, ...]] = {
-    "model": ("rnn", "lstm", "residual"),
+    "model": ("rnn", "lstm", "residual", "gru"),
     "activation": ("tanh", "sigmoid", "relu", "leaky_relu"),
     "init": ("default", "xavier", "kaiming", "orthogonal", "identity", "normal"),
     "optimizer": ("sgd", "momentum", "adam"),
@@ -71,7 +71,9 @@ def _f(default: Any, why: str) -> Any:
 class RunConfig:
     """One training run. Construction validates every field (FieldError, a ValueError, names it)."""
 
-    model: str = _f("rnn", "Elman RNN as in the lecture; lstm adds a gated cell; residual adds a skip connection.")
+    model: str = _f("rnn", (
+        "Elman RNN as in the lecture; lstm adds a gated cell; residual adds a skip connection; gru gates the "
+        "state itself (update and reset gates, Cho et al. 2014)."))
     activation: str = _f("tanh", (
         "The lecture's nonlinearity. relu's slope is 1 where a unit is on but 0 where it is off, so it does not "
         "take f′ out of the product: in lesson 3 it removes more decades than tanh′ does."))

@@ -46,19 +46,20 @@ class StepRecord:
     lr: float
     clip: str
     clip_threshold: float
-    spectral_radius: float  # of W_h (LSTM: the candidate block W_hg) used in this step
+    spectral_radius: float  # of W_h (LSTM: the candidate block W_hg, GRU: W_hn) used in this step
     diverged: bool
     hidden: np.ndarray  # (T,) ‖∂L/∂h_t‖
     cell: np.ndarray | None  # (T,) ‖∂L/∂c_t‖ (LSTM)
     weight_terms: np.ndarray  # (T,) ‖δ_tᵀ h_{t-1}‖
-    gates: np.ndarray | None  # (3, T) mean forget / input / output gates (LSTM)
+    gates: np.ndarray | None  # (3, T) mean forget / input / output gates (LSTM); (2, T) update / reset (GRU)
 
 
 def recurrent_matrix(model: RecurrentModel) -> Tensor:
-    """The (H, H) matrix that carries h_{t-1} into h_t: W_h, or the LSTM's candidate block."""
+    """The (H, H) matrix that carries h_{t-1} into h_t: W_h, or the gated cells' candidate block
+    (third in both PyTorch orders: the LSTM's g of i, f, g, o and the GRU's n of r, z, n)."""
     w = model.rnn.weight_hh_l0
     h = model.rnn.hidden_size
-    return w[2 * h : 3 * h] if w.shape[0] == 4 * h else w
+    return w[2 * h : 3 * h] if w.shape[0] > h else w
 
 
 @torch.no_grad()
@@ -159,5 +160,5 @@ class Trainer:
 
 def warm_up() -> None:
     """Pay once per process for lazy imports (the first optimizer pulls in torch._dynamo)."""
-    for model in ("rnn", "lstm"):
+    for model in ("rnn", "lstm", "gru"):
         Trainer(RunConfig(model=model, task="cat_mat_rat", hidden_size=4, batch_size=2, steps=1)).step()

@@ -1,14 +1,19 @@
 """The dashboard bench's chart ablation leaves out exactly the charts it names, where the Lab draws from; the
-sessions bench drives a real server and prints its memory figures."""
+sessions bench drives a real server and prints its memory figures; the engine bench compares each gated
+model with its own fused torch.nn module."""
 
 import re
 import sys
+
+import pytest
+import torch
 
 import dashboard.charts
 import dashboard.live_view
 from benchmarks import sessions
 from benchmarks.dashboard import ablations, without_charts
-from models import RunConfig
+from benchmarks.engine import CASES, fused_module, ratios
+from models import RunConfig, build_model
 
 
 def test_the_ablation_hook_drops_only_the_named_charts_from_the_lab(monkeypatch):
@@ -39,3 +44,17 @@ def test_the_sessions_bench_prints_memory_before_peak_and_after_and_closed_sessi
     assert re.search(r"^after - before: [+-]\d+ MB, within \+60 MB: (yes|NO)$", out, re.MULTILINE)
     collected = re.search(r"malloc_trim\(0\) in the server: .*\(held: (.*)\)$", out, re.MULTILINE).group(1)
     assert re.fullmatch(r"app_sessions=\d+ runners=\d+ runs=1 histories=1 training_threads=0", collected), collected
+
+
+@pytest.mark.parametrize("model", ["lstm", "gru"])
+def test_the_engine_bench_compares_each_gated_model_with_its_own_fused_module(model):
+    """The GRU's ratio is against torch.nn.GRU (same weights, same outputs), and the bench reports it."""
+    config = RunConfig(model=model, seq_len=5, hidden_size=4, batch_size=3)
+    ours = build_model(config, 3)
+    fused = fused_module(config, 3)
+    fused.load_state_dict({k.removeprefix("rnn."): v for k, v in ours.state_dict().items() if k.startswith("rnn.")})
+    x = torch.randn(3, 5, 3, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(fused(x)[0], ours.rnn(x))
+    assert (model, "tanh") in CASES
+    found = ratios(config, rounds=2)
+    assert len(found) == 2 and all(0 < r < float("inf") for r in found)

@@ -23,6 +23,11 @@ def test_labels_for_numbers_and_identical_runs():
     assert difference_labels([]) == []
 
 
+def test_gru_is_named_like_the_lstm():
+    assert difference_labels([RunConfig(), RunConfig(model="gru"), RunConfig(model="gru", activation="relu")]) == [
+        "#1 tanh RNN", "#2 GRU", "#3 relu GRU"]
+
+
 def test_rnn_against_lstm_names_no_forget_bias():
     # The screenshot's case: an RNN (forget bias unused, left at 1) against an LSTM with forget bias 5.
     labels = difference_labels([RunConfig(), RunConfig(model="lstm", forget_bias=5.0)])

@@ -1,7 +1,8 @@
 """An independent BPTT reference: the textbook equations unrolled under autograd, in float64.
 
 Written from the formulas, not from models/, so that a bug there cannot hide here:
-retain_grad() on every h_t, c_t and a_t, then one backward of the batch-mean loss. The
+retain_grad() on every h_t, c_t and a_t, then one backward of the batch-mean loss. For the GRU
+a_t is the recurrent side h_{t-1} W_hhᵀ + b_hh (torch.nn.GRU's equations), whose term is ∂L/∂W_hh's. The
 weights are promoted to float64 exactly, so a float32 model is compared with the exact
 result for its own weights.
 """
@@ -30,6 +31,11 @@ def unrolled(state: dict, x: torch.Tensor, y: torch.Tensor, *, kind: str, activa
     hs, cs, pre, prev, gates = [], [], [], [], []
     for t in range(T):
         prev.append(h)
+        if kind == "gru":
+            a, h = _gru_step(p, x[:, t], h, act, gates)
+            hs.append(h)
+            pre.append(a)
+            continue
         a = x[:, t] @ p["rnn.weight_ih_l0"].T + p["rnn.bias_ih_l0"] + h @ p["rnn.weight_hh_l0"].T + p["rnn.bias_hh_l0"]
         a.retain_grad()
         if kind == "lstm":
@@ -52,6 +58,20 @@ def unrolled(state: dict, x: torch.Tensor, y: torch.Tensor, *, kind: str, activa
         return _summary(value, hs, cs, pre, prev, gates, p)
 
 
+def _gru_step(p: dict, x: torch.Tensor, h: torch.Tensor, act, gates: list) -> tuple[torch.Tensor, torch.Tensor]:
+    """r = σ(W_ir x + b_ir + W_hr h + b_hr), z likewise, n = act(W_in x + b_in + r ⊙ (W_hn h + b_hn)),
+    h' = (1 − z) ⊙ n + z ⊙ h; returns (the recurrent side a = W_hh h + b_hh, h')."""
+    a = h @ p["rnn.weight_hh_l0"].T + p["rnn.bias_hh_l0"]
+    a.retain_grad()
+    x_side = x @ p["rnn.weight_ih_l0"].T + p["rnn.bias_ih_l0"]
+    (xr, xz, xn), (hr, hz, hn) = x_side.chunk(3, dim=1), a.chunk(3, dim=1)
+    r, z = 1 / (1 + torch.exp(-(xr + hr))), 1 / (1 + torch.exp(-(xz + hz)))
+    gates.append(torch.stack([z.mean(), r.mean()]))
+    h = (1 - z) * act(xn + r * hn) + z * h
+    h.retain_grad()
+    return a, h
+
+
 def _summary(value, hs, cs, pre, prev, gates, p) -> dict:
     terms = torch.stack([a.grad.T @ hp for a, hp in zip(pre, prev, strict=True)])  # (T, K, H): δ_tᵀ h_{t-1}
     return {
@@ -60,6 +80,7 @@ def _summary(value, hs, cs, pre, prev, gates, p) -> dict:
         "cell": torch.stack([s.grad.norm() for s in cs]).numpy() if cs else None,
         "term_matrices": terms,
         "weight_terms": torch.linalg.matrix_norm(terms).numpy(),
-        "gates": torch.stack(gates, 1).numpy() if gates else None,  # (3, T) mean forget, input, output gate
+        # (3, T) mean forget, input, output gate (LSTM); (2, T) mean update, reset gate (GRU)
+        "gates": torch.stack(gates, 1).numpy() if gates else None,
         "grads": {k: v.grad for k, v in p.items()},
     }

@@ -16,7 +16,7 @@ from models import RunConfig, backprop, build_model, gradient_profile, make_task
 from models.backprop import _workspace, free_scratch
 from tests.models.reference import ACT, unrolled
 
-MODELS = ["rnn", "lstm", "residual"]
+MODELS = ["rnn", "lstm", "residual", "gru"]
 ACTIVATIONS = list(ACT)
 INITS = [("default", 1.3), ("identity", 1.0), ("orthogonal", 1.0), ("orthogonal", 1.6)]  # (init, recurrent_gain)
 RTOL = 1e-6
@@ -66,9 +66,12 @@ def _check_profile(result, ref, model, close):
     assert profile.weight_terms[0] == ref["weight_terms"][0] == 0  # h_{-1} is the zero state
     if model == "lstm":
         close(profile.cell, ref["cell"])
+    else:
+        assert profile.cell is None
+    if model in ("lstm", "gru"):
         close(profile.gates, ref["gates"])
     else:
-        assert profile.cell is None and profile.gates is None
+        assert profile.gates is None
     # The comparison was not of zeros (dead ReLUs give a few).
     assert np.count_nonzero(profile.hidden) >= min(5, len(profile.hidden))
 
@@ -157,6 +160,18 @@ def test_lstm_gates_are_the_forward_pass_gates():
     assert gates[0].mean() > 0.9 > gates[1].max()  # forget first, as documented
 
 
+def test_gru_gates_are_the_forward_pass_gates():
+    """Mean update z and reset r gate per timestep, against the reference's own sigmoids."""
+    net, x, y, loss, _ = _case("gru", "tanh", LONG, "default", 1.0)
+    with torch.no_grad():
+        net.rnn.bias_ih_l0[8:16] = 3.0  # an update bias (z is the second block, r, z, n): r and z must not be confused
+    ref = unrolled(net.state_dict(), x, y, kind="gru", activation="tanh", loss=loss)
+    gates = gradient_profile(net, x, y, loss).gates
+    assert gates.shape == (2, LONG)
+    _close(gates, ref["gates"])
+    assert gates[0].mean() > 0.9 > gates[1].max()  # update first, as documented
+
+
 def test_profile_leaves_model_untouched():
     net, x, y, loss, _ = _case("lstm", "tanh")
     before = {k: v.clone() for k, v in net.state_dict().items()}
@@ -186,7 +201,7 @@ def test_scratch_buffers_are_reused_safely(model):
 
 def test_threads_do_not_share_scratch_buffers():
     """Runs train in parallel on a shared server: two threads at once, each still exact."""
-    cases = [_case(model, "tanh", LONG) for model in ("rnn", "lstm")]
+    cases = [_case(model, "tanh", LONG) for model in ("rnn", "lstm", "gru")]
     failures = []
 
     def work(net, x, y, loss, ref):

@@ -31,13 +31,22 @@ def test_torch_lstm_loads_our_weights_and_agrees():
     torch.testing.assert_close(model.rnn(x), reference(x)[0])
 
 
+def test_torch_gru_loads_our_weights_and_agrees():
+    """torch.nn.GRU's gate order r, z, n and b_hn inside r ⊙ (…): any other layout gives other states."""
+    model = build_model(RunConfig(model="gru", hidden_size=6), input_size=5)
+    reference = torch.nn.GRU(5, 6, batch_first=True)
+    reference.load_state_dict(_recurrent_state(model))
+    x = _batch()
+    torch.testing.assert_close(model.rnn(x), reference(x)[0])
+
+
 def test_state_dict_uses_pytorch_names():
     names = set(build_model(RunConfig(model="lstm", hidden_size=3), 2).state_dict())
     assert names == {"rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0",
                      "head.weight", "head.bias"}
 
 
-@pytest.mark.parametrize("model", ["rnn", "lstm", "residual"])
+@pytest.mark.parametrize("model", ["rnn", "lstm", "residual", "gru"])
 def test_float64_and_output_shape(model):
     net = build_model(RunConfig(model=model, hidden_size=4), 5).double()
     out = net(_batch().double())
@@ -75,7 +84,7 @@ def test_build_model_leaves_global_rng_alone():
     assert torch.equal(torch.rand(1), expected)
 
 
-@pytest.mark.parametrize("model", ["rnn", "lstm"])
+@pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
 def test_identity_init_with_gain(model):
     net = build_model(RunConfig(model=model, init="identity", recurrent_gain=1.5, hidden_size=5), 3)
     torch.testing.assert_close(recurrent_matrix(net), 1.5 * torch.eye(5))

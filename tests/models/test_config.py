@@ -167,7 +167,7 @@ def test_infinite_values_raise_a_value_error_naming_the_field(name, text):
     ({"steps": "nan"}, "steps", "steps=nan is outside [1, 100000]"),
     ({"lr": "-inf"}, "lr", "lr=-inf is outside [1e-06, 10]"),
     ({"seq_len": "20.5"}, "seq_len", "seq_len=20.5 must be a whole number"),
-    ({"model": "x" * 1000}, "model", f"model='{'x' * 58}… is not one of rnn, lstm, residual"),
+    ({"model": "x" * 1000}, "model", f"model='{'x' * 58}… is not one of rnn, lstm, residual, gru"),
 ])
 def test_any_text_gives_a_short_value_error(values, field, message):
     with pytest.raises(FieldError) as error:

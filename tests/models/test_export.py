@@ -24,17 +24,21 @@ def _saved(trainer: Trainer) -> io.BytesIO:
     return buffer
 
 
+GATED = {"lstm": nn.LSTM, "gru": nn.GRU}  # torch.nn's module for each gated model (activation tanh)
+
+
 def _torch_rnn(config: RunConfig, input_size: int) -> nn.Module:
-    if config.model == "lstm":
-        return nn.LSTM(input_size, config.hidden_size, batch_first=True)
+    if config.model in GATED:
+        return GATED[config.model](input_size, config.hidden_size, batch_first=True)
     return nn.RNN(input_size, config.hidden_size, nonlinearity=config.activation, batch_first=True)
 
 
 @pytest.mark.parametrize("config", [
     RunConfig(model="lstm", seq_len=12, hidden_size=6),
+    RunConfig(model="gru", seq_len=12, hidden_size=6),
     RunConfig(model="rnn", activation="tanh", seq_len=12, hidden_size=6),
     RunConfig(model="rnn", activation="relu", init="identity", seq_len=12, hidden_size=6),
-], ids=["lstm", "rnn-tanh", "rnn-relu"])
+], ids=["lstm", "gru", "rnn-tanh", "rnn-relu"])
 def test_saved_weights_load_into_torch_nn_and_give_the_same_outputs(config):
     trainer = _trained(config)
     saved = torch.load(_saved(trainer), weights_only=True)  # the safe loader: no code of ours needed

@@ -31,6 +31,14 @@ def test_tanh_orthogonal_log_ratio_grows_with_gain_and_crosses_zero():
     assert edges[50] == pytest.approx(1.282, abs=0.01)
 
 
+def test_the_map_covers_the_gru():
+    """The map's model list is CHOICES['model']: a GRU's cells are finite, and the gain (on all three blocks of
+    W_hh) moves them: more gain, less vanishing."""
+    frame = trainability_map(RunConfig(model="gru", init="orthogonal"), (0.5, 2.0), (20,))
+    assert np.isfinite(frame["log_ratio"]).all() and not frame["below_range"].any()
+    assert frame["log_ratio"].iloc[1] > frame["log_ratio"].iloc[0] + 1
+
+
 def test_log_ratio_never_takes_log_of_zero():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -88,7 +96,7 @@ def test_cli_writes_the_same_numbers_as_the_function(tmp_path):
 
 
 @pytest.mark.parametrize("argv", [
-    ["--model", "gru"], ["--gains", "0.5:x"], ["--seq-lens", "1,5"], ["--gains", "0.5:20:4"],
+    ["--model", "banana"], ["--gains", "0.5:x"], ["--seq-lens", "1,5"], ["--gains", "0.5:20:4"],
     ["--task", "cat_mat_rat"], ["--address", "auto"], ["--n-jobs", "0"], ["--backend", "dask"],
 ])
 def test_cli_bad_values_exit_with_one_line(argv, capsys):

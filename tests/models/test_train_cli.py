@@ -52,7 +52,7 @@ def test_cli_reports_divergence_and_saves_the_last_finite_weights(tmp_path, caps
 
 
 @pytest.mark.parametrize(("args", "named"), [
-    (["--model", "banana"], "rnn, lstm, residual"),
+    (["--model", "banana"], "rnn, lstm, residual, gru"),
     (["--lr", "abc"], "lr"),
     (["--seq-len", "99999"], "seq_len"),
     (["--bogus", "1"], "unrecognized"),
@@ -66,3 +66,20 @@ def test_bad_values_exit_with_one_line(args, named):
     assert result.stderr.count("\n") == 1 and named in result.stderr
     assert result.stderr.startswith("python -m models.train: error:")
     assert "Traceback" not in result.stderr
+
+
+def test_cli_trains_and_saves_a_gru_that_torch_nn_gru_runs(tmp_path):
+    """`--model gru` end to end: the CSV has no cell columns (no cell state), the .pt runs in torch.nn.GRU."""
+    out, path = tmp_path / "gru.csv", tmp_path / "gru.pt"
+    assert main(["--model", "gru", "--seq-len", "6", "--hidden-size", "4", "--steps", "3", "--out", str(out),
+                 "--save", str(path)]) == 0
+    header = next(csv.reader(out.open()))
+    assert "hidden_6" in header and "term_6" in header and not any(k.startswith("cell_") for k in header)
+    state = torch.load(path, weights_only=True)["state_dict"]
+    gru = torch.nn.GRU(state["rnn.weight_ih_l0"].shape[1], 4, batch_first=True)
+    gru.load_state_dict({k.removeprefix("rnn."): v for k, v in state.items() if k.startswith("rnn.")})
+    checkpoint = load(path)
+    x = torch.eye(gru.input_size)[torch.randint(gru.input_size, (5, 6), generator=torch.Generator().manual_seed(1))]
+    with torch.no_grad():
+        theirs = (gru(x)[0][:, -1] @ state["head.weight"].T + state["head.bias"]).squeeze(-1)
+        torch.testing.assert_close(theirs, checkpoint.model(x), rtol=1e-5, atol=1e-6)

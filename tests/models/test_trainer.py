@@ -122,6 +122,17 @@ def test_spectral_radius_of_identity_init():
     assert spectral_radius(trainer.model) == pytest.approx(1.2)
 
 
+def test_gru_learns_first_token():
+    """The GRU trains through the same Trainer: first word of 20, Adam; from chance to every sentence right."""
+    config = RunConfig(model="gru", task="first_token", seq_len=20, optimizer="adam", lr=0.01, steps=150, seed=0)
+    records = list(Trainer(config))
+    assert records[0].loss == pytest.approx(math.log(2), abs=0.05)  # chance at the start
+    assert np.mean([r.loss for r in records[-10:]]) < 0.01
+    assert np.mean([r.accuracy for r in records[-10:]]) == 1.0
+    assert records[-1].gates.shape == (2, 20) and records[-1].cell is None  # update, reset; no cell state
+    assert math.isfinite(records[-1].spectral_radius)  # of the candidate block W_hn, a square matrix
+
+
 @pytest.mark.slow
 def test_lstm_remembers_across_lag_50_where_tanh_rnn_stays_at_chance():
     """The long-term dependency: LSTM with a large forget bias vs the tanh RNN, Adam, 300 steps."""
