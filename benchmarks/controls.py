@@ -16,17 +16,25 @@ from pathlib import Path
 from benchmarks.dashboard import _spread
 from benchmarks.engine import load_report
 from dashboard.sidebar import config_query
-from tests.browser.driver import button, chromium, failing_step, open_lab, page_text, seconds_after_click, serve, watch
+from tests.browser.driver import (
+    button,
+    chromium,
+    failing_step,
+    open_lab,
+    page_text,
+    primary_is,
+    seconds_after_click,
+    serve,
+    watch,
+)
 from tests.browser.polling import thread_log, wait_until
 from tests.dashboard.lab_app import LARGEST_LSTM
 
 PROJECTOR = (1280, 720)
 PROGRESS = ("return document.body.innerText.includes('Step 1 running for') && "
             "/~[0-9.]+ s per step \\((estimated for this server|measured)\\)/.test(document.body.innerText);")
-PAUSED = ("return /Pausing: step \\d+ is still running/.test(document.body.innerText) || [...document.querySelectorAll("
-          "'[data-testid=stBaseButton-primary]')].some(b => b.innerText.trim().endsWith('Resume'));")
-IDLE = ("return [...document.querySelectorAll('[data-testid=stBaseButton-primary]')].some(b => "
-        "b.innerText.trim().endsWith('Train'));")
+PAUSED = f"return /Pausing: step \\d+ is still running/.test(document.body.innerText) || {primary_is('Resume')};"
+IDLE = f"return {primary_is('Train')};"
 
 
 def control_round(context: object, url: str, log: Path) -> dict[str, float]:

@@ -79,6 +79,9 @@ def session_runner(config: RunConfig, started: float) -> tuple[Runner, bool]:
     return runner, released
 
 
+# Streamlit ignores a button's shortcut while the focus is in a text or number field (tests/browser).
+SHORTCUTS = ("Keyboard: Space trains or pauses, → steps, N opens the next lesson (not while typing in a "
+             "field).")
 # Presentation mode starts the page just below Streamlit's toolbar (its default top padding is 6rem).
 COMPACT_TOP = "<style>[data-testid='stMainBlockContainer']{padding-top:3.6rem}</style>"
 
@@ -92,7 +95,7 @@ def header() -> tuple[bool, Lesson | None]:
     cols = st.columns([5.6, 1.4], vertical_alignment="center")
     cols[1].toggle("Presentation", key=PRESENTATION, bind="query-params", help="For a projector (1280 × 720): "
                    "larger chart text, the lesson on one line, the charts on the first screen, the sidebar folded "
-                   "(» opens it).")
+                   f"(» opens it). {SHORTCUTS}")
     st.set_page_config(initial_sidebar_state="collapsed" if compact else "auto")
     with cols[0]:
         if not compact:
@@ -116,10 +119,12 @@ def controls(runner: Runner, snap: Snapshot, info: dict[str, str]) -> float:
     cols = st.columns([1.1, 0.95, 0.95, 1.45, 2.6], vertical_alignment="bottom")
     # One key whatever the label: a key that changed with the state made a new button beside the stale one until
     # the rerun ended, so the whole row grew and shrank by 28 px under the pointer (presses landed on nothing).
-    cols[0].button(label, icon=icon, key="primary", type="primary", disabled=action is None,
-                   width="stretch", on_click=getattr(runner, action) if action else None)
+    cols[0].button(label, icon=icon, key="primary", type="primary", disabled=action is None, shortcut="Space",
+                   width="stretch", on_click=getattr(runner, action) if action else None,
+                   help="Train, Pause or Resume. Shortcut: Space.")
     cols[1].button("Step", icon=":material/skip_next:", key="step_button", width="stretch", on_click=runner.step_once,
-                   disabled=snap.state in FINAL, help="Train exactly one batch, then pause.")
+                   disabled=snap.state in FINAL, shortcut="Right", help="Train exactly one batch, then pause. "
+                   "Shortcut: →.")
     cols[2].button("Reset", icon=":material/restart_alt:", key="reset_button", width="stretch",
                    on_click=runner.reset, help="Same seed: the same initial weights and data again.")
     with cols[3]:

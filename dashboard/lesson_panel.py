@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard.compare import PinnedRun, applies, difference_labels, overlay_charts, pin_records, shown
-from dashboard.state import BY_TITLE, LESSON, PACE, apply_config, nearest_pace
+from dashboard.state import LESSON, PACE, apply_config, lesson_named, nearest_pace, next_lesson
 from models import RunConfig
 from models.lessons import LESSONS, Lesson, diverges_before, lesson_config, run_lesson
 
@@ -16,6 +16,9 @@ from models.lessons import LESSONS, Lesson, diverges_before, lesson_config, run_
 # from the current one only in live settings (lesson 8 -> 10 changes the learning rate and step budget; a diverged run
 # would otherwise just carry on diverged).
 JUST_LOADED = "lesson_just_loaded"
+# Presentation mode's lesson popover. Keyed with on_change, its open state is a widget's, and the rerun a choice in it
+# starts closes it (tests/browser/test_flow_browser.py); without them it stayed open over Train, Step and Reset.
+MENU = "lesson_menu"
 CONTROL = "lesson_control"  # session_state: (lesson key, seed, [the lesson's run, its control]) of the last click
 
 
@@ -28,6 +31,19 @@ def _load_lesson(key: str | None = None) -> None:
         apply_config(LESSONS[key].config)
         st.session_state[PACE] = nearest_pace(LESSONS[key].pace)  # slow enough for a class to watch
         st.session_state[JUST_LOADED] = key
+
+
+def _next_lesson() -> None:
+    """on_click of Next lesson: the next lesson's pill, as if clicked."""
+    st.session_state[LESSON] = next_lesson(st.session_state.get(LESSON))
+    _load_lesson()
+
+
+def next_lesson_button(lesson: Lesson, place: Any = st) -> None:
+    """"Next lesson" (shortcut N), in `place`, after any lesson but the last."""
+    if (following := next_lesson(lesson.key)) is not None:
+        place.button("Next lesson", icon=":material/skip_next:", key="next_lesson", shortcut="N",
+                     on_click=_next_lesson, help=f"Loads {LESSONS[following].title}. Shortcut: N.")
 
 
 # The measure every "the run diverges before step N" check uses (models.lessons.diverges_before).
@@ -50,17 +66,30 @@ def pop_loaded_lesson() -> Lesson | None:
     return LESSONS.get(key) if key else None
 
 
+def _lesson_in_url(key: str | None) -> None:
+    """The address bar names the lesson by its key (`?lesson=vanishing`): a bound pill would write its title."""
+    if key is None:
+        st.query_params.pop(LESSON, None)
+    elif st.query_params.get(LESSON) != key:
+        st.query_params[LESSON] = key
+
+
 def lesson_picker(compact: bool = False) -> Lesson | None:
     """One pill per lesson; clicking one applies its preset. Returns the chosen lesson, if any.
 
     `compact` (presentation mode) folds the twelve pills into a popover named after the current lesson."""
-    current = LESSONS.get(st.session_state.get(LESSON) or BY_TITLE.get(st.query_params.get(LESSON, ""), ""))
-    place = st.popover(current.title if current else "Lessons", icon=":material/school:", width="stretch") \
-        if compact else st
-    # Bound to the URL like the sidebar, so a shared link shows the lesson's card with its configuration.
+    if LESSON not in st.session_state:  # a session's first Lab run: the link's lesson (app.py checked it)
+        st.session_state[LESSON] = lesson_named(st.query_params.get(LESSON))
+    current = LESSONS.get(st.session_state[LESSON] or "")
+    menu, after = st.columns([3, 1.3], vertical_alignment="center") if compact else (st, None)
+    place = menu.popover(current.title if current else "Lessons", icon=":material/school:", width="stretch",
+                         key=MENU, on_change="rerun") if compact else st
     key = place.pills("Lessons", options=list(LESSONS), format_func=lambda k: LESSONS[k].title, key=LESSON,
                       on_change=_load_lesson, help="Loads the lesson's whole configuration and pace.",
-                      bind="query-params")
+                      persist_state="session")
+    _lesson_in_url(key)  # so a shared link shows the lesson's card with its configuration
+    if after is not None and key in LESSONS:
+        next_lesson_button(LESSONS[key], after)
     return LESSONS.get(key) if key else None
 
 
@@ -103,9 +132,15 @@ def lesson_frame(title: str, text: Callable[[], None], compact: bool) -> None:
 
 def lesson_card(lesson: Lesson, config: RunConfig, compact: bool = False) -> None:
     """The lesson's card for the sidebar's `config` (the Lab's; the watch page frames a broadcast lesson the same
-    way); in presentation mode its one line says "modified" too."""
+    way); in presentation mode its one line says "modified" too. Next lesson ends it (in presentation mode it sits
+    beside the lesson menu: lesson_picker)."""
+    def text() -> None:
+        lesson_text(lesson, config)
+        if not compact:
+            next_lesson_button(lesson)
+
     title = f"{lesson.title} · modified" if modifications(lesson, config) else lesson.title
-    lesson_frame(title, lambda: lesson_text(lesson, config), compact)
+    lesson_frame(title, text, compact)
 
 
 def control_runs(lesson: Lesson, seed: int) -> list[PinnedRun]:

@@ -22,7 +22,17 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from dashboard.sidebar import FIELDS, nearest_lr
-from dashboard.state import BY_TITLE, LESSON, PACE, PRESENTATION, lab_query, nearest_pace, pace_label, query_for
+from dashboard.state import (
+    LESSON,
+    LESSON_NAMES,
+    PACE,
+    PRESENTATION,
+    lab_query,
+    lesson_named,
+    nearest_pace,
+    pace_label,
+    query_for,
+)
 from dashboard.user_text import literal
 from models import RunConfig
 from models.config import FieldError
@@ -100,12 +110,12 @@ def _over_budget(valid: dict[str, Any], query: Mapping[str, str]) -> tuple[RunCo
 
 
 def _session_settings(query: Mapping[str, str]) -> tuple[dict[str, Any], list[str], list[str]]:
-    """Lesson (by title, or by key), pace and presentation: (values, ignored, adjusted)."""
+    """Lesson (by number, key or title), pace and presentation: (values, ignored, adjusted)."""
     values, ignored, adjusted = {}, [], []
     if LESSON in query:
         raw = query[LESSON]
-        if (key := BY_TITLE.get(raw, raw if raw in LESSONS else None)) is None:
-            ignored.append(_line(LESSON, raw, ": no lesson is called that"))
+        if (key := lesson_named(raw)) is None:
+            ignored.append(_line(LESSON, raw, f": no lesson is called that (a lesson's number or key: {LESSON_NAMES})"))
         else:
             values[LESSON] = key
     if PACE in query:
@@ -129,16 +139,36 @@ def _session_settings(query: Mapping[str, str]) -> tuple[dict[str, Any], list[st
     return values, ignored, adjusted
 
 
+def _rounded(config: RunConfig, valid: dict[str, Any], query: Mapping[str, str]) -> tuple[RunConfig, list[str]]:
+    """Floats as the Lab writes them into a link (6 significant digits, `config_query`): a run must be the one its
+    address reproduces, so a finer value is rounded, and says so."""
+    rounded = {name: float(f"{value:g}") for name, value in valid.items()
+               if isinstance(value, float) and math.isfinite(value) and float(f"{value:g}") != value}
+    lines = [_line(name, query[name], f" → {value:g} (the lab keeps 6 significant digits)")
+             for name, value in rounded.items()]
+    return config.replace(**rounded), lines
+
+
+def _repeated(repeats: Mapping[str, list[str]]) -> list[str]:
+    """A parameter a link gives more than once: the last value is the one read (st.query_params.to_dict)."""
+    return [f"{literal(name)} given {len(values)} times ({', '.join(literal(v) for v in values[:3])}"
+            f"{', …' if len(values) > 3 else ''}): the last one is used" for name, values in repeats.items()]
+
+
 def _as_written(raw: str, value: Any) -> bool:
     """Would the widget read `raw` as `value` by itself? (Its integer parser refuses "1e3" and "5.0".)"""
     return raw == str(value) if isinstance(value, int) else True
 
 
-def check_link(query: Mapping[str, str]) -> LinkCheck:
-    """Judge a link's raw query: what it loads, what it could not use and why (pure: no Streamlit)."""
+def check_link(query: Mapping[str, str], repeats: Mapping[str, list[str]] | None = None) -> LinkCheck:
+    """Judge a link's raw query (`repeats`: every value of a parameter given more than once, `query` holding the
+    last): what it loads, what it could not use and why (pure: no Streamlit)."""
     valid, ignored = _config_fields(query)
     config, over = _over_budget(valid, query)
-    settings, bad, adjusted = _session_settings(query)
+    config, adjusted = _rounded(config, {k: v for k, v in valid.items() if getattr(config, k) == v}, query)
+    ignored += _repeated(repeats or {})
+    settings, bad, moved = _session_settings(query)
+    adjusted = moved + adjusted
     unknown = [_line(name, value, ": not a setting of the lab") for name, value in query.items()
                if name not in (*FIELDS, LESSON, PACE, PRESENTATION)]
     lesson = LESSONS.get(settings.get(LESSON, ""))
@@ -151,7 +181,7 @@ def check_link(query: Mapping[str, str]) -> LinkCheck:
                               "learning-rate slider's steps)"))
         config = config.replace(lr=nearest_lr(config.lr))
     rewrite = bool(ignored or over or bad or unknown or adjusted or preset
-                   or (lesson is not None and query[LESSON] != lesson.title)
+                   or (lesson is not None and query[LESSON] != lesson.key)
                    or not all(_as_written(query[name], value) for name, value in valid.items()))
     canonical = query_for(config, settings.get(LESSON), settings.get(PACE, math.inf),
                           settings.get(PRESENTATION, False))
@@ -163,7 +193,8 @@ def read_link() -> dict[str, str] | None:
     the Lab with when the widgets would read something else from it, else None."""
     if CHECKED in st.session_state:
         return None
-    check = st.session_state[CHECKED] = check_link(st.query_params.to_dict())
+    repeats = {name: values for name in st.query_params if len(values := st.query_params.get_all(name)) > 1}
+    check = st.session_state[CHECKED] = check_link(st.query_params.to_dict(), repeats)
     return check.query if check.rewrite else None
 
 

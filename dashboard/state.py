@@ -24,7 +24,11 @@ LESSON, PACE, PRESENTATION = "lesson", "pace", "presentation"
 # Steps per second the pace slider offers: slow enough to narrate, fast enough for 300 steps in ~25 s; every
 # lesson's pace is one of them (tests/dashboard/test_lesson_panel.py). inf = as fast as possible.
 PACES: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0, 32.0, 40.0, 60.0, 80.0, 120.0, 200.0, math.inf)
-BY_TITLE = {lesson.title: key for key, lesson in LESSONS.items()}  # the lesson pills write titles into the URL
+# What `?lesson=` accepts: the lesson's number ("4") or key ("vanishing"), and, for links written before the URL held
+# keys, its full title. The Lab writes the key.
+BY_NAME = {name: key for number, (key, lesson) in enumerate(LESSONS.items(), 1)
+           for name in (str(number), key, lesson.title)}
+LESSON_NAMES = ", ".join(f"{number} or {key}" for number, key in enumerate(LESSONS, 1))
 
 
 def pace_label(pace: float) -> str:
@@ -49,12 +53,23 @@ def query_for(config: RunConfig, lesson: str | None, pace: float, presentation: 
     mode when they are not the defaults."""
     query = config_query(config)
     if lesson in LESSONS:
-        query[LESSON] = LESSONS[lesson].title
+        query[LESSON] = lesson
     if pace != math.inf:
         query[PACE] = pace_label(pace)
     if presentation:
         query[PRESENTATION] = "true"
     return query
+
+
+def lesson_named(name: str | None) -> str | None:
+    """The key of the lesson `?lesson=name` names (number, key or title), or None."""
+    return BY_NAME.get(name or "")
+
+
+def next_lesson(key: str | None) -> str | None:
+    """The lesson after `key` in the lessons' order, or None after the last."""
+    keys = list(LESSONS)
+    return keys[keys.index(key) + 1] if key in LESSONS and key != keys[-1] else None
 
 
 def lab_query(config: RunConfig, lesson: str | None = None) -> dict[str, str]:

@@ -23,8 +23,15 @@ HIDDEN = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 
 def literal(text: str, limit: int = LIMIT) -> str:
-    """`text` as Markdown that shows exactly its characters (cut to `limit`, with an ellipsis), as code."""
-    shown = text if len(text) <= limit else text[: limit - 1] + "…"
+    """`text` as Markdown that shows exactly its characters as code; a longer text than `limit` is cut, with an
+    ellipsis, and followed by its length ("`abc…` (5,000 characters)")."""
+    if len(text) > limit:
+        return f"{_span(text[: limit - 1] + '…')} ({len(text):,} characters)"
+    return _span(text)
+
+
+def _span(shown: str) -> str:
+    """`shown` as one code span (see the module's docstring)."""
     shown = "".join(" " if unicodedata.category(c) in HIDDEN else c for c in shown)
     if not shown:
         return EMPTY

@@ -20,7 +20,7 @@ from tests.browser.polling import wait_until
 OUT = Path(__file__).resolve().parent / "screenshots"
 PROJECTOR = (1280, 720)
 LESSON = (1500, 2500)  # every live chart of the run, LSTM gates included, on one screen
-FINISHED = re.compile(r"^(Done|Diverged)$")  # the primary button's label once a run has ended
+FINISHED = re.compile(r"^(Done|Diverged)( Shortcut Space)?$")  # the primary button's label once a run has ended
 CHART = "stVegaLiteChart"
 
 

@@ -4,6 +4,7 @@ Lab's controls. The browser tests and `python -m benchmarks.dashboard` use these
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import subprocess
 import sys
@@ -123,8 +124,16 @@ def chromium(width: int = 1600, height: int = 1000) -> Iterator[object]:
 
 def button(page: object, label: str) -> object:
     """The Lab's control button `label` ("Train", "Pause", "Resume", "Step", "Reset"), by its exact accessible name
-    (the icon is not part of it): a text filter would also match "Step" inside "Step by step" and the like."""
-    return page.get_by_role("button", name=label, exact=True)
+    (the icon is not part of it; a keyboard shortcut's badge adds "Shortcut Space" to it): a text filter would also
+    match "Step" inside "Step by step" and the like."""
+    return page.get_by_role("button", name=re.compile(rf"^{re.escape(label)}( Shortcut \S+)?$"))
+
+
+def primary_is(label: str) -> str:
+    """A JavaScript expression: the primary button's label is `label` (its own text: the button also holds its
+    icon's name and its shortcut's badge, "Space")."""
+    return ("[...document.querySelectorAll('[data-testid=stBaseButton-primary]')].some(b => "
+            f"b.querySelector('[data-testid=stMarkdownContainer]')?.innerText.trim() === {label!r})")
 
 
 def open_lab(context: object, url: str, query: str) -> object:

@@ -21,6 +21,7 @@ from tests.browser.driver import (
     lesson_pill,
     open_lab,
     page_text,
+    primary_is,
     seconds_after_click,
     serve,
     settle,
@@ -33,8 +34,11 @@ from tests.dashboard.lab_app import LARGEST_LSTM
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 PROJECTOR = (1280, 720)
-PRIMARY_IS = "return [...document.querySelectorAll('[data-testid=stBaseButton-primary]')].some(b => " \
-             "b.innerText.trim().endsWith({label!r}));"
+
+
+def _primary(label: str) -> str:
+    """A watch predicate: the primary button says `label`."""
+    return f"return {primary_is(label)};"
 
 
 def _address(page):
@@ -103,7 +107,7 @@ def test_pause_during_a_step_says_pausing_until_that_step_ends_then_offers_resum
         page = open_lab(context, url, "")
         button(page, "Train").click()
         page.get_by_text(re.compile(r"Step 1 running for")).wait_for(timeout=30_000)
-        watch(page, pausing=page_text("Pausing: step 1 is still running"), paused=PRIMARY_IS.format(label="Resume"))
+        watch(page, pausing=page_text("Pausing: step 1 is still running"), paused=_primary("Resume"))
         button(page, "Pause").click()
         seconds_after_click(page, "pausing", timeout=30)
         settle(page)
@@ -127,7 +131,7 @@ def test_pause_during_a_step_says_pausing_until_that_step_ends_then_offers_resum
 def test_a_lesson_click_and_a_map_click_leave_an_address_that_reproduces_the_run(server):
     url, _ = server
     lesson = LESSONS["lstm"]
-    expected = (lesson.config, lesson.title, f"{lesson.pace:g}")
+    expected = (lesson.config, "lstm", f"{lesson.pace:g}")  # the URL names the lesson by its key
     with chromium(*PROJECTOR) as context:
         page = open_lab(context, url, "")
         watch(page, card=page_text("What to watch."), address=_address_holds("/", query_for(
@@ -147,7 +151,7 @@ def test_a_lesson_click_and_a_map_click_leave_an_address_that_reproduces_the_run
         cell.wait_for(timeout=60_000)
         settle(page)  # a click while the page still runs can land on a chart about to be replaced
         cell_query = {"recurrent_gain": "1.3", "seq_len": "50"}
-        watch(page, lab=PRIMARY_IS.format(label="Train"), address=_address_holds("/", cell_query))
+        watch(page, lab=_primary("Train"), address=_address_holds("/", cell_query))
         cell.click()
         assert seconds_after_click(page, "address") <= seconds_after_click(page, "lab") + 0.1  # not /map, not bare /
         picked = _query(page)

@@ -20,7 +20,7 @@ from tests.browser.driver import button, chromium, open_lab, settle
 from tests.browser.polling import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
-FINISHED = re.compile(r"^(Done|Diverged)$")
+FINISHED = re.compile(r"^(Done|Diverged)( Shortcut Space)?$")
 
 
 def _pixels(element: object, colour: str) -> int:

@@ -78,6 +78,7 @@ def test_a_thousand_parameters_and_a_long_value_give_one_short_notice():
     (notice,) = [w.value for w in app.warning]
     assert notice.count("\n- ") == LISTED + 1 and notice.endswith(f"- … and {len(query) - LISTED} more")
     assert len(notice) < 2 * LIMIT * (LISTED + 2) and EVIL not in outside_code(notice)
+    assert "…` (100,008 characters): `seq_len=inf` is outside" in notice  # `seq_len=` and 100,000 digits, cut
     assert dict(app.query_params) == {}
 
 
@@ -87,6 +88,14 @@ def test_past_streamlits_1000_parameters_the_lab_opens_with_the_defaults():
     app = open_app({f"p{i}": "1" for i in range(2000)} | {"steps": "inf"})
     assert not app.exception and not app.warning
     assert {name: app.session_state[name] for name in FIELDS} == RunConfig().to_dict()
+
+
+def test_a_5000_character_watch_code_shows_a_prefix_and_its_length():
+    app = AppTest.from_file("../../dashboard/app.py", default_timeout=60)
+    app.query_params["watch"] = "A" * 5000
+    app.run()
+    (notice,) = [w.value for w in app.warning]
+    assert f"`{'A' * (LIMIT - 1)}…` (5,000 characters)" in notice and len(notice) < 500
 
 
 @pytest.mark.parametrize("code", [WATCH_PAYLOAD, "[x](//e.invalid)"])  # the second fits the heading's 16

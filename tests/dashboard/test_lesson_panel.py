@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard.lesson_panel import diverges_by, modifications
 from dashboard.live_view import LONG_RUN_S, duration, per_second
 from dashboard.sidebar import LR_GRID, config_query
+from dashboard.state import LESSON
 from models import RunConfig
 from models.cost import step_seconds
 from models.lessons import LESSONS, run_lesson
@@ -46,6 +47,26 @@ def test_picking_a_lesson_applies_its_config_and_shows_its_card():
     assert app.session_state["loads"] == ["lstm"]
 
 
+def test_next_lesson_loads_each_lesson_in_turn_and_the_last_has_none():
+    app = AppTest.from_function(_panel, default_timeout=30).run()
+    app.button_group(key="lesson").set_value("worked_example").run()
+    for key in list(LESSONS)[1:]:
+        app.button(key="next_lesson").click().run()
+        assert app.session_state[LESSON] == key and app.session_state["loads"][-1] == key
+        assert app.session_state["seq_len"] == LESSONS[key].config.seq_len and app.query_params[LESSON] == key
+    assert not [b for b in app.button if b.key == "next_lesson"]  # after the last lesson
+
+
+def test_presentation_mode_has_next_lesson_beside_the_menu_not_in_the_folded_card():
+    # The menu's closing on a choice needs a browser (AppTest sends the popover as closed on every run):
+    # tests/browser/test_flow_browser.py.
+    app = open_app({"presentation": "true", "lesson": "vanishing"})
+    assert [b.key for b in app.button if b.key == "next_lesson"] == ["next_lesson"]
+    app.button(key="next_lesson").click().run()
+    assert app.session_state[LESSON] == "relu_alone" and app.expander[0].label.startswith(
+        f"**{LESSONS['relu_alone'].title}**")
+
+
 def test_every_lesson_lr_is_on_the_sidebar_grid():
     # apply_config snaps lr to the slider's grid: a lesson off the grid would silently run another lr.
     for lesson in LESSONS.values():
@@ -68,13 +89,14 @@ def test_one_click_sets_the_real_sidebar_and_a_url_that_reproduces_the_lesson():
         app.button_group(key="lesson").set_value(key).run()
         assert not app.exception
         assert app.session_state["shown_config"] == lesson.config.to_dict(), key
-        assert RunConfig.from_strings(dict(app.query_params)) == lesson.config, key
+        assert app.query_params[LESSON] == key, key  # the key, not the pill's label
+        assert RunConfig.from_strings({k: v for k, v in app.query_params.items() if k != LESSON}) == lesson.config, key
 
 
-def test_a_shared_link_opens_with_the_lesson_card():
-    # The browser writes a clicked pill into the URL by its label; here, the link's way back in.
+@pytest.mark.parametrize("name", ["2", "vanishing", LESSONS["vanishing"].title])  # an old link: the full title
+def test_a_shared_link_opens_with_the_lesson_card(name):
     shared = AppTest.from_function(_panel, default_timeout=30)
-    shared.query_params["lesson"] = LESSONS["vanishing"].title
+    shared.query_params[LESSON] = name
     shared.run()
     assert not shared.exception and LESSONS["vanishing"].title in shared.markdown[0].value
     assert shared.session_state["loads"] == []  # the link carries the config itself; nothing is re-applied

@@ -74,6 +74,21 @@ def test_a_lesson_named_alone_loads_its_preset_and_pace():
     assert check_link({LESSON: "lstm", "seed": "3"}).config == RunConfig(seed=3)  # a full link keeps its own
 
 
+def test_a_lesson_is_named_by_its_number_its_key_or_an_old_links_title_and_written_as_its_key():
+    for number, (key, lesson) in enumerate(LESSONS.items(), 1):
+        for name in (str(number), key, lesson.title):
+            check = check_link({LESSON: name})
+            assert check.config == lesson.config and not check.ignored and check.query[LESSON] == key, name
+    assert not check_link(query_for(LESSONS["lstm"].config, "lstm", 12.0, False)).rewrite
+
+
+@pytest.mark.parametrize("name", ["13", "0", "Vanishing", "11 · LSTM"])
+def test_a_wrong_lesson_lists_every_number_and_key(name):
+    (line,) = check_link({LESSON: name}).ignored
+    assert line.startswith(f"`lesson={name}`: no lesson is called that")
+    assert all(f"{number} or {key}" in line for number, key in enumerate(LESSONS, 1))
+
+
 def test_a_bad_link_says_what_it_ignored_and_the_address_bar_then_reproduces_the_run():
     app = _open({"seq_len": "99999999", "model": "banana", "lr": "0.07", "batch_size": "16"})
     assert not app.exception
@@ -106,3 +121,18 @@ def test_presentation_and_pace_come_back_with_a_reload():
     assert again.session_state[PRESENTATION] is True and again.session_state[PACE] == LESSONS["vanishing"].pace
     assert _shown_config(again) == LESSONS["vanishing"].config and not again.warning
     assert math.isinf(_open({}).session_state[PACE])  # no pace in the link: as fast as possible
+
+
+def test_a_float_finer_than_the_link_the_lab_writes_is_rounded_and_says_so():
+    check = check_link({"recurrent_gain": "1.3000001", "forget_bias": "2.5"})
+    assert check.config == RunConfig(recurrent_gain=1.3, forget_bias=2.5) and check.rewrite and not check.ignored
+    assert check.adjusted == ("`recurrent_gain=1.3000001` → 1.3 (the lab keeps 6 significant digits)",)
+    assert check_link(check.query).notice() is None  # the address the Lab then writes is the run it shows
+
+
+def test_a_parameter_given_twice_says_which_value_is_used():
+    app = _open({"model": ["lstm", "rnn"], "seq_len": "30"})
+    assert not app.exception
+    (notice,) = [w.value for w in app.warning]
+    assert "`model` given 2 times (`lstm`, `rnn`): the last one is used" in notice
+    assert app.session_state["model"] == "rnn" and dict(app.query_params) == {"seq_len": "30"}
