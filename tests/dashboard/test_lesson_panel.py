@@ -138,7 +138,7 @@ def test_run_the_control_overlays_the_lesson_and_its_control_trained_at_the_page
         assert drawn["step"].tolist() == [r.step for r in records]
         np.testing.assert_array_equal(drawn["loss"].to_numpy(), [r.loss for r in records])
     # The lesson's run has one finite loss (step 1): drawn as a dot, which a line alone would not draw.
-    (overlay,) = [c for c in app.get("vega_lite_chart") if '"run"' in c.proto.spec]
+    overlay, _ = [c for c in app.get("vega_lite_chart") if '"run"' in c.proto.spec]  # loss, then profile
     assert '"filter": "datum.n == 1 && isFinite(datum[\'loss\'])"' in overlay.proto.spec
     caption = next(c.value for c in app.caption if c.value.startswith("lesson: gain=2.2: "))
     assert caption.startswith(f"lesson: gain=2.2: diverged at step {len(expected[False])} · control: gain=1: "
