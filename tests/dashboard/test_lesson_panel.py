@@ -169,3 +169,28 @@ def test_the_seed_is_no_modification_and_settings_that_do_not_apply_are_not_list
     lesson = LESSONS["vanishing"]  # an RNN: no forget gate
     assert modifications(lesson, lesson.config.replace(seed=7, forget_bias=3.0)) == []
     assert modifications(lesson, lesson.config.replace(model="lstm")) == ["model rnn → lstm"]
+
+
+def _log_toggle():
+    import streamlit as st
+
+    from dashboard.live_view import log_scale_toggle, set_log_default
+
+    if "lesson_default" in st.session_state:  # a lesson loaded in this run, as lab_page does
+        set_log_default("log_loss", st.session_state.pop("lesson_default"))
+    st.session_state["log_y"] = log_scale_toggle(st, "log_loss")
+
+
+def test_the_log_scale_toggle_is_automatic_until_flipped_and_a_lesson_sets_its_default():
+    app = AppTest.from_function(_log_toggle, default_timeout=30).run()
+    assert app.session_state["log_y"] is None  # untouched: charts.loss_log decides from the loss
+    app.toggle(key="log_loss").set_value(True).run()
+    assert app.session_state["log_y"] is True
+    app.toggle(key="log_loss").set_value(False).run()
+    assert app.session_state["log_y"] is False  # flipped off: linear, whatever the loss spans
+    app.session_state["lesson_default"] = True
+    app.run()
+    assert app.session_state["log_y"] is True and app.toggle(key="log_loss").value is True
+    app.session_state["lesson_default"] = False
+    app.run()
+    assert app.session_state["log_y"] is None  # a new lesson forgets the earlier choice
