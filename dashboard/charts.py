@@ -48,6 +48,10 @@ CELL_COLOURS = ("#d0d0d0", "#d62728")  # grey; the red of the divergence rule on
 GATES = ("forget gate f_t", "input gate i_t", "output gate o_t")
 T_AXIS = "timestep t (1 = first word)"
 LOG_FORMAT = "~e"  # one format on every log axis: 1e-14 … 1e-2 … 5e+3, never 0.000001 next to 1e-10
+# Linear axes: at most three significant digits, exponent form for large values (6, 0.25, 5e+10), never a float's
+# binary tail ("5.999999999999") or a digit-grouped giant ("50,000,000,000").
+LINEAR_FORMAT = "~3g"
+AUTO_LOG_DECADES = 3  # the loss axis turns logarithmic by itself once the loss shown spans more than this
 # Tooltip rows for a gradient norm. Vega formats every tooltip of every mark on each data update, so
 # these stay plain fields (no per-point expressions): the exact value and whether it is exactly 0.
 NORM_TOOLTIP = [alt.Tooltip("norm:Q", title="norm", format=".4g"),
@@ -217,6 +221,12 @@ def log_y_axis(field: str, title: str) -> alt.Y:
     return alt.Y(field, title=title, scale=alt.Scale(type="log"), axis=alt.Axis(format=LOG_FORMAT))
 
 
+def linear_y_axis(field: str, title: str, domain: tuple[float, float] | None = None) -> alt.Y:
+    """A linear y axis with LINEAR_FORMAT ticks; `domain` fixes its range exactly (no "nice" rounding past it)."""
+    scale = alt.Undefined if domain is None else alt.Scale(domain=list(domain), nice=False, clamp=True)
+    return alt.Y(field, title=title, scale=scale, axis=alt.Axis(format=LINEAR_FORMAT))
+
+
 def _events_layer() -> alt.Chart:
     """Vertical rules where lr / clipping changed mid-run (grey) and where the run diverged (red)."""
     return alt.Chart(alt.NamedData("events")).mark_rule(strokeDash=[4, 3], strokeWidth=2).encode(
@@ -236,7 +246,7 @@ def lone_points(base: alt.Chart, field: str, groupby: list[str] | None = None) -
 
 def _loss_chart(look: Look) -> alt.LayerChart:
     base = alt.Chart(alt.NamedData("loss")).encode(x=steps_x())
-    y = (log_y_axis("loss:Q", "loss (log)") if look.log_y else alt.Y("loss:Q", title="loss"))
+    y = (log_y_axis("loss:Q", "loss (log)") if look.log_y else linear_y_axis("loss:Q", "loss"))
     merged = alt.Tooltip("steps_merged:Q", title="steps in this point")
     accuracy_tip = [alt.Tooltip("accuracy:Q", format=".3f")] if look.accuracy else []
     loss = base.mark_line(color="#1f77b4", strokeWidth=2).encode(
@@ -245,7 +255,7 @@ def _loss_chart(look: Look) -> alt.LayerChart:
     if not look.accuracy:  # a regression task: no accuracy, and no empty axis for it
         return alt.layer(loss, lone, _events_layer()).properties(title="Loss (MSE)")
     accuracy = base.mark_line(color="#2ca02c", strokeDash=[6, 3]).encode(
-        y=alt.Y("accuracy:Q", title="accuracy (dashed green)", scale=alt.Scale(domain=[0, 1])),
+        y=linear_y_axis("accuracy:Q", "accuracy (dashed green)", domain=(0, 1)),
         tooltip=["step:Q", *accuracy_tip, merged],
     )
     return alt.layer(loss + lone, accuracy, _events_layer()).resolve_scale(y="independent").properties(
@@ -332,7 +342,7 @@ def _grad_norm_chart(look: Look) -> alt.LayerChart:
 def _radius_chart(look: Look) -> alt.LayerChart:
     matrix = "W_hg" if look.lstm else "W_h"
     y = (log_y_axis("spectral_radius:Q", f"ρ({matrix}) (log)") if look.log_radius
-         else alt.Y("spectral_radius:Q", title=f"ρ({matrix})"))
+         else linear_y_axis("spectral_radius:Q", f"ρ({matrix})"))
     line = alt.Chart(alt.NamedData("radius")).mark_line(color="#8c564b", strokeWidth=2).encode(
         x=steps_x(), y=y, tooltip=["step:Q", alt.Tooltip("spectral_radius:Q", format=".4g")])
     lone = lone_points(alt.Chart(alt.NamedData("radius")), "spectral_radius").encode(
@@ -346,10 +356,12 @@ def _radius_chart(look: Look) -> alt.LayerChart:
 def _gates_chart(look: Look) -> alt.Chart:
     return alt.Chart(alt.NamedData("gates")).mark_line(point=alt.OverlayMarkDef(size=14)).encode(
         x=timesteps_x(),
-        y=alt.Y("mean:Q", title="mean gate activation", scale=alt.Scale(domain=[0, 1])),
+        # A fixed [0, 1] that is never "niced" or clamped away: a mean gate of 0.994 sits under the 1 tick.
+        y=linear_y_axis("mean:Q", "mean gate activation", domain=(0, 1)),
+        # Below the plot, one entry per row: on top, three long entries squashed the plot under them.
         color=alt.Color("gate:N", title=None, scale=alt.Scale(domain=list(GATES), range=["#2ca02c", "#9467bd",
                                                                                           "#8c564b"]),
-                        legend=alt.Legend(orient="top")),
+                        legend=alt.Legend(orient="bottom", direction="horizontal")),
         tooltip=["gate:N", "t:Q", alt.Tooltip("mean:Q", format=".4f")],
     ).properties(title="LSTM gates per timestep")
 
@@ -474,18 +486,27 @@ FONTS = {False: {"label": 13, "title": 14, "heading": 16, "height": HEIGHT},
          True: {"label": 17, "title": 18, "heading": 21, "height": 290}}
 
 
-def spans_a_decade(values: np.ndarray) -> bool:
-    """Whether the finite positive `values` span more than a factor of 10: a linear axis would then squash the small
-    ones onto 0 (lesson 7's ρ = 2.2 at step 1 under 1.3e7 at step 2)."""
+def spans_a_decade(values: np.ndarray, decades: int = 1) -> bool:
+    """Whether the finite positive `values` span more than `decades` factors of 10: a linear axis would then squash
+    the small ones onto 0 (lesson 7's ρ = 2.2 at step 1 under 1.3e7 at step 2)."""
     positive = values[np.isfinite(values) & (values > 0)]
-    return positive.size > 0 and positive.max() > 10 * positive.min()
+    return positive.size > 0 and positive.max() > 10.0**decades * positive.min()
 
 
-def look(snap: Snapshot, log_y: bool = False) -> Look:
-    """The specs' case for this snapshot. The ρ chart's axis turns logarithmic once its values span a decade: one
-    new spec at that step, constant again after it."""
+def loss_log(snap: Snapshot, log_y: bool | None) -> bool:
+    """The loss axis's scale: the user's choice when there is one (True/False), else (None) logarithmic once the loss
+    shown spans more than AUTO_LOG_DECADES decades (lessons 8 and 9: a first-step loss of millions, then < 0.15)."""
+    if log_y is not None:
+        return log_y
+    return spans_a_decade(snap.history.scalars[:, SCALARS.index("loss")], AUTO_LOG_DECADES)
+
+
+def look(snap: Snapshot, log_y: bool | None = False) -> Look:
+    """The specs' case for this snapshot (`log_y`: see loss_log). The ρ chart's axis turns logarithmic once its values
+    span a decade: one new spec at that step, constant again after it."""
     radius = snap.history.scalars[:, SCALARS.index("spectral_radius")]
-    return Look(log_y, snap.config.model == "lstm", has_accuracy(snap.config.task), spans_a_decade(radius))
+    return Look(loss_log(snap, log_y), snap.config.model == "lstm", has_accuracy(snap.config.task),
+                spans_a_decade(radius))
 
 
 # Keyed by a LIVE_CHARTS name (any other raises, and a raising call is not cached), a Look (three bools) and the
@@ -508,13 +529,13 @@ def _spec(name: str, look: Look, presentation: bool) -> tuple[dict[str, Any], di
     return spec, constant
 
 
-def frames(name: str, snap: Snapshot, log_y: bool = False) -> dict[str, pa.Table]:
-    """The named datasets chart `name` draws for this snapshot."""
-    return CHARTS[name].frames(snap, log_y)
+def frames(name: str, snap: Snapshot, log_y: bool | None = False) -> dict[str, pa.Table]:
+    """The named datasets chart `name` draws for this snapshot (`log_y`: see loss_log)."""
+    return CHARTS[name].frames(snap, loss_log(snap, log_y))
 
 
-def vega_spec(name: str, snap: Snapshot, log_y: bool = False, presentation: bool = False) -> dict[str, Any]:
-    """Constant spec plus this snapshot's datasets, ready for st.vega_lite_chart."""
+def vega_spec(name: str, snap: Snapshot, log_y: bool | None = False, presentation: bool = False) -> dict[str, Any]:
+    """Constant spec plus this snapshot's datasets, ready for st.vega_lite_chart (`log_y`: see loss_log)."""
     spec, constant = _spec(name, look(snap, log_y), presentation)
     return {**spec, "datasets": constant | frames(name, snap, log_y)}
 

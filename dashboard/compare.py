@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import altair as alt
 import numpy as np
 import pandas as pd
+import streamlit as st
 
 from dashboard.charts import floored, log_y_axis, lone_points, steps_x, timesteps_x
 from models import RunConfig, StepRecord
@@ -101,8 +102,10 @@ def overlay_frames(pins: list[PinnedRun], labels: list[str] | None = None) -> tu
     return loss, profile.assign(plotted=plotted, below=below)
 
 
-def overlay_charts(pins: list[PinnedRun], labels: list[str] | None = None) -> alt.HConcatChart:
-    """Loss and last-step gradient profile of up to MAX_OVERLAY runs, one palette colour each, in order."""
+def overlay_charts(pins: list[PinnedRun], labels: list[str] | None = None) -> tuple[alt.LayerChart, alt.LayerChart]:
+    """(loss, last-step gradient profile) of up to MAX_OVERLAY runs, one palette colour each, in order; the runs'
+    legend is under the loss chart. Two charts, each stretched to its own column by show_overlay: as one hconcat of
+    fixed widths the pair ran past the right edge of a 1280-px page."""
     loss, profile = overlay_frames(pins, labels)
     colour = alt.Color("run:N", scale=alt.Scale(domain=list(dict.fromkeys(loss["run"])), range=list(PALETTE)),
                        legend=alt.Legend(orient="bottom", columns=1, labelLimit=400))
@@ -112,9 +115,15 @@ def overlay_charts(pins: list[PinnedRun], labels: list[str] | None = None) -> al
     loss_chart = alt.layer(loss_base.mark_line(), lone_points(loss_base, "loss", groupby=["run"])).properties(
         title="Loss")
     base = alt.Chart(profile).encode(
-        x=timesteps_x(), y=log_y_axis("plotted:Q", "‖∂L/∂h_t‖ (log)"), color=colour,
+        x=timesteps_x(), y=log_y_axis("plotted:Q", "‖∂L/∂h_t‖ (log)"), color=colour.legend(None),
         tooltip=["run", "t", alt.Tooltip("norm:Q", format=".4g"), alt.Tooltip("below:N", title="exactly 0")],
     )
     zeros = base.transform_filter("datum.below").mark_point(shape="triangle-down", size=80, filled=True)
     profile_chart = alt.layer(base.mark_line(point=True), zeros).properties(title="‖∂L/∂h_t‖ at the last step")
-    return alt.hconcat(loss_chart.properties(height=260), profile_chart.properties(height=260))
+    return loss_chart.properties(height=260), profile_chart.properties(height=260)
+
+
+def show_overlay(pins: list[PinnedRun], labels: list[str], key: str) -> None:
+    """overlay_charts side by side, each as wide as its column (widget keys `<key>_loss`, `<key>_profile`)."""
+    for chart, col, part in zip(overlay_charts(pins, labels), st.columns(2), ("loss", "profile"), strict=True):
+        col.altair_chart(chart, width="stretch", key=f"{key}_{part}")

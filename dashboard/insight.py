@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.compare import MAX_OVERLAY, MAX_PINS, PinnedRun, difference_labels, overlay_charts
+from dashboard.compare import MAX_OVERLAY, MAX_PINS, PinnedRun, difference_labels, show_overlay
 from dashboard.history import COLUMN, Snapshot
 from dashboard.runner import Runner
 from dashboard.theory_charts import (
@@ -78,6 +78,5 @@ def compare_section(snap: Snapshot) -> None:
                             key=f"compare_select_{hash(tuple(labels))}", max_selections=MAX_OVERLAY)
     selected = [(label, pin) for label, pin in zip(labels, pins, strict=True) if label in chosen]
     if selected:  # the same "#k" labels as the list above, whichever runs are overlaid
-        st.altair_chart(overlay_charts([pin for _, pin in selected], [label for label, _ in selected]),
-                        key="compare_chart")
+        show_overlay([pin for _, pin in selected], [label for label, _ in selected], "compare_chart")
     st.button("Clear pinned runs", key="clear_pins", on_click=st.session_state.pop, args=(PINS, None))

@@ -25,8 +25,10 @@ from dashboard.live_view import (
     chart_specs,
     diverges_first,
     duration,
+    log_scale_toggle,
     progress,
     run_estimate,
+    set_log_default,
     status,
     step_estimate,
 )
@@ -39,6 +41,7 @@ from dashboard.weights import weights_bytes, weights_file_name
 from models import RunConfig
 from models.lessons import Lesson
 
+LOG_KEY = "log_loss"  # the Log-scale loss toggle, which a loaded lesson sets to its default
 REFRESH_S = float(os.environ.get("RNN_LAB_REFRESH_S", "0.25"))  # chart redraw period while training
 # Primary button per run state: (label, icon, action).
 PRIMARY = {
@@ -162,7 +165,7 @@ def live(runner: Runner, polling: bool, presentation: bool, ends_by: int | None 
             cols = st.columns([5, 1], vertical_alignment="center")
             with cols[0]:
                 progress(snap, ends_by)
-            log_y = cols[1].toggle("Log-scale loss", key="log_loss")  # in the fragment: it redraws only the charts
+            log_y = log_scale_toggle(cols[1], LOG_KEY)  # in the fragment: it redraws only the charts
             chart_grid(snap, chart_specs(snap, log_y, presentation))
         if polling and not snap.active:
             st.rerun()  # the run ended: redraw the buttons once and stop polling
@@ -218,7 +221,8 @@ def lab_page() -> None:
     with st.container():
         if released:
             st.info(RELEASED, icon=":material/cloud_off:")
-        if pop_loaded_lesson() is not None:
+        if (loaded := pop_loaded_lesson()) is not None:
+            set_log_default(LOG_KEY, loaded.log_loss)
             runner.reset(config)  # a lesson is a fresh run, even if only lr or clipping differ
         elif notice := runner.configure(config):
             st.info(notice)

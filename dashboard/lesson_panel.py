@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.compare import PinnedRun, applies, difference_labels, overlay_charts, pin_records, shown
+from dashboard.compare import PinnedRun, applies, difference_labels, pin_records, show_overlay, shown
 from dashboard.state import LESSON, PACE, apply_config, lesson_named, nearest_pace, next_lesson
 from models import RunConfig
 from models.lessons import LESSONS, Lesson, diverges_before, lesson_config, run_lesson
@@ -168,7 +168,7 @@ def control_section(lesson: Lesson, seed: int, busy: bool, place: Any = st) -> N
     if key != lesson.key:
         return
     labels = control_labels(runs)
-    st.altair_chart(overlay_charts(runs, labels), key="control_chart")
+    show_overlay(runs, labels, "control_chart")
     st.caption(" · ".join(f"{label}: {run.state} at step {run.final_step}" for label, run in zip(labels, runs,
                                                                                                   strict=True))
                + f" (seed {ran_seed}). The profile is each run's last step with a finite gradient.")

@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.charts import NO_STEP, live_charts, vega_spec
+from dashboard.charts import AUTO_LOG_DECADES, NO_STEP, live_charts, vega_spec
 from dashboard.history import FINAL, Snapshot
 from models.cost import step_seconds
 
@@ -21,6 +21,29 @@ SLOW_STEP_S = 0.5  # from here on the status follows the step in flight
 # What an empty chart says to whoever looks at it: the Lab's user drives the run, a broadcast's watcher does not.
 BEFORE_FIRST_STEP = {"lab": "No step yet: press Train, or Step for one batch.",
                      "watch": "No step yet: the presenter starts the run, and this page follows it."}
+
+
+def _chosen(key: str) -> str:
+    return f"{key}_chosen"
+
+
+def _mark_chosen(key: str) -> None:
+    st.session_state[_chosen(key)] = True
+
+
+def log_scale_toggle(where: Any, key: str) -> bool | None:
+    """The "Log-scale loss" toggle in `where`: the user's choice once they flipped it (or a lesson's default is on),
+    else None, and charts.loss_log picks the scale from the loss itself."""
+    on = where.toggle("Log-scale loss", key=key, on_change=_mark_chosen, args=(key,),
+                      help=f"Off: the loss axis turns logarithmic by itself when the loss spans more than "
+                           f"{AUTO_LOG_DECADES} decades. Flip it to choose the scale yourself.")
+    return True if on else (False if st.session_state.get(_chosen(key)) else None)
+
+
+def set_log_default(key: str, on: bool) -> None:
+    """A loaded lesson's default for toggle `key` (set before the toggle is drawn); forgets an earlier choice."""
+    st.session_state[key] = on
+    st.session_state.pop(_chosen(key), None)
 
 
 def duration(seconds: float) -> str:
@@ -128,7 +151,7 @@ def progress(snap: Snapshot, ends_by: int | None = None) -> None:
     st.progress(min(snap.step / snap.config.steps, 1.0), text=progress_line(snap, ends_by))
 
 
-def chart_specs(snap: Snapshot, log_y: bool, presentation: bool = False) -> dict[str, dict[str, Any]]:
+def chart_specs(snap: Snapshot, log_y: bool | None, presentation: bool = False) -> dict[str, dict[str, Any]]:
     """Every live chart's spec with this snapshot's data (text sized for a projector in presentation mode)."""
     return {c.name: vega_spec(c.name, snap, log_y, presentation) for c in live_charts(snap.config.model)}
 

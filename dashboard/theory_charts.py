@@ -28,6 +28,9 @@ CURVES = ("measured", "exact Jacobian chain", "bound (γσ_max)^(T−t)")
 BELOW = "exactly 0 (drawn below the lowest point)"
 # Streamlit fits a stretched chart's title, legend and axes inside its height: leave room for the plot.
 OVERLAY_HEIGHT = HEIGHT + 60
+# Below the plot, two entries a row, labels never cut: on top, a row of three cut "bound (γσ…" and pushed an entry
+# (the green W_h line's) out of the chart.
+LEGEND = alt.Legend(orient="bottom", columns=2, labelLimit=0)
 
 
 def _log_ready(df: pd.DataFrame) -> pd.DataFrame:
@@ -59,7 +62,7 @@ def theory_overlay_chart(theory: Theory) -> alt.LayerChart:
         x=timesteps_x(),
         y=log_y_axis("plotted:Q", "‖∂L/∂h_t‖ (log)"),
         # The exact chain lies on the measurement: draw the measurement wide and pale, the chain dashed on top.
-        color=_by_curve(alt.Color, ["#1f77b4", "#ff7f0e", "#7f7f7f"], title=None, legend=alt.Legend(orient="top")),
+        color=_by_curve(alt.Color, ["#1f77b4", "#ff7f0e", "#7f7f7f"], title=None, legend=LEGEND),
         strokeDash=_by_curve(alt.StrokeDash, [[1, 0], [6, 3], [2, 2]], legend=None),
         strokeWidth=_by_curve(alt.StrokeWidth, [6, 2, 2], legend=None),
         opacity=_by_curve(alt.Opacity, [0.45, 1, 1], legend=None),
@@ -114,7 +117,7 @@ def split_chart(split: Split) -> alt.LayerChart:
     base = alt.Chart(df).encode(
         x=timesteps_x(),
         y=alt.Y("decades:Q", title="decades between h_t and h_T (log10)"),
-        color=alt.Color("part:N", title=None, legend=alt.Legend(orient="top", columns=3, labelLimit=260),
+        color=alt.Color("part:N", title=None, legend=LEGEND,
                         scale=alt.Scale(domain=parts, range=[PART_COLOURS[PARTS.index(p)] for p in parts])),
         strokeDash=alt.condition(alt.datum.part == PARTS[4], alt.value([4, 3]), alt.value([1, 0])),
         tooltip=["part:N", "t:Q", alt.Tooltip("decades:Q", format=".3f")],

@@ -23,7 +23,7 @@ from dashboard.charts import LIVE_CHARTS, vega_spec
 from dashboard.compare import applies
 from dashboard.history import Snapshot
 from dashboard.lesson_panel import lesson_frame
-from dashboard.live_view import chart_grid, progress, status
+from dashboard.live_view import chart_grid, log_scale_toggle, progress, status
 from dashboard.presenter import base_url, rooms
 from dashboard.user_text import literal
 
@@ -52,19 +52,19 @@ def arrow_bytes(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def _encoded_spec(name: str, snap: Snapshot, log_y: bool, presentation: bool) -> dict[str, Any]:
+def _encoded_spec(name: str, snap: Snapshot, log_y: bool | None, presentation: bool) -> dict[str, Any]:
     """charts.vega_spec with its datasets as Arrow bytes, which st.vega_lite_chart passes through as is."""
     spec = vega_spec(name, snap, log_y, presentation)
     return spec | {"datasets": {k: arrow_bytes(table) for k, table in spec["datasets"].items()}}
 
 
-def build_frame(source: Any, log_y: bool, presentation: bool = False) -> Frame:
+def build_frame(source: Any, log_y: bool | None, presentation: bool = False) -> Frame:
     """A frame of the presenter's run `source` (its Runner)."""
     snap = source.snapshot()
     return Frame(snap, {c.name: _encoded_spec(c.name, snap, log_y, presentation) for c in LIVE_CHARTS})
 
 
-def shared_frame(store: Rooms, code: str, log_y: bool, max_age: float = WATCH_REFRESH_S,
+def shared_frame(store: Rooms, code: str, log_y: bool | None, max_age: float = WATCH_REFRESH_S,
                  presentation: bool = False) -> Frame | None:
     """Room `code`'s current frame, rebuilt when older than `max_age`: one build per period for all viewers
     (the presenter steps hundreds of times a second, so sharing per step would share nothing). None: no room.
@@ -141,7 +141,7 @@ def watch_page(code: str) -> None:
     cols = st.columns([5, 1.4, 1.4], vertical_alignment="center")
     presentation = cols[2].toggle("Presentation", key="presentation", bind="query-params",
                                   help="For a projector: larger chart text, the lesson on one line.")
-    log_y = cols[1].toggle("Log-scale loss", key="watch_log_loss")
+    log_y = log_scale_toggle(cols[1], "watch_log_loss")
     with cols[0]:
         if presentation:
             st.markdown(f"### RNN Gradient Lab — live broadcast {literal(normalize_code(code))}")

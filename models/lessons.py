@@ -250,6 +250,7 @@ class Lesson:
     # Which of the claim's checks (indices into claim.checks + at_init.checks) try_next says the control breaks;
     # each must fail on the control as often as the claim does (a test checks them one by one).
     breaks: tuple[int, ...] = ()
+    log_loss: bool = False  # the dashboard's loss axis starts logarithmic: the lesson's loss spans decades
     control: RunConfig = field(init=False)  # the preset changed in exactly the thing the lesson is about
 
     def __post_init__(self, vary: Mapping[str, Any]) -> None:
@@ -522,6 +523,7 @@ _LESSONS = (
         control_holds=0,
         pace=1.0,
         breaks=(0, 1),
+        log_loss=True,  # the loss grows by a factor of hundreds per step before it diverges
     ),
     Lesson(
         key="clipping",
@@ -548,6 +550,7 @@ _LESSONS = (
         control_holds=0,
         pace=80.0,
         breaks=(0,),
+        log_loss=True,  # a first-step loss of millions, then "below 0.15": one linear axis cannot show both
     ),
     Lesson(
         key="small_lr",

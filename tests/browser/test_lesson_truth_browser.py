@@ -64,13 +64,13 @@ def test_a_diverged_step_is_red_in_the_heatmap_and_run_the_control_overlays_both
 
         before = charts.count()
         button(page, "Run the control").click()
-        wait_until(lambda: charts.count() == before + 1, timeout=120)
+        wait_until(lambda: charts.count() == before + 2, timeout=120)  # loss and profile, side by side
         settle(page, 120)
-        overlay = charts.nth(0)  # drawn under the lesson card, above the live charts
+        profile = charts.nth(1)  # the overlay's loss and profile are drawn under the lesson card, above the live charts
         page.wait_for_timeout(1000)
         assert page.get_by_text("lesson: gain=2.2: diverged at step 2").is_visible()
         # Both runs are drawn, each in its own colour of the compare palette, in order.
-        assert _pixels(overlay, PALETTE[0]) > 50 and _pixels(overlay, PALETTE[1]) > 50
+        assert _pixels(profile, PALETTE[0]) > 50 and _pixels(profile, PALETTE[1]) > 50
 
 
 def test_a_modified_lesson_card_says_what_changed_and_restore_brings_back_the_preset_and_its_badge(server):
@@ -90,6 +90,33 @@ def test_a_modified_lesson_card_says_what_changed_and_restore_brings_back_the_pr
         settle(page)
         assert modified.count() == 0 and restore.count() == 0
         wait_until(lambda: _url_config(page.url) == LESSONS["vanishing"].config)  # the URL is the preset's again
+
+
+def test_the_control_overlays_charts_end_inside_the_page(server):
+    # As one hconcat of fixed widths the pair ran past the right edge at 1280 px, the profile's t > 40 cut off.
+    url, _ = server
+    with chromium(1280, 720) as context:
+        page = open_lab(context, url, "lesson=exploding")
+        settle(page)
+        charts = _charts(page)
+        wait_until(lambda: charts.count() >= 6)
+        before = charts.count()
+        button(page, "Run the control").click()
+        wait_until(lambda: charts.count() == before + 2, timeout=120)  # the overlay's loss and profile charts
+        settle(page, 120)
+        boxes = [charts.nth(i).evaluate(_DRAWN_BOX) for i in range(2)]  # under the lesson card, above the live ones
+        assert all(box["width"] > 200 for box in boxes)
+        assert boxes[0]["right"] <= boxes[1]["left"]  # side by side: loss left of the profile
+        viewport = page.evaluate("document.documentElement.clientWidth")
+        assert all(box["right"] <= viewport for box in boxes)
+
+
+# The box of what Vega drew (its canvas or SVG, which can be wider than the element that holds it).
+_DRAWN_BOX = """chart => {
+    const rects = [...chart.querySelectorAll('canvas, svg')].map(c => c.getBoundingClientRect());
+    return {left: Math.min(...rects.map(r => r.left)), right: Math.max(...rects.map(r => r.right)),
+            width: Math.max(...rects.map(r => r.width))};
+}"""
 
 
 def _url_config(url: str) -> RunConfig:

@@ -489,3 +489,47 @@ def test_values_that_are_not_finite_are_red_triangles_above_every_point_with_a_l
     assert line["transform"] == [{"filter": "!datum.diverged"}]
     shared, alone = spec["layer"]  # line and ▼ share the series scale (one legend); the ▲ resolves on its own
     assert [u["mark"].get("shape") for u in shared["layer"]] == [None, "triangle-down"] and alone is triangles
+
+
+def _loss_y(spec: dict) -> dict:
+    (line,) = [u for u in _layers(spec) if u["mark"]["type"] == "line" and u["encoding"]["y"]["field"] == "loss"]
+    return line["encoding"]["y"]
+
+
+@pytest.mark.parametrize(("losses", "log"), [([5e6, 2.0, 0.1], True),  # lesson 9: millions, then < 0.15
+                                            ([2000.0, 1.5], True),  # a factor of 1333: more than three decades
+                                            ([150.0, 0.2], False),  # a factor of 750: under three decades
+                                            ([50.0, 0.6], False)])  # two decades
+def test_the_loss_axis_turns_logarithmic_by_itself_past_three_decades(losses, log):
+    y = _loss_y(charts.vega_spec("loss", _snapshot(losses=losses), log_y=None))
+    assert (y.get("scale") == {"type": "log"}) is log
+    assert y["axis"]["format"] == (charts.LOG_FORMAT if log else charts.LINEAR_FORMAT)
+
+
+@pytest.mark.parametrize("choice", [True, False])
+def test_the_users_log_scale_choice_wins_over_the_automatic_one(choice):
+    for losses in ([5e6, 0.1], [0.7, 0.6]):
+        y = _loss_y(charts.vega_spec("loss", _snapshot(losses=losses), log_y=choice))
+        assert (y.get("scale") == {"type": "log"}) is choice
+
+
+def test_lessons_whose_loss_spans_decades_start_on_a_log_axis():
+    from models.lessons import LESSONS
+
+    assert {key for key, lesson in LESSONS.items() if lesson.log_loss} == {"exploding_lr", "clipping"}
+
+
+@pytest.mark.parametrize("name", ["loss", "radius", "gates"])
+def test_linear_axes_round_their_tick_labels(name):
+    # "5.999999999999" and "50,000,000,000" were d3's default format on a linear axis.
+    spec = charts.vega_spec(name, _snapshot(lstm=True, losses=[6.0, 5e10]), log_y=False)
+    formats = {y["axis"]["format"] for y in _encodings(spec, "y") if "axis" in y}
+    assert formats == {charts.LINEAR_FORMAT}
+
+
+def test_the_gates_chart_has_a_fixed_unit_axis_and_its_legend_below_the_plot():
+    spec = charts.vega_spec("gates", _snapshot(lstm=True))
+    (y,) = _encodings(spec, "y")
+    assert y["scale"]["domain"] == [0, 1] and y["scale"]["nice"] is False  # 0.994 stays under the 1 tick
+    (colour,) = _encodings(spec, "color")
+    assert colour["legend"]["orient"] == "bottom"  # on top it squashed the plot

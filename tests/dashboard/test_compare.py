@@ -69,20 +69,23 @@ def test_overlay_holds_every_run_and_marks_exact_zeros_below_the_lowest_point():
     assert profile["t"].tolist() == [1, 2, 3] * 2  # t = 1..T
     assert profile["below"].sum() == 2 and (profile.loc[profile["below"], "plotted"] == 1e-4).all()
     assert profile["plotted"].notna().all()  # an IRNN's zeros are points, not gaps
-    spec = overlay_charts(pins).to_dict()
-    assert len(spec["hconcat"]) == 2
-    zeros = spec["hconcat"][1]["layer"][1]
+    charts = overlay_charts(pins)
+    assert len(charts) == 2
+    zeros = charts[1].to_dict()["layer"][1]
     assert zeros["mark"]["shape"] == "triangle-down" and zeros["transform"] == [{"filter": "datum.below"}]
 
 
 def test_each_overlaid_run_gets_its_own_palette_colour_in_order():
     pins = [_pin(RunConfig(seed=s)) for s in range(4)]
     labels = [f"#{k} run" for k in (2, 3, 5, 8)]
-    spec = overlay_charts(pins, labels).to_dict()
-    scale = spec["hconcat"][0]["layer"][0]["encoding"]["color"]["scale"]  # the loss line (then its lone dots)
+    loss, profile = (chart.to_dict() for chart in overlay_charts(pins, labels))
+    scale = loss["layer"][0]["encoding"]["color"]["scale"]  # the loss line (then its lone dots)
     assert scale["domain"] == labels and scale["range"] == list(PALETTE)
     assert len(set(PALETTE)) == 4 and "#0072B2" in PALETTE  # Okabe–Ito: not two blues
-    assert spec["hconcat"][1]["layer"][0]["encoding"]["color"]["scale"] == scale  # same colour on both charts
+    assert profile["layer"][0]["encoding"]["color"]["scale"] == scale  # same colour on both charts
+    # One legend for both, under the loss chart: the profile chart keeps its whole column for the plot.
+    assert loss["layer"][0]["encoding"]["color"]["legend"]["orient"] == "bottom"
+    assert profile["layer"][0]["encoding"]["color"]["legend"] is None
 
 
 def test_overlay_keeps_the_list_labels_of_the_chosen_runs():

@@ -160,7 +160,7 @@ def test_run_the_control_overlays_the_lesson_and_its_control_trained_at_the_page
         assert drawn["step"].tolist() == [r.step for r in records]
         np.testing.assert_array_equal(drawn["loss"].to_numpy(), [r.loss for r in records])
     # The lesson's run has one finite loss (step 1): drawn as a dot, which a line alone would not draw.
-    (overlay,) = [c for c in app.get("vega_lite_chart") if '"run"' in c.proto.spec]
+    overlay, _ = [c for c in app.get("vega_lite_chart") if '"run"' in c.proto.spec]  # loss, then profile
     assert '"filter": "datum.n == 1 && isFinite(datum[\'loss\'])"' in overlay.proto.spec
     caption = next(c.value for c in app.caption if c.value.startswith("lesson: gain=2.2: "))
     assert caption.startswith(f"lesson: gain=2.2: diverged at step {len(expected[False])} · control: gain=1: "
@@ -191,3 +191,28 @@ def test_the_seed_is_no_modification_and_settings_that_do_not_apply_are_not_list
     lesson = LESSONS["vanishing"]  # an RNN: no forget gate
     assert modifications(lesson, lesson.config.replace(seed=7, forget_bias=3.0)) == []
     assert modifications(lesson, lesson.config.replace(model="lstm")) == ["model rnn → lstm"]
+
+
+def _log_toggle():
+    import streamlit as st
+
+    from dashboard.live_view import log_scale_toggle, set_log_default
+
+    if "lesson_default" in st.session_state:  # a lesson loaded in this run, as lab_page does
+        set_log_default("log_loss", st.session_state.pop("lesson_default"))
+    st.session_state["log_y"] = log_scale_toggle(st, "log_loss")
+
+
+def test_the_log_scale_toggle_is_automatic_until_flipped_and_a_lesson_sets_its_default():
+    app = AppTest.from_function(_log_toggle, default_timeout=30).run()
+    assert app.session_state["log_y"] is None  # untouched: charts.loss_log decides from the loss
+    app.toggle(key="log_loss").set_value(True).run()
+    assert app.session_state["log_y"] is True
+    app.toggle(key="log_loss").set_value(False).run()
+    assert app.session_state["log_y"] is False  # flipped off: linear, whatever the loss spans
+    app.session_state["lesson_default"] = True
+    app.run()
+    assert app.session_state["log_y"] is True and app.toggle(key="log_loss").value is True
+    app.session_state["lesson_default"] = False
+    app.run()
+    assert app.session_state["log_y"] is None  # a new lesson forgets the earlier choice

@@ -137,3 +137,23 @@ def test_activation_caption_numbers_come_from_the_engines_slopes():
     caption = activation_caption("sigmoid", 0.2)
     assert "at most 0.25" in caption and "at least 0.60 decades per step back" in caption  # −log10(1/4) = 0.602
     assert "leaky ReLU keeps 0.2 there" in caption and caption.endswith("This run uses sigmoid.")
+
+
+def _legends(spec: object) -> list[dict]:
+    """Every colour legend in a spec, at any depth."""
+    if isinstance(spec, dict):
+        colour = spec.get("encoding", {}).get("color", {})
+        own = [colour["legend"]] if isinstance(colour, dict) and colour.get("legend") else []
+        return own + [legend for value in spec.values() for legend in _legends(value)]
+    if isinstance(spec, list):
+        return [legend for value in spec for legend in _legends(value)]
+    return []
+
+
+def test_theory_legends_sit_below_the_plot_with_every_label_whole():
+    # On top in one row, "bound (γσ…" was cut and the green W_h entry pushed out of the chart.
+    charts = (theory_overlay_chart(_theory()), split_chart(split_at_init(RunConfig(seq_len=10, hidden_size=6,
+                                                                                     batch_size=8))))
+    for chart in charts:
+        legends = _legends(chart.to_dict())
+        assert legends and all(legend == {"orient": "bottom", "columns": 2, "labelLimit": 0} for legend in legends)
