@@ -10,9 +10,10 @@ and closes its tab; then M sessions each open the Lab with a link carrying a dis
 Prints the server's resident memory (RSS, from /proc) before (after WARM_UP cycles, so imports and
 first-use caches are in), at its peak while the sessions run, and `--after` seconds after the last tab
 closed, whether after − before stays within BUDGET_MB, and what the server still holds then
-(AppSession, Runner, run and History objects, training threads), counted without collecting garbage by a
-signal handler the server installs: closed runners share one idle run, so runs and histories count that one
-plus the runs of sessions still open.
+(AppSession, Runner, run and History objects, training threads, runners the janitor still keeps for a tab that
+may return), counted without collecting garbage by a signal handler the server installs: released runners share
+one idle run, so runs and histories count that one plus the runs of sessions still open or disconnected for less
+than the grace period (dashboard/lifetime.py; `--after` must exceed it for a closed tab's run to count as freed).
 """
 
 from __future__ import annotations
@@ -45,9 +46,11 @@ import gc, signal, sys, threading
 def _count(signum, frame):
     names = [type(o).__name__ for o in gc.get_objects()]
     training = sum(t.name.startswith("rnnlab-train") for t in threading.enumerate())
+    lifetime = sys.modules.get("dashboard.lifetime")
+    waiting = lifetime.JANITOR.waiting if lifetime else 0
     print(f"SESSIONS held app_sessions={names.count('AppSession')} runners={names.count('Runner')} "
-          f"runs={names.count('_Run')} histories={names.count('History')} training_threads={training}",
-          file=sys.stderr, flush=True)
+          f"runs={names.count('_Run')} histories={names.count('History')} training_threads={training} "
+          f"in_grace={waiting}", file=sys.stderr, flush=True)
 def _collect_and_count(signum, frame):
     gc.collect()
     try:  # glibc: hand the freed memory the allocator kept back to the system, to see how much it was

@@ -86,7 +86,7 @@ def main() -> None:
                         help=f"the models to time and fit (default {','.join(cost.COEFFICIENTS)})")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    cost.BUDGET_SECONDS = math.inf  # calibration has to time the sizes the budget turns away
+    cost.BUDGET_SECONDS = cost.RUN_MEMORY_MB = math.inf  # calibration has to time the sizes the budgets turn away
     print(f"torch {torch.__version__}, 1 thread; {load_report()}\n")
     print("| model | T/H/B | first step (s) | step (s) | estimate (s) | resident (MB) |")
     print("|---|---|---|---|---|---|")

@@ -387,6 +387,9 @@ def _zeros(values: np.ndarray | None) -> int:
     return 0 if values is None else int((values == 0).sum())
 
 
+NO_STEP = "No step yet."  # the profile's caption before the first step; live_view says what to do about it
+
+
 def _loss_caption(snap: Snapshot) -> str:
     mean = "the mean loss" + (" and accuracy" if has_accuracy(snap.config.task) else "") + " of those steps"
     return f"{_points(snap.history.stride, mean)} Grey dashed rules: lr / clipping changed; red: diverged."
@@ -395,7 +398,7 @@ def _loss_caption(snap: Snapshot) -> str:
 def _profile_caption(snap: Snapshot) -> str:
     latest = snap.history.latest
     if latest is None:
-        return "No step yet: press Train, or Step for one batch."
+        return NO_STEP
     cut = 0 if latest.truncated is None else int(latest.truncated.sum())
     zeros = _zeros(latest.hidden) + _zeros(latest.cell) - cut * (1 + (latest.cell is not None))
     note = f" {cut} timestep(s) cut off by truncated BPTT (bptt_window), shaded grey." if cut else ""

@@ -63,8 +63,13 @@ def _network(config: RunConfig) -> str:
     return name if gated and config.activation == "tanh" else f"{config.activation} {name}"
 
 
+def shown(value: object) -> str:
+    """A setting's value as the page writes it: floats without trailing zeros (0.1, 5, 1e-05)."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _setting(name: str, value: object) -> str:
-    return f"{SHORT.get(name, name)}={value:g}" if isinstance(value, float) else f"{SHORT.get(name, name)}={value}"
+    return f"{SHORT.get(name, name)}={shown(value)}"
 
 
 def difference_labels(configs: list[RunConfig]) -> list[str]:

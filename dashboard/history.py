@@ -226,13 +226,14 @@ class Snapshot:
     config: RunConfig  # the trainer's current config (live lr / clipping included)
     state: str  # one of STATES
     step: int  # steps published so far (the step in flight, if any, is step + 1)
-    steps_per_s: float  # recent wall-clock rate (pace included)
+    steps_per_s: float  # wall-clock rate of the latest steps (pace included); 0 before one is measured
     history: HistoryView
     events: tuple[Event, ...] = ()
     error: str | None = None  # state "error": the exception the step raised, as "Type: message"
     pace: float | None = None  # steps/s limit; None = as fast as possible
     step_running_s: float | None = None  # how long the step in flight has been running (None: no step in flight)
-    seconds_per_step: float | None = None  # mean compute time of recent steps (None before the first)
+    seconds_per_step: float | None = None  # mean compute time of recent steps, else of the last run of the same
+    # sizes on this server (runner.StepTimes); None when neither has measured a step
 
     @property
     def active(self) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 
 import streamlit as st
 
@@ -16,6 +17,7 @@ from dashboard.charts import steps_csv, timesteps_csv
 from dashboard.history import ACTIVE, FINAL, Snapshot
 from dashboard.insight import compare_section, theory_section
 from dashboard.lesson_panel import control_section, diverges_by, lesson_card, lesson_picker, pop_loaded_lesson
+from dashboard.lifetime import GRACE_S, Presence
 from dashboard.links import link_notice, link_section
 from dashboard.live_view import (
     LONG_RUN_S,
@@ -53,10 +55,28 @@ DEFAULT_RUN_NOTE = (
     "vanishing gradient. Lesson 2 explains it; lessons 4, 5, 6 and 11 learn.")
 
 
-@st.cache_resource(scope="session", on_release=lambda runner: runner.close(wait=False), show_spinner=False)
-def session_runner() -> Runner:
-    """This browser session's run; released (thread stopped) when the session ends."""
-    return Runner(RunConfig())
+RUNNER = "lab_runner"  # st.session_state key of the session's Runner: it outlives a dropped websocket
+RELEASED = (f"**This tab was disconnected for more than {GRACE_S:g} s, so its run was released** to free the "
+            "server's memory. The settings are kept (they are in the link): press Train to start again.")
+
+
+# Two entries: the session's runner, and the one a release replaced (evicting that one only re-releases it).
+@st.cache_resource(scope="session", max_entries=2, on_release=lambda presence: presence.gone(), show_spinner=False)
+def presence(runner_id: int, _runner: Runner) -> Presence:
+    """The disconnect hook of this session's runner: released when the tab's websocket closes (lifetime.py)."""
+    return Presence(_runner)
+
+
+def session_runner(config: RunConfig, started: float) -> tuple[Runner, bool]:
+    """This browser session's runner, kept in st.session_state so a tab that reconnects finds its run; a new one
+    if the janitor released it (then True). `started`: when this page run started (time.monotonic())."""
+    runner = st.session_state.get(RUNNER)
+    released = runner is not None and runner.released
+    if runner is None or released:
+        runner = st.session_state[RUNNER] = Runner(config)
+    runner.touch(started)
+    presence(runner.id, runner)
+    return runner, released
 
 
 # Presentation mode starts the page just below Streamlit's toolbar (its default top padding is 6rem).
@@ -184,24 +204,28 @@ def lab_page() -> None:
     (`st.container()` below): the elements after it then keep their places, so a state change updates the
     controls and charts in place instead of drawing new ones beside the stale ones until the rerun ends (the
     page jumped under the pointer, and every chart was rebuilt)."""
+    started = time.monotonic()
     config = sidebar()
     presentation, lesson = header()
     with st.container():
         link_notice(config)
-    runner = session_runner()
-    runner.touch()
+    runner, released = session_runner(config, started)
     with st.container():
+        if released:
+            st.info(RELEASED, icon=":material/cloud_off:")
         if pop_loaded_lesson() is not None:
             runner.reset(config)  # a lesson is a fresh run, even if only lr or clipping differ
         elif notice := runner.configure(config):
             st.info(notice)
+        if why := runner.paused_why:
+            st.info(why, icon=":material/pause:")
     with st.container():
         if lesson is not None:
             live_snap = runner.snapshot()
             # In presentation mode the button shares the lesson's one line, so the charts keep the first screen.
             card, button = (st.columns([5, 1.3]) if presentation else (st.container(), st.container()))
             with card:
-                lesson_card(lesson, compact=presentation)
+                lesson_card(lesson, config, compact=presentation)
             control_section(lesson, live_snap.config.seed, live_snap.active, button)
         elif config.replace(seed=0) == DEFAULTS:
             st.info(DEFAULT_RUN_NOTE, icon=":material/info:")

@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.compare import PinnedRun, difference_labels, overlay_charts, pin_records
+from dashboard.compare import PinnedRun, applies, difference_labels, overlay_charts, pin_records, shown
 from dashboard.state import BY_TITLE, LESSON, PACE, apply_config, nearest_pace
 from models import RunConfig
 from models.lessons import LESSONS, Lesson, diverges_before, lesson_config, run_lesson
@@ -19,10 +19,11 @@ JUST_LOADED = "lesson_just_loaded"
 CONTROL = "lesson_control"  # session_state: (lesson key, seed, [the lesson's run, its control]) of the last click
 
 
-def _load_lesson() -> None:
-    """on_change callback: runs before the rerun, so the sidebar is drawn with the lesson's values; the sidebar
-    is the first thing the Lab draws, so its widgets write them into the URL at the start of that run."""
-    key = st.session_state.get(LESSON)
+def _load_lesson(key: str | None = None) -> None:
+    """on_change / on_click callback (the picked lesson, or `key`'s for Restore): runs before the rerun, so the
+    sidebar is drawn with the lesson's values; the sidebar is the first thing the Lab draws, so its widgets write
+    them into the URL at the start of that run."""
+    key = key or st.session_state.get(LESSON)
     if key in LESSONS:
         apply_config(LESSONS[key].config)
         st.session_state[PACE] = nearest_pace(LESSONS[key].pace)  # slow enough for a class to watch
@@ -63,11 +64,27 @@ def lesson_picker(compact: bool = False) -> Lesson | None:
     return LESSONS.get(key) if key else None
 
 
-def lesson_text(lesson: Lesson) -> None:
-    """The teacher's three short paragraphs, then how often the lesson's claim holds and what it claims."""
+def modifications(lesson: Lesson, config: RunConfig) -> list[str]:
+    """"hidden_size 32 → 256": each setting of `config` that differs from `lesson`'s preset where it applies, in
+    RunConfig's order. The seed is no modification: the card's claim is counted over seeds."""
+    preset, now = lesson.config.to_dict(), config.to_dict()
+    return [f"{name} {shown(preset[name])} → {shown(now[name])}" for name in preset
+            if name != "seed" and preset[name] != now[name] and (applies(lesson.config, name) or applies(config, name))]
+
+
+def lesson_text(lesson: Lesson, config: RunConfig) -> None:
+    """The teacher's three short paragraphs, then how often the lesson's claim holds and what it claims; when
+    `config` (the sidebar's) is no longer the preset, what changed and a Restore button instead of the claim."""
+    if changed := modifications(lesson, config):
+        st.warning(f"modified: {', '.join(changed)}. The lesson's text and claim are about its preset.",
+                   icon=":material/edit:")
+        st.button("Restore the lesson", icon=":material/undo:", key="restore_lesson", on_click=_load_lesson,
+                  args=(lesson.key,), help="Puts the lesson's whole configuration and pace back, as a fresh run.")
     st.markdown(lesson.explanation)
     st.markdown(f"**What to watch.** {lesson.watch}")
     st.markdown(f"**Try next.** {lesson.try_next}")
+    if changed:
+        return
     # The figure is recorded in models/lessons.py and recomputed by tests/models/test_lessons.py.
     st.badge(f"Claim {lesson.robustness}", icon=":material/verified:", color="green")
     st.caption(f"{lesson.claim_text}. Reproduce: `python -m models.lessons {lesson.key} --seeds 0-29`")
@@ -84,9 +101,11 @@ def lesson_frame(title: str, text: Callable[[], None], compact: bool) -> None:
         text()
 
 
-def lesson_card(lesson: Lesson, compact: bool = False) -> None:
-    """The lesson's card (the Lab's; the watch page frames a broadcast lesson the same way)."""
-    lesson_frame(lesson.title, lambda: lesson_text(lesson), compact)
+def lesson_card(lesson: Lesson, config: RunConfig, compact: bool = False) -> None:
+    """The lesson's card for the sidebar's `config` (the Lab's; the watch page frames a broadcast lesson the same
+    way); in presentation mode its one line says "modified" too."""
+    title = f"{lesson.title} · modified" if modifications(lesson, config) else lesson.title
+    lesson_frame(title, lambda: lesson_text(lesson, config), compact)
 
 
 def control_runs(lesson: Lesson, seed: int) -> list[PinnedRun]:

@@ -11,13 +11,16 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.charts import live_charts, vega_spec
+from dashboard.charts import NO_STEP, live_charts, vega_spec
 from dashboard.history import FINAL, Snapshot
 from models.cost import step_seconds
 
 COLUMNS = 2  # charts.live_charts(model) fill the grid row by row, in the table's order
 LONG_RUN_S = 180.0  # a run expected to last longer gets a warning before it starts
 SLOW_STEP_S = 0.5  # from here on the status follows the step in flight
+# What an empty chart says to whoever looks at it: the Lab's user drives the run, a broadcast's watcher does not.
+BEFORE_FIRST_STEP = {"lab": "No step yet: press Train, or Step for one batch.",
+                     "watch": "No step yet: the presenter starts the run, and this page follows it."}
 
 
 def duration(seconds: float) -> str:
@@ -33,8 +36,25 @@ def duration(seconds: float) -> str:
     return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60):02d} min"
 
 
+def per_second(rate: float) -> str:
+    """"1 step/s", "2 steps/s", "9.9 steps/s": a rate rounded to a tenth, with its unit in the right number."""
+    figure = f"{rate:.1f}".removesuffix(".0")
+    return f"{figure} {'step' if figure == '1' else 'steps'}/s"
+
+
+def speed(steps_per_s: float) -> str:
+    """The Speed figure: steps/s at one step a second or more, else seconds per step ("2 s/step" at 0.5 steps/s);
+    "—" before a rate is known."""
+    if steps_per_s <= 0:
+        return "—"
+    if round(steps_per_s, 1) >= 1:
+        return per_second(steps_per_s)
+    return f"{1 / steps_per_s:.1f}".removesuffix(".0") + " s/step"
+
+
 def step_estimate(snap: Snapshot) -> tuple[float, bool]:
-    """(seconds per step, measured?): the recent steps' mean once one has ended, else models/cost.py's estimate."""
+    """(seconds per step, measured?): the mean of the run's recent steps, or of the last measured run of its sizes
+    (runner.StepTimes, kept across Reset), else models/cost.py's estimate."""
     if snap.seconds_per_step is not None:
         return snap.seconds_per_step, True
     return step_seconds(snap.config), False
@@ -61,7 +81,7 @@ def progress_line(snap: Snapshot, ends_by: int | None = None) -> str:
     if snap.state not in FINAL:
         left = run_estimate(snap, ends_by)
         parts.append(f"~{duration(left)} {'left' if snap.step else 'for the whole run'}"
-                     + (f" at {snap.pace:g} steps/s" if snap.pace else "")
+                     + (f" at {per_second(snap.pace)}" if snap.pace else "")
                      + (f" (this lesson diverges by step {ends_by})" if diverges_first(snap, ends_by) else ""))
     return " · ".join(parts)
 
@@ -75,9 +95,7 @@ def status(snap: Snapshot, compact: bool = False) -> None:
     """Step, speed, loss and state (`compact`: one line, for a projector), and what the state means when it
     needs saying."""
     latest = snap.history.latest
-    slow = snap.seconds_per_step is not None and snap.steps_per_s < 1
-    values = {"Step": f"{snap.step} / {snap.config.steps}",
-              "Speed": f"{snap.seconds_per_step:.1f} s/step" if slow else f"{snap.steps_per_s:.1f} steps/s",
+    values = {"Step": f"{snap.step} / {snap.config.steps}", "Speed": speed(snap.steps_per_s),
               "Loss": "—" if latest is None else f"{latest.loss:.4g}", "State": snap.state}
     if compact:
         st.markdown("#### " + " · ".join(f"{name} **{value}**" for name, value in values.items()))
@@ -115,11 +133,15 @@ def chart_specs(snap: Snapshot, log_y: bool, presentation: bool = False) -> dict
     return {c.name: vega_spec(c.name, snap, log_y, presentation) for c in live_charts(snap.config.model)}
 
 
-def chart_grid(snap: Snapshot, specs: dict[str, dict[str, Any]]) -> None:
-    """The live charts, COLUMNS to a row, each with its caption for `snap`."""
+def chart_grid(snap: Snapshot, specs: dict[str, dict[str, Any]], audience: str = "lab") -> None:
+    """The live charts, COLUMNS to a row, each with its caption for `snap`, worded for `audience` (a name in
+    BEFORE_FIRST_STEP)."""
+    if audience not in BEFORE_FIRST_STEP:
+        raise ValueError(f"unknown audience {audience!r}; valid: {', '.join(BEFORE_FIRST_STEP)}")
     shown = live_charts(snap.config.model)
     for first in range(0, len(shown), COLUMNS):
         for chart, col in zip(shown[first : first + COLUMNS], st.columns(COLUMNS), strict=False):
             with col:
                 st.vega_lite_chart(spec=specs[chart.name], key=f"chart_{chart.name}")
-                st.caption(chart.caption(snap))
+                caption = chart.caption(snap)
+                st.caption(BEFORE_FIRST_STEP[audience] if caption == NO_STEP else caption)

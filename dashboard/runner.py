@@ -25,7 +25,8 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from torch import nn
@@ -40,8 +41,44 @@ HEARTBEAT_TIMEOUT = 120.0  # s without a page run: the viewer is gone, pause (ba
 STEP_WAIT_S = 1.0  # Step waits this long for its step, so a quick one is drawn by the click's own rerun
 FIRST_STEP_WAIT_S = 0.1  # Train waits this long for the first step: drawn by the click's own rerun, not a poll later
 DRAW_WAIT_S = 1.0  # the longest a step waits for a redraw to finish
-RATE_WINDOW = 50  # steps in the steps/s estimate
+RATE_WINDOW = 50  # steps kept for the steps/s figure
+RATE_SPAN_S = 1.0  # the speed counts the latest steps spanning this long, so it follows a new pace within a second
 DURATION_WINDOW = 20  # steps in the seconds-per-step estimate
+SIZES_KEPT = 64  # run sizes whose last measured step time the server keeps
+
+
+def sizes(config: RunConfig) -> tuple[str, int, int, int]:
+    """What a step's cost depends on (the terms of models/cost.py's estimate): model, T, hidden size, batch size."""
+    return config.model, config.seq_length, config.hidden_size, config.batch_size
+
+
+class StepTimes:
+    """The last measured seconds per step of each run size, for the whole server: a run after Reset (or in another
+    session) with the same sizes is estimated from it instead of models/cost.py's fit, which can be far off on a
+    server unlike the reference one. Bounded: the size measured longest ago goes first."""
+
+    def __init__(self, most: int = SIZES_KEPT) -> None:
+        self._most = most
+        self._lock = threading.Lock()
+        self._seconds: OrderedDict[tuple[str, int, int, int], float] = OrderedDict()
+
+    def record(self, config: RunConfig, seconds: float) -> None:
+        with self._lock:
+            self._seconds[sizes(config)] = seconds
+            self._seconds.move_to_end(sizes(config))
+            while len(self._seconds) > self._most:
+                self._seconds.popitem(last=False)
+
+    def get(self, config: RunConfig) -> float | None:
+        with self._lock:
+            return self._seconds.get(sizes(config))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._seconds.clear()
+
+
+STEP_TIMES = StepTimes()
 
 
 @dataclass(frozen=True)
@@ -68,7 +105,8 @@ class _Run:
         self.pending: dict[str, object] = {}
         self.events: collections.deque[Event] = collections.deque(maxlen=100)
         self.times: collections.deque[tuple[float, int]] = collections.deque(maxlen=RATE_WINDOW)
-        self.durations: collections.deque[float] = collections.deque(maxlen=DURATION_WINDOW)
+        self.durations: collections.deque[float] = collections.deque(maxlen=DURATION_WINDOW)  # from step 2 on
+        self.first_duration: float | None = None  # step 1 also allocates the run's buffers (see models/cost.py)
         self.state = "idle"
         self.step = 0  # published steps
         self.error: str | None = None
@@ -76,6 +114,7 @@ class _Run:
         self.player: Player | None = None  # the thread stepping this run, if any
         self.step_started: float | None = None  # monotonic start of the step in flight
         self.last_start: float | None = None  # of the latest step, for the pace
+        self.why: str | None = None  # why the run was paused for the viewer, if not by their own Pause
 
 
 @functools.cache  # no arguments: one run for the whole process
@@ -89,16 +128,19 @@ class Runner:
 
     _ids = iter(range(1, sys.maxsize))
 
-    def __init__(self, config: RunConfig, slots: Slots = SLOTS) -> None:
+    def __init__(self, config: RunConfig, slots: Slots = SLOTS, step_times: StepTimes = STEP_TIMES,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.id = next(self._ids)
         self.slots = slots
+        self.step_times = step_times
+        self._clock = clock  # tests pass a fake one to give steps known durations
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # a step started or ended, or a control was used
         self._not_drawing = threading.Event()
         self._not_drawing.set()
         self._pace: float | None = None  # a setting of the session, kept across Reset
         self._players: list[Player] = []  # every thread this runner started that may still run
-        self._last_seen = time.monotonic()
+        self._last_seen = self._clock()
         self._closed = False  # the session ended: the run was let go, and controls do nothing
         self._run = _Run(Trainer(config))
 
@@ -121,8 +163,9 @@ class Runner:
                 step = run.step
                 self._changed.wait_for(lambda: run.step > step or run.player is None, wait)
 
-    def pause(self) -> None:
-        """Stop before the next step: "pausing" while a step is in flight, then "paused"."""
+    def pause(self, why: str | None = None) -> None:
+        """Stop before the next step: "pausing" while a step is in flight, then "paused". `why`: the reason the
+        page gives (`paused_why`) when the run was training and something other than the viewer paused it."""
         with self._lock:
             run = self._run
             if self._closed:
@@ -130,6 +173,7 @@ class Runner:
             run.budget = 0
             if run.state in ACTIVE:
                 run.state = "pausing" if run.step_started is not None else "paused"
+                run.why = why
             self._changed.notify_all()
 
     def step_once(self, wait: float = STEP_WAIT_S) -> bool:
@@ -217,26 +261,45 @@ class Runner:
         finally:
             self._not_drawing.set()
 
-    def touch(self) -> None:
-        """Heartbeat from the page: somebody is still watching."""
-        self._last_seen = time.monotonic()
+    def touch(self, at: float | None = None) -> None:
+        """Heartbeat from the page: somebody is still watching. `at`: when the page's run started (time.monotonic);
+        a run that started before a disconnect must not count as a return (dashboard/lifetime.py)."""
+        self._last_seen = max(self._last_seen, self._clock() if at is None else at)
+
+    @property
+    def last_seen(self) -> float:
+        """time.monotonic() of the latest page run that touched this runner."""
+        return self._last_seen
+
+    @property
+    def released(self) -> bool:
+        """Whether close() let go of the run: the session needs a new Runner."""
+        with self._lock:
+            return self._closed
+
+    @property
+    def paused_why(self) -> str | None:
+        """The reason given to pause(why=...) while the run stays paused (Train, Step and Reset clear it)."""
+        with self._lock:
+            return self._run.why if self._run.state in ("pausing", "paused") else None
 
     # --- reading (any thread) -----------------------------------------------------
     def snapshot(self) -> Snapshot:
         with self._lock:
             run = self._run
-            running = None if run.step_started is None else time.monotonic() - run.step_started
+            now = self._clock()
+            running = None if run.step_started is None else now - run.step_started
             return Snapshot(
                 config=run.trainer.config,
                 state=run.state,
                 step=run.step,
-                steps_per_s=_rate(run.times),
+                steps_per_s=recent_rate(run.times, now if run.state == "training" else None),
                 history=run.history.view(),
                 events=tuple(run.events),
                 error=run.error,
                 pace=self._pace,
                 step_running_s=running,
-                seconds_per_step=statistics.fmean(run.durations) if run.durations else None,
+                seconds_per_step=_measured(run) or self.step_times.get(run.trainer.config),
             )
 
     def weights(self, timeout: float = 0.0) -> Weights | None:
@@ -251,7 +314,7 @@ class Runner:
     # --- the training thread's side ------------------------------------------------
     def _play(self, run: _Run, budget: int | None) -> None:
         """Under the lock: let `run` take `budget` more steps, on its thread or a new one."""
-        run.budget = budget
+        run.budget, run.why = budget, None
         if run.player is not None:  # still stepping (pausing, or paused a moment ago): it carries on
             run.state = "training" if run.player.has_slot else "queued"
             self._changed.notify_all()
@@ -288,14 +351,14 @@ class Runner:
     def _rest(self, run: _Run) -> None:
         """Under the lock: wait out the pace; Pause, Reset and a new pace end the wait at once."""
         while run.budget != 0 and self._pace and run.last_start is not None:
-            gap = run.last_start + 1 / self._pace - time.monotonic()
+            gap = run.last_start + 1 / self._pace - self._clock()
             if gap <= 0:
                 return
             self._changed.wait(gap)
 
     def _may_step(self, run: _Run) -> bool:
         """Under the lock: is `run` not over, and wanted to take another step? (Reset zeroed an old run's budget.)"""
-        if time.monotonic() - self._last_seen > HEARTBEAT_TIMEOUT and run.state in ACTIVE:
+        if self._clock() - self._last_seen > HEARTBEAT_TIMEOUT and run.state in ACTIVE:
             run.budget = 0  # nobody is watching: pause
             run.state = "paused"
         return run.budget != 0 and run.state not in FINAL
@@ -315,13 +378,19 @@ class Runner:
         if run.budget is not None:
             run.budget -= 1
         run.state = "training"
-        run.step_started = run.last_start = time.monotonic()
+        run.step_started = run.last_start = self._clock()
+        if not run.times:  # the stretch's first step: its start counts, so one step already gives a rate
+            run.times.append((run.step_started, run.step))
         self._changed.notify_all()
 
     def _publish(self, run: _Run, record: StepRecord) -> bool:
         """Under the lock: the step ended; its record joins its run (unseen if Reset abandoned that run)."""
-        now = time.monotonic()
-        run.durations.append(now - run.step_started)
+        now = self._clock()
+        if record.step == 1:
+            run.first_duration = now - run.step_started
+        else:
+            run.durations.append(now - run.step_started)
+        self.step_times.record(run.trainer.config, _measured(run))
         run.history.add(record)
         run.step = record.step
         run.times.append((now, record.step))
@@ -348,8 +417,21 @@ class Runner:
         return False
 
 
-def _rate(times: collections.deque[tuple[float, int]]) -> float:
+def _measured(run: _Run) -> float | None:
+    """The run's seconds per step: the mean of its recent steps after the first, which is slower (it allocates),
+    until there are some; None before any step ended."""
+    return statistics.fmean(run.durations) if run.durations else run.first_duration
+
+
+def recent_rate(times: collections.deque[tuple[float, int]], now: float | None = None) -> float:
+    """Steps per second over the latest (time, step) marks spanning RATE_SPAN_S (at least two marks), not since
+    Train: a new pace shows within a second. `now` (while training): a step that is clearly late (over a second
+    and 1.5 intervals since the last mark) lowers the figure to one step in that time before it ends."""
     if len(times) < 2:
         return 0.0
-    (t0, s0), (t1, s1) = times[0], times[-1]
-    return (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+    t1, s1 = times[-1]
+    t0, s0 = next((mark for mark in reversed(times) if t1 - mark[0] >= RATE_SPAN_S), times[0])
+    rate = (s1 - s0) / (t1 - t0) if t1 > t0 else 0.0
+    if now is not None and rate > 0 and now - t1 > max(RATE_SPAN_S, 1.5 / rate):
+        rate = min(rate, 1 / (now - t1))
+    return rate

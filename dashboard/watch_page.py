@@ -32,6 +32,8 @@ VIEWER_KEY = "watch_viewer"
 SEEN_KEY = "watch_seen"  # codes this viewer has watched: tells "ended" from "no such code"
 WRONG_KEY = "watch_wrong"  # this tab's wrong codes (WrongCodes): a guessing tab is made to wait
 TITLE = "RNN Gradient Lab — live broadcast"
+WATCHING = ("You are watching the presenter's run live (broadcast **{code}**): the presenter trains, pauses and "
+            "changes it; this page follows along and changes nothing.")
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,7 @@ def watch_page(code: str) -> None:
             st.markdown(f"### RNN Gradient Lab — live broadcast {literal(normalize_code(code))}")
         else:
             st.title(TITLE)
+            st.caption(WATCHING.format(code=literal(normalize_code(code))))
 
     @st.fragment(run_every=WATCH_REFRESH_S)
     def _live() -> None:
@@ -157,6 +160,6 @@ def watch_page(code: str) -> None:
         _settings(frame.snap)
         status(frame.snap, compact=presentation)
         progress(frame.snap)
-        chart_grid(frame.snap, frame.specs)
+        chart_grid(frame.snap, frame.specs, audience="watch")
 
     _live()

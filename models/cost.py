@@ -12,7 +12,7 @@ matrix when the batch is small, and the eigenvalues of W_h once per step:
 
     seconds = c0 + c1·T + G·(c2·T·B·H + c3·T·B·H² + c4·T·H²) + c5·H³
 
-with G = 4 gate blocks for the LSTM and 1 for the RNNs. The coefficients are fitted to
+with G = 4 gate blocks for the LSTM, 3 for the GRU and 1 for the RNNs. The coefficients are fitted to
 measured steps on a 2-core reference server (one thread, thread CPU time, steady state; the first step
 of a run also allocates its buffers and takes up to ~1.8× longer): `python -m benchmarks.step_cost`.
 A run's memory is its peak on top of the process (run_megabytes): the scratch buffers of
@@ -38,15 +38,16 @@ COEFFICIENTS: dict[str, tuple[float, ...]] = {
     "rnn": (0.00193, 9.5e-06, 1.32e-08, 7.09e-11, 4.15e-09, 1.52e-10),
     "lstm": (0.0, 6.85e-05, 9.07e-09, 7.55e-11, 2.53e-09, 1.74e-10),
     "residual": (1.48e-05, 3.33e-05, 1.51e-08, 9.14e-11, 1.45e-09, 1.32e-09),
-    "gru": (0.0, 6.85e-05, 9.07e-09, 7.55e-11, 2.53e-09, 1.74e-10),
+    "gru": (0.00407, 2.05e-05, 9.42e-09, 9.11e-11, 2.91e-09, 0.0),
 }
 
 
 # Memory, in MB (2**20 bytes). A run's peak is (T + 1)·(H + D + 1)·B floats of inputs plus SCRATCH_SLABS
 # float32 (T, H, B) slabs: the buffers the backward pass keeps for every timestep (RNN: a_t, ∂L/∂h_t, δ_t;
-# LSTM: 7 cell slots and ∂L/∂h_t) and the temporaries of the profile's per-timestep norms, at their
+# LSTM: 7 cell slots and ∂L/∂h_t; GRU: 4 cell slots, 5 multipliers, W_in x_t + b_in and ∂L/∂h_t) and the
+# temporaries of the multipliers and of the profile's per-timestep norms, at their
 # peak together. Fitted with RUN_BASE_MB to peaks measured by `python -m benchmarks.memory runs`.
-SCRATCH_SLABS = {"rnn": 6.25, "lstm": 11.2, "residual": 4.3, "gru": 12.5}
+SCRATCH_SLABS = {"rnn": 6.25, "lstm": 11.2, "residual": 4.3, "gru": 15.5}
 MAX_INPUT_SIZE = 8  # the largest task vocabulary (first_token): the one-hot inputs' width
 RUN_BASE_MB = 90.0  # weights, optimizer, one batch, the gradient-term chunk, first-use library state
 SERVER_BASE_MB = 450.0  # a server that has drawn the Lab, before any run (benchmarks/memory.py server)

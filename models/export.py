@@ -9,7 +9,8 @@ The file is a plain dict (tensors, strings and numbers only, so the safe `weight
                     "rnn.bias_hh_l0": ..., "head.weight": ..., "head.bias": ...}}
 
 The state_dict keys are PyTorch's own (see models/cells.py): strip "rnn." and they load into
-`torch.nn.LSTM` (model lstm, activation tanh) or `torch.nn.RNN` (model rnn, activation tanh / relu);
+`torch.nn.LSTM` (model lstm, activation tanh), `torch.nn.GRU` (model gru, activation tanh) or `torch.nn.RNN`
+(model rnn, activation tanh / relu);
 strip "head." and they load into `torch.nn.Linear(hidden_size, 1)`. One file rather than weights plus
 a sidecar, so the configuration cannot get separated from the weights it describes.
 """

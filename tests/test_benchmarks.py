@@ -33,8 +33,9 @@ def test_an_ablation_measures_all_charts_each_one_left_out_and_none():
 
 def test_the_sessions_bench_prints_memory_before_peak_and_after_and_closed_sessions_hold_no_run(monkeypatch, capsys):
     """Two tabs open -> Train -> close and two slope links against a real server (no browser): every figure is
-    printed, both presses started training, and once the tabs closed the server holds no run but the one idle
-    run closed runners share (and no training thread)."""
+    printed, both presses started training, and once the tabs closed and their grace period passed the server
+    holds no run but the one idle run released runners share (and no training thread)."""
+    monkeypatch.setenv("RNN_LAB_GRACE_S", "0.5")  # the server's janitor releases a closed tab's run within 2 s
     monkeypatch.setattr(sys, "argv", ["sessions", "--sessions", "2", "--urls", "2", "--after", "2", "--clients", "2"])
     sessions.main()
     out = capsys.readouterr().out
@@ -43,7 +44,8 @@ def test_the_sessions_bench_prints_memory_before_peak_and_after_and_closed_sessi
         assert re.search(rf"^{re.escape(line)}.*\d+ MB", out, re.MULTILINE), line
     assert re.search(r"^after - before: [+-]\d+ MB, within \+60 MB: (yes|NO)$", out, re.MULTILINE)
     collected = re.search(r"malloc_trim\(0\) in the server: .*\(held: (.*)\)$", out, re.MULTILINE).group(1)
-    assert re.fullmatch(r"app_sessions=\d+ runners=\d+ runs=1 histories=1 training_threads=0", collected), collected
+    held = r"app_sessions=\d+ runners=\d+ runs=1 histories=1 training_threads=0 in_grace=0"
+    assert re.fullmatch(held, collected), collected
 
 
 @pytest.mark.parametrize("model", ["lstm", "gru"])

@@ -5,6 +5,7 @@ pixels of the colours the specs give them."""
 
 import io
 import re
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import numpy as np
 import pytest
@@ -12,6 +13,9 @@ from PIL import Image
 
 from dashboard.charts import CELL_COLOURS, live_charts
 from dashboard.compare import PALETTE
+from dashboard.sidebar import config_query
+from models import RunConfig
+from models.lessons import LESSONS
 from tests.browser.driver import button, chromium, open_lab, settle
 from tests.browser.polling import wait_until
 
@@ -38,7 +42,7 @@ def test_lessons_that_diverge_promise_no_minutes(server, key):
         settle(page)
         text = page.evaluate("document.body.innerText")
         assert "This run takes about" not in text and "min for the whole run" not in text
-        assert re.search(r"for the whole run at 1 steps/s \(this lesson diverges by step \d+\)", text)
+        assert re.search(r"for the whole run at 1 step/s \(this lesson diverges by step \d+\)", text)
 
 
 def test_a_diverged_step_is_red_in_the_heatmap_and_run_the_control_overlays_both_runs(server):
@@ -67,3 +71,28 @@ def test_a_diverged_step_is_red_in_the_heatmap_and_run_the_control_overlays_both
         assert page.get_by_text("lesson: gain=2.2: diverged at step 2").is_visible()
         # Both runs are drawn, each in its own colour of the compare palette, in order.
         assert _pixels(overlay, PALETTE[0]) > 50 and _pixels(overlay, PALETTE[1]) > 50
+
+
+def test_a_modified_lesson_card_says_what_changed_and_restore_brings_back_the_preset_and_its_badge(server):
+    url, _ = server
+    with chromium(1280, 720) as context:
+        changed = LESSONS["vanishing"].config.replace(hidden_size=256, lr=0.5)
+        page = open_lab(context, url, urlencode({"lesson": "vanishing", **config_query(changed)}))
+        settle(page)
+        modified = page.get_by_text("modified: lr 0.001 → 0.5, hidden_size 16 → 256.")
+        modified.wait_for()
+        restore = page.get_by_role("button", name="Restore the lesson")
+        box = restore.bounding_box()
+        assert box is not None and box["y"] + box["height"] <= 720  # on the first screen, under the notice
+        assert page.get_by_text(re.compile(r"Claim holds on \d+ of 30 seeds")).count() == 0
+        restore.click()
+        page.get_by_text("Claim holds on 30 of 30 seeds").wait_for()  # the badge is back
+        settle(page)
+        assert modified.count() == 0 and restore.count() == 0
+        wait_until(lambda: _url_config(page.url) == LESSONS["vanishing"].config)  # the URL is the preset's again
+
+
+def _url_config(url: str) -> RunConfig:
+    """The run configuration a Lab address holds (its other parameters left out)."""
+    fields = RunConfig().to_dict()
+    return RunConfig.from_strings({k: v for k, v in parse_qsl(urlsplit(url).query) if k in fields})

@@ -22,3 +22,13 @@ def fresh_session() -> Iterator[None]:
     the test, through the same on_release path a closed browser tab takes."""
     yield
     clear_session_resource_cache("test session id")
+
+
+@pytest.fixture(autouse=True)
+def no_kept_step_times() -> Iterator[None]:
+    """Every test starts with no measured step time on the server (runner.STEP_TIMES is process-wide)."""
+    from dashboard.runner import STEP_TIMES
+
+    STEP_TIMES.clear()
+    yield
+    STEP_TIMES.clear()

@@ -38,6 +38,18 @@ def test_first_render_has_every_field_in_the_sidebar_and_five_charts():
     assert _metrics(app)["State"] == "idle"
 
 
+def test_a_gru_link_trains_in_the_lab_with_the_engines_numbers():
+    """?model=gru: the sidebar offers it, Step trains it, every chart but the LSTM's gates is drawn."""
+    app = _app({"model": "gru", "seq_len": "8"})
+    assert app.selectbox(key="model").value == "gru" and "gru" in app.selectbox(key="model").options
+    for _ in range(2):
+        app.button(key="step_button").click().run()
+    assert not app.exception
+    assert len(app.get("vega_lite_chart")) == len(live_charts("gru")) + 1
+    trainer = Trainer(RunConfig(model="gru", seq_len=8))
+    assert chart_data(app, "loss")["loss"].tolist() == [trainer.step().loss for _ in range(2)]
+
+
 def test_sidebar_maps_to_run_config_and_steps_match_the_engine():
     app = _app()
     app.selectbox(key="model").select("lstm")

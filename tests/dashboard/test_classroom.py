@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.charts import vega_spec
 from dashboard.lab_page import DEFAULT_RUN_NOTE, weights_download
-from dashboard.live_view import duration, progress_line, run_estimate
+from dashboard.live_view import chart_grid, duration, progress_line, run_estimate, speed
 from dashboard.presenter import reach
 from dashboard.runner import Runner
 from dashboard.sidebar import config_query, largest_fitting
@@ -222,3 +222,14 @@ def test_students_get_an_address_they_can_open(page, listen, lan, base, hint):
     where = reach(page, listen, lan)
     assert where.base == base
     assert (where.hint is None) if hint is None else (hint in where.hint)
+
+
+def test_speed_reads_the_current_rate_in_the_right_unit_and_number():
+    assert [speed(rate) for rate in (0.5, 1, 2, 9.9, 0.4, 0.97, 0)] == [
+        "2 s/step", "1 step/s", "2 steps/s", "9.9 steps/s", "2.5 s/step", "1 step/s", "—"]
+
+
+def test_the_lab_asks_its_user_to_train_and_an_unknown_audience_is_refused():
+    assert "No step yet: press Train, or Step for one batch." in [c.value for c in _open().caption]
+    with pytest.raises(ValueError, match="lab, watch"):
+        chart_grid(Runner(RunConfig()).snapshot(), {}, audience="students")

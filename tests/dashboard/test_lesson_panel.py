@@ -8,8 +8,8 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.lesson_panel import diverges_by
-from dashboard.live_view import LONG_RUN_S, duration
+from dashboard.lesson_panel import diverges_by, modifications
+from dashboard.live_view import LONG_RUN_S, duration, per_second
 from dashboard.sidebar import LR_GRID, config_query
 from models import RunConfig
 from models.cost import step_seconds
@@ -21,10 +21,11 @@ def _panel():
     import streamlit as st
 
     from dashboard.lesson_panel import lesson_card, lesson_picker, pop_loaded_lesson
+    from dashboard.state import read_config
 
     lesson = lesson_picker()
     if lesson is not None:
-        lesson_card(lesson)
+        lesson_card(lesson, read_config())
     loaded = pop_loaded_lesson()
     st.session_state["loads"] = st.session_state.get("loads", []) + ([loaded.key] if loaded else [])
     st.write({"model": st.session_state.get("model"), "seq_len": st.session_state.get("seq_len")})
@@ -103,7 +104,7 @@ def test_lessons_7_and_8_promise_seconds_until_they_diverge_not_minutes(key):
     assert lesson.config.steps * per_step > LONG_RUN_S  # steps × pace alone would promise minutes
     assert not [w for w in app.warning if "This run takes" in w.value]
     text = app.get("progress")[0].proto.text
-    assert text.endswith(f"~{duration(last * per_step)} for the whole run at {lesson.pace:g} steps/s "
+    assert text.endswith(f"~{duration(last * per_step)} for the whole run at {per_second(lesson.pace)} "
                          f"(this lesson diverges by step {last})")
     # Change the preset in one setting and the claim no longer speaks for the run: minutes again.
     changed = lesson.config.replace(steps=lesson.config.steps - 1)
@@ -142,3 +143,29 @@ def test_run_the_control_overlays_the_lesson_and_its_control_trained_at_the_page
     caption = next(c.value for c in app.caption if c.value.startswith("lesson: gain=2.2: "))
     assert caption.startswith(f"lesson: gain=2.2: diverged at step {len(expected[False])} · control: gain=1: "
                               f"done at step {lesson.control.steps}")
+
+
+@pytest.mark.usefixtures("fresh_session")
+def test_a_card_off_its_preset_says_what_changed_hides_its_claim_and_restore_puts_the_preset_back():
+    lesson = LESSONS["vanishing"]
+    changed = lesson.config.replace(hidden_size=256, lr=0.5)
+    app = open_app({"lesson": lesson.key, **config_query(changed)})
+    assert not app.exception
+    (modified,) = [w.value for w in app.warning if w.value.startswith("modified:")]
+    assert modified.startswith("modified: lr 0.001 → 0.5, hidden_size 16 → 256. ")
+    assert not [m for m in app.markdown if "Claim holds" in m.value]  # the seed badge speaks for the preset only
+    assert lesson.watch in " ".join(m.value for m in app.markdown)  # the lesson's text stays
+
+    app.button(key="restore_lesson").click().run()
+    assert not app.exception
+    assert not [w for w in app.warning if w.value.startswith("modified:")]
+    assert any(f"Claim {lesson.robustness}" in m.value for m in app.markdown)  # the badge is back
+    assert {name: app.session_state[name] for name in lesson.config.to_dict()} == lesson.config.to_dict()
+    assert RunConfig.from_strings({k: v for k, v in app.query_params.items() if k in lesson.config.to_dict()}) \
+        == lesson.config
+
+
+def test_the_seed_is_no_modification_and_settings_that_do_not_apply_are_not_listed():
+    lesson = LESSONS["vanishing"]  # an RNN: no forget gate
+    assert modifications(lesson, lesson.config.replace(seed=7, forget_bias=3.0)) == []
+    assert modifications(lesson, lesson.config.replace(model="lstm")) == ["model rnn → lstm"]

@@ -11,13 +11,16 @@ import random
 import threading
 import time
 import weakref
+from collections import deque
 
 import numpy as np
 import pytest
 
+from dashboard.live_view import progress_line, step_estimate
 from dashboard.player import THREAD_PREFIX, Slots, live_threads
-from dashboard.runner import Runner
+from dashboard.runner import RATE_WINDOW, Runner, StepTimes, recent_rate
 from models import RunConfig, Trainer
+from models.cost import step_seconds
 from tests.dashboard.threads import race, wait_until
 
 SMALL = RunConfig(task="cat_mat_rat", hidden_size=8, batch_size=8, steps=100_000)
@@ -441,3 +444,57 @@ def test_a_closed_runner_reads_as_idle_and_its_controls_do_nothing():
         snap = runner.snapshot()
         assert (snap.state, snap.step) == ("idle", 0)
     assert runner.configure(SMALL.replace(seed=3)) is None
+
+
+class FakeClock:
+    """A clock that moves only when a (patched) step says how long it took."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_step_time_is_measured_from_the_first_step_and_kept_across_reset(monkeypatch):
+    clock, kept, durations = FakeClock(), StepTimes(), iter([3.0, 5.0, 4.0])
+    real = Trainer.step
+
+    def timed(trainer: Trainer):
+        clock.now += next(durations)
+        return real(trainer)
+
+    monkeypatch.setattr(Trainer, "step", timed)
+    runner = Runner(SMALL, step_times=kept, clock=clock)
+    assert step_estimate(runner.snapshot()) == (step_seconds(SMALL), False)  # the fit, before any step
+    assert "(estimated for this server)" in progress_line(runner.snapshot())
+    assert runner.step_once(wait=30)
+    assert step_estimate(runner.snapshot()) == (3.0, True)
+    assert runner.snapshot().steps_per_s == pytest.approx(1 / 3)  # one step already gives a rate
+    for _ in range(2):
+        assert runner.step_once(wait=30)
+    assert step_estimate(runner.snapshot()) == (4.5, True)  # the mean of 5 and 4 s: step 1 also allocates
+    runner.reset()
+    snap = runner.snapshot()
+    assert snap.step == 0 and step_estimate(snap) == (4.5, True)  # Reset keeps the measurement of these sizes
+    assert "~4.5 s per step (measured)" in progress_line(snap)
+    assert step_estimate(Runner(SMALL.replace(lr=0.5, seed=3), step_times=kept).snapshot()) == (4.5, True)
+    bigger = SMALL.replace(hidden_size=16)  # another size: the fit again
+    assert step_estimate(Runner(bigger, step_times=kept).snapshot()) == (step_seconds(bigger), False)
+
+
+def test_the_kept_step_times_are_bounded_and_forget_the_oldest_size():
+    kept = StepTimes(most=2)
+    for hidden in (4, 8, 16):
+        kept.record(SMALL.replace(hidden_size=hidden), float(hidden))
+    assert kept.get(SMALL.replace(hidden_size=4)) is None
+    assert [kept.get(SMALL.replace(hidden_size=h)) for h in (8, 16)] == [8.0, 16.0]
+
+
+def test_the_speed_counts_the_latest_second_so_a_new_pace_shows_at_once():
+    fast = [(i / 10, i) for i in range(RATE_WINDOW)]  # 10 steps/s for 5 s
+    assert recent_rate(deque(fast)) == pytest.approx(10)
+    assert recent_rate(deque([*fast, (4.9 + 2.0, RATE_WINDOW)])) == pytest.approx(0.5)  # paced to 0.5: one step later
+    assert recent_rate(deque(fast), now=4.9 + 0.12) == pytest.approx(10)  # the next step on time: unchanged
+    assert recent_rate(deque(fast), now=4.9 + 1.6) == pytest.approx(1 / 1.6)  # late: the slowdown shows before it ends
+    assert recent_rate(deque([(0.0, 0)])) == 0.0

@@ -88,8 +88,9 @@ def test_viewer_sees_the_presenters_run_and_trains_nothing(room, monkeypatch):
     assert chart_data(app, "loss")["loss"].tolist() == [r.loss for r in records]
     assert len(app.get("vega_lite_chart")) == len(live_charts(presenter_run.snapshot().config.model))
     assert "Vanishing gradients" in app.markdown[0].value + app.markdown[1].value
-    assert "task = cat_mat_rat" in app.caption[0].value and "lr = " in app.caption[0].value
-    assert "forget_bias" not in app.caption[0].value  # an RNN has no forget gate: only settings that apply
+    settings = app.caption[1].value  # under the line that says what a watcher is watching
+    assert "task = cat_mat_rat" in settings and "lr = " in settings
+    assert "forget_bias" not in settings  # an RNN has no forget gate: only settings that apply
     assert live_threads() == threads
     assert rooms().watch(code, "presenter check").viewers == 2  # the page, this check
 
@@ -138,3 +139,19 @@ def test_viewers_share_one_frame_per_refresh_period(room):
     fresh = shared_frame(rooms(), code, log_y=False, max_age=0)
     assert fresh is not first and fresh.snap.step == 4
     assert all(isinstance(data, bytes) for spec in fresh.specs.values() for data in spec["datasets"].values())
+
+
+def test_the_watch_page_speaks_to_watchers_who_neither_train_nor_step():
+    presenter_run = Runner(RunConfig(task="cat_mat_rat"))  # not started: the charts are empty
+    code = rooms().publish(presenter_run, {"title": "Lesson one", "config": {}})
+    try:
+        app = _watch(code)
+        assert not app.exception
+        text = " ".join(c.value for c in app.caption) + " ".join(m.value for m in app.markdown)
+        assert f"You are watching the presenter's run live (broadcast **`{code}`**)" in text
+        assert "the presenter trains, pauses and changes it" in text
+        assert "No step yet: the presenter starts the run, and this page follows it." in text
+        assert "press Train" not in text and "Step for one batch" not in text
+    finally:
+        rooms().close(code)
+        presenter_run.close()

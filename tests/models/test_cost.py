@@ -29,7 +29,7 @@ def test_memory_grows_with_every_size_and_the_lstm_holds_the_most():
     assert cost.run_megabytes(_sizes("lstm", 2, 1, 1)) == pytest.approx(cost.RUN_BASE_MB, abs=0.01)
 
 
-@pytest.mark.parametrize("size", ["lstm/200/64/256", "rnn/200/128/256"])
+@pytest.mark.parametrize("size", ["lstm/200/64/256", "rnn/200/128/256", "gru/200/128/256"])
 def test_estimate_is_within_a_fifth_of_the_measured_peak(size):
     """A fresh process trains two steps; its peak resident memory grows by about the estimate."""
     model, T, H, B = size.split("/")
