@@ -44,6 +44,7 @@ TERMS = "‖δ_t h_{t−1}ᵀ‖"
 # Heatmap cells that have no log10, each in its own colour with a legend entry: never on the viridis scale.
 DIVERGED = "diverged"  # the legend entry of every mark drawn for a value that is not finite
 CELL_MARKS = ("exactly 0", DIVERGED)
+CUT = "cut off (truncated BPTT)"  # the legend entry of timesteps the gradient does not reach by construction
 CELL_COLOURS = ("#d0d0d0", "#d62728")  # grey; the red of the divergence rule on the step charts
 GATES = ("forget gate f_t", "input gate i_t", "output gate o_t")
 T_AXIS = "timestep t (1 = first word)"
@@ -126,19 +127,30 @@ def _recent_curves(view: HistoryView, fields: dict[str, str], earlier: int = EAR
               for step, recency, arrays in picks for field, values in arrays.items() if values is not None]
     n = np.array([len(values) for *_, values in curves], dtype=np.int64)
     norm = np.concatenate([values for *_, values in curves]) if curves else np.zeros(0)
+    # Truncated BPTT cuts the same timesteps in every step of a run (a window change resets it): their zeros are
+    # the window's doing, not float32 underflow, so they get the grey band instead of ▼.
+    truncated = getattr(latest, "truncated", None)
+    cut = np.concatenate([np.asarray(truncated, dtype=bool)] * len(curves)) if truncated is not None and curves \
+        else np.zeros(len(norm), dtype=bool)
     plotted, below = floored(norm)
+    below &= ~cut
     diverged = ~np.isfinite(norm)
     plotted[diverged] = ceiling(plotted)
+    t = np.concatenate([np.arange(1, k + 1) for k in n]) if curves else np.zeros(0, np.int64)
     return _table({
         "step": np.repeat(np.array([c[0] for c in curves], dtype=np.int64), n),
-        "t": np.concatenate([np.arange(1, k + 1) for k in n]) if curves else np.zeros(0, np.int64),
+        "t": t,
         "series": np.repeat(np.array([c[2] for c in curves], dtype=str), n),
         "norm": norm,
         "recency": np.repeat(np.array([c[1] for c in curves], dtype=np.float64), n),
         "plotted": plotted,
         "below": below,
         "diverged": diverged,
+        "cut": cut,
         "mark": np.where(diverged, DIVERGED, None),
+        "band": np.where(cut, CUT, None),
+        "lo": t - 0.5,  # a cut band's edges, halfway to the neighbouring timesteps
+        "hi": t + 0.5,
     })
 
 
@@ -275,14 +287,21 @@ def _curves_chart(data: str, series: list[str], colours: list[str], y_title: str
         tooltip=["step:Q", "t:Q", "series:N", *NORM_TOOLTIP],
     )
     # The line skips what is not finite: drawn through the ▲ it would pass for a measured curve.
-    line = base.transform_filter("!datum.diverged").mark_line(strokeWidth=2.5, point=alt.OverlayMarkDef(size=20))
+    line = base.transform_filter("!datum.diverged && !datum.cut").mark_line(
+        strokeWidth=2.5, point=alt.OverlayMarkDef(size=20))
     zeros = base.transform_filter("datum.below").mark_point(shape="triangle-down", size=80, filled=True)
     # A value that is not finite (the run diverged) is a red ▲ a decade above the highest point, never a gap alone.
     diverged = base.transform_filter("datum.diverged").mark_point(shape="triangle-up", size=90, filled=True).encode(
         color=alt.Color("mark:N", title=None, scale=alt.Scale(domain=[DIVERGED], range=[CELL_COLOURS[1]]),
                         legend=alt.Legend(orient="top", symbolType="triangle-up")), opacity=alt.value(1))
-    # Line and ▼ share one series legend; the ▲ has its own.
-    return alt.layer(alt.layer(line, zeros), diverged).resolve_scale(color="independent").properties(title=title)
+    # A timestep truncated BPTT cut off is a grey band over the whole height, with its own legend entry.
+    band = alt.Chart(alt.NamedData(data)).transform_filter("datum.cut").mark_rect(opacity=0.35).encode(
+        x=alt.X("lo:Q", title=T_AXIS), x2="hi:Q", tooltip=["t:Q", alt.Tooltip("band:N", title="gradient")],
+        color=alt.Color("band:N", title=None, scale=alt.Scale(domain=[CUT], range=[CELL_COLOURS[0]]),
+                        legend=alt.Legend(orient="top", symbolType="square")))
+    # Line and ▼ share one series legend; the ▲ and the band have their own.
+    return alt.layer(band, alt.layer(line, zeros), diverged).resolve_scale(color="independent").properties(
+        title=title)
 
 
 def _profile_chart(look: Look) -> alt.LayerChart:
@@ -392,9 +411,11 @@ def _profile_caption(snap: Snapshot) -> str:
     latest = snap.history.latest
     if latest is None:
         return NO_STEP
-    zeros = _zeros(latest.hidden) + _zeros(latest.cell)
+    cut = 0 if latest.truncated is None else int(latest.truncated.sum())
+    zeros = _zeros(latest.hidden) + _zeros(latest.cell) - cut * (1 + (latest.cell is not None))
+    note = f" {cut} timestep(s) cut off by truncated BPTT (bptt_window), shaded grey." if cut else ""
     return (f"Step {snap.step} bold, up to {EARLIER} earlier kept steps faded. {zeros} value(s) exactly 0 (below "
-            "float32 range), drawn as ▼ a decade below the lowest point.")
+            f"float32 range), drawn as ▼ a decade below the lowest point.{note}")
 
 
 def _weight_terms_caption(snap: Snapshot) -> str:

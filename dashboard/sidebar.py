@@ -140,6 +140,7 @@ def task_section() -> dict[str, Any]:
         "task": task,
         "seq_len": _integer("seq_len", "Sequence length (lag = length − 1)", slider=True,
                             disabled=task == "cat_mat_rat"),
+        "bptt_window": _integer("bptt_window", "BPTT window (0 = full)"),
         "batch_size": _integer("batch_size", "Batch size", slider=True),
         "steps": _integer("steps", "Training steps", step=100),
         "seed": _integer("seed", "Seed"),

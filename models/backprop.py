@@ -54,6 +54,7 @@ class GradientProfile:
     cell: np.ndarray | None  # (T,) ‖∂L/∂c_t‖, LSTM only
     weight_terms: np.ndarray  # (T,) ‖δ_tᵀ h_{t-1}‖
     gates: np.ndarray | None = None  # (3, T) mean forget, input, output gate (LSTM); (2, T) update, reset (GRU)
+    truncated: np.ndarray | None = None  # (T,) bool: steps the gradient does not reach (truncated BPTT)
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,17 @@ def _parameter_grads(delta: Tensor, inputs: Tensor, hidden: int) -> tuple[dict[s
     return grads, np.concatenate(norms)
 
 
+def _first_kept(T: int, window: int) -> int:
+    """The earliest step truncated BPTT backpropagates into: the state is detached before the last
+    `window` steps, so ∂L/∂h_t is exactly 0 for t < T - window. 0 (full BPTT) when window is 0 or ≥ T."""
+    return T - window if 0 < window < T else 0
+
+
+def _truncated_mask(T: int, start: int) -> np.ndarray:
+    """(T,) bool, True where the gradient was cut off (t < start): a mark of its own, not a small value."""
+    return np.arange(T) < start
+
+
 def _start(model: RecurrentModel, x: Tensor, gates: int) -> tuple[Tensor, Tensor, Tensor]:
     """Buffers for one pass over x (B, T, D), and the weights that read them.
 
@@ -180,9 +192,10 @@ def _head(model: RecurrentModel, h_last: Tensor, y: Tensor, loss: str, grad_h: T
 
 
 @torch.no_grad()
-def _rnn_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Backprop:
+def _rnn_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str, window: int) -> Backprop:
     rnn = model.rnn
     T = x.shape[1]
+    start = _first_kept(T, window)
     inputs, h, w = _start(model, x, 1)
     a = _workspace.get("rnn.a", h[1:].shape, x)  # (T, H, B), a_t
     act = ACTIVATIONS[rnn.activation]
@@ -202,14 +215,15 @@ def _rnn_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Bac
         delta = DERIVATIVES_FROM_OUTPUT[rnn.activation](h[1:], rnn.negative_slope)
     w_hh_t = rnn.weight_hh_l0.T.contiguous()  # ∂L/∂h_{t-1} = W_hhᵀ δ_t
     d_t, g_t = delta.unbind(0), grad_h.unbind(0)
-    for t in range(T - 1, -1, -1):
+    for t in range(T - 1, start - 1, -1):
         d_t[t].mul_(g_t[t])
-        if t > 0:
+        if t > start:
             torch.mm(w_hh_t, d_t[t], out=g_t[t - 1])
             if rnn.residual:  # the skip path: ∂h_t/∂h_{t-1} = I + diag(f') W_h
                 g_t[t - 1].add_(g_t[t])
+    delta[:start], grad_h[:start] = 0.0, 0.0  # the loop never reached them: f′ and stale scratch
     grads, terms = _parameter_grads(delta, inputs[:T], rnn.hidden_size)
-    profile = GradientProfile(float(value), _norms(grad_h), None, terms)
+    profile = GradientProfile(float(value), _norms(grad_h), None, terms, truncated=_truncated_mask(T, start))
     return Backprop(value, z, grads | head_grads, profile)
 
 
@@ -268,7 +282,7 @@ def _lstm_multipliers(rnn: LSTM, cells: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def _lstm_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Backprop:
+def _lstm_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str, window: int) -> Backprop:
     """Hand-written LSTM BPTT; per timestep, one GEMM and two elementwise ops go backwards.
 
     With ∂L/∂h_t known, ∂L/∂c_t = ∂L/∂h_t o_t act′(c_t) + f_{t+1} ∂L/∂c_{t+1}; then
@@ -279,6 +293,7 @@ def _lstm_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Ba
     """
     rnn = model.rnn
     T = x.shape[1]
+    start = _first_kept(T, window)
     inputs, h, w = _start(model, x, 4)
     cells = _lstm_forward(rnn, inputs, w)
     gate_means = cells[:T, :3].mean((2, 3))[:, [1, 0, 2]].T  # (3, T) forget, input, output
@@ -289,14 +304,16 @@ def _lstm_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Ba
     from_h, carry_in, from_c = m[:, 5:7].unbind(0), m[:, 0:2].unbind(0), m[:, 1:5].unbind(0)
     grad_c, delta_t = m[:, 6:7].unbind(0), m[:, 2:6].flatten(1, 2).unbind(0)
     g_t, dh = grad_h.unbind(0), grad_h[:, None].unbind(0)
-    for t in range(T - 1, -1, -1):
+    for t in range(T - 1, start - 1, -1):
         torch.addcmul(carry_in[t + 1], from_h[t], dh[t], out=from_h[t])  # (δ_o, ∂L/∂c_t)
         from_c[t].mul_(grad_c[t])  # (f_t ∂L/∂c_t, δ_g, δ_i, δ_f)
-        if t > 0:
+        if t > start:
             torch.mm(w_hh_t, delta_t[t], out=g_t[t - 1])
+    m[:start, 2:7], grad_h[:start] = 0.0, 0.0  # δ and ∂L/∂c_t of steps the loop never reached
     grads, terms = _parameter_grads(m[:T, 2:6].flatten(1, 2), inputs[:T], rnn.hidden_size)  # δ: g, i, f, o
     grads = {k: _gate_blocks(v, BACKWARD_TO_TORCH) for k, v in grads.items()}
-    profile = GradientProfile(float(value), _norms(grad_h), _norms(m[:T, 6]), terms, gate_means.double().numpy())
+    profile = GradientProfile(float(value), _norms(grad_h), _norms(m[:T, 6]), terms, gate_means.double().numpy(),
+                              _truncated_mask(T, start))
     return Backprop(value, z, grads | head_grads, profile)
 
 
@@ -351,12 +368,13 @@ def _gru_multipliers(rnn: GRU, cells: Tensor, h_prev: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def _gru_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Backprop:
+def _gru_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str, window: int) -> Backprop:
     """Hand-written GRU BPTT; per timestep, one broadcast multiply and one GEMM go backwards:
     (δ_r, δ_z, δ_hn, δ_n, carry) = ∂L/∂h_t × multipliers, then ∂L/∂h_{t-1} = carry + W_hhᵀ (δ_r, δ_z, δ_hn).
     """
     rnn = model.rnn
     H, T = rnn.hidden_size, x.shape[1]
+    start = _first_kept(T, window)
     inputs = _inputs(x, H)
     h = inputs[:, :H]
     cells, _ = _gru_forward(rnn, inputs)
@@ -366,33 +384,44 @@ def _gru_backprop(model: RecurrentModel, x: Tensor, y: Tensor, loss: str) -> Bac
     m = _gru_multipliers(rnn, cells, h[:T])
     w_hh_t = rnn.weight_hh_l0.T.contiguous()  # (H, 3H)
     m_t, delta_t, carry_t, g_t = m.unbind(0), m[:, :3].flatten(1, 2).unbind(0), m[:, 4].unbind(0), grad_h.unbind(0)
-    for t in range(T - 1, -1, -1):
+    for t in range(T - 1, start - 1, -1):
         m_t[t].mul_(g_t[t])
-        if t > 0:
+        if t > start:
             torch.addmm(carry_t[t], w_hh_t, delta_t[t], out=g_t[t - 1])
+    m[:start], grad_h[:start] = 0.0, 0.0  # multipliers and stale scratch of steps the loop never reached
     grads, terms = _parameter_grads(m[:, :3].flatten(1, 2), inputs[:T], H)
     # The x and bias rows met δ_hn in the n block; the input side's n block is δ_n's instead.
     n_part = torch.matmul(inputs[:T, H:], m[:, 3].transpose(1, 2)).sum(0)  # (D + 1, H)
     grads["rnn.weight_ih_l0"][2 * H :] = n_part[:-1].T
     grads["rnn.bias_ih_l0"][2 * H :] = n_part[-1]
-    profile = GradientProfile(float(value), _norms(grad_h), None, terms, gate_means.double().numpy())
+    profile = GradientProfile(float(value), _norms(grad_h), None, terms, gate_means.double().numpy(),
+                              _truncated_mask(T, start))
     return Backprop(value, z, grads | head_grads, profile)
 
 
 # Which hand-written BPTT each cell class takes.
-ROUTES: dict[type, Callable[[RecurrentModel, Tensor, Tensor, str], Backprop]] = {
+ROUTES: dict[type, Callable[[RecurrentModel, Tensor, Tensor, str, int], Backprop]] = {
     ElmanRNN: _rnn_backprop, LSTM: _lstm_backprop, GRU: _gru_backprop}
 
 
-def backprop(model: RecurrentModel, inputs: Tensor, targets: Tensor, loss: str = "bce") -> Backprop:
-    """Loss, parameter gradients and profile of one batch; never touches `.grad`."""
+def backprop(model: RecurrentModel, inputs: Tensor, targets: Tensor, loss: str = "bce", window: int = 0
+             ) -> Backprop:
+    """Loss, parameter gradients and profile of one batch; never touches `.grad`.
+
+    window = k > 0 truncates BPTT to the last k steps (RunConfig.bptt_window): the state entering
+    step T - k is treated as a constant, so ∂L/∂h_t = 0 for t < T - k and profile.truncated marks them.
+    """
     if loss not in LOSSES:
         raise ValueError(f"loss={loss!r} is not one of {', '.join(LOSSES)}")
     dtype = model.head.weight.dtype
     x, y = inputs.to(dtype), targets.to(dtype)
-    return ROUTES[type(model.rnn)](model, x, y, loss)
+    if isinstance(window, bool) or not isinstance(window, int) or window < 0:
+        raise ValueError(f"window={window!r} must be a non-negative whole number (0 = full BPTT)")
+    return ROUTES[type(model.rnn)](model, x, y, loss, window)
 
 
-def gradient_profile(model: RecurrentModel, inputs: Tensor, targets: Tensor, loss: str = "bce") -> GradientProfile:
-    """Per-timestep gradient norms of the batch-mean loss, without updating the model."""
-    return backprop(model, inputs, targets, loss).profile
+def gradient_profile(model: RecurrentModel, inputs: Tensor, targets: Tensor, loss: str = "bce",
+                     window: int = 0) -> GradientProfile:
+    """Per-timestep gradient norms of the batch-mean loss (truncated to `window` steps if > 0), without
+    updating the model."""
+    return backprop(model, inputs, targets, loss, window).profile

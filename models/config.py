@@ -35,6 +35,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "momentum": (0.0, 0.999),
     "clip_threshold": (1e-6, 1e6),
     "seq_len": (2, 500),
+    "bptt_window": (0, 500),  # 0 = full; any k >= seq_len is full too, so the cap is seq_len's
     "hidden_size": (1, 256),
     "batch_size": (1, 512),
     "steps": (1, 100_000),
@@ -91,6 +92,9 @@ class RunConfig:
     clip_threshold: float = _f(1.0, "Largest allowed gradient norm (norm) or entry (value).")
     task: str = _f("first_token", "The long-term dependency task: remember the first word.")
     seq_len: int = _f(20, "Sentence length; for first_token the lag is seq_len - 1 (cat_mat_rat is always 3).")
+    bptt_window: int = _f(0, (
+        "Truncated BPTT: 0 = full; k > 0 stops the gradient k steps back (the state is detached before the last k "
+        "steps), so ∂L/∂h_t is exactly 0 for the T − k earliest steps and a cue further back is not learned."))
     hidden_size: int = _f(32, "Units in the hidden state h_t.")
     batch_size: int = _f(64, "Sentences per gradient step.")
     steps: int = _f(500, "Training steps in a run.")

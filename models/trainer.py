@@ -52,6 +52,7 @@ class StepRecord:
     cell: np.ndarray | None  # (T,) ‖∂L/∂c_t‖ (LSTM)
     weight_terms: np.ndarray  # (T,) ‖δ_tᵀ h_{t-1}‖
     gates: np.ndarray | None  # (3, T) mean forget / input / output gates (LSTM); (2, T) update / reset (GRU)
+    truncated: np.ndarray | None = None  # (T,) bool: steps truncated BPTT cut off (their norms are exactly 0)
 
 
 def recurrent_matrix(model: RecurrentModel) -> Tensor:
@@ -114,7 +115,7 @@ class Trainer:
             raise DivergedError(f"the run diverged at step {self.diverged_at}; call reset() to start again")
         inputs, targets = self.task.sample(self.config.batch_size)
         radius = spectral_radius(self.model)
-        result = backprop(self.model, inputs, targets, self.task.loss)
+        result = backprop(self.model, inputs, targets, self.task.loss, self.config.bptt_window)
         self.step_count += 1
         params = dict(self.model.named_parameters())
         grad_norm = _total_norm(list(result.grads.values()))
@@ -145,6 +146,7 @@ class Trainer:
             cell=profile.cell,
             weight_terms=profile.weight_terms,
             gates=profile.gates,
+            truncated=profile.truncated,
         )
 
     def _accuracy(self, logits: Tensor, targets: Tensor) -> float | None:

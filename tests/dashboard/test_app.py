@@ -112,7 +112,8 @@ def test_fifty_train_stop_cycles_from_the_page_leave_no_thread():
 
 def test_query_params_round_trip():
     config = RunConfig(model="lstm", activation="relu", init="orthogonal", lr=0.03, clip="value", clip_threshold=0.5,
-                       task="adding", seq_len=40, hidden_size=16, batch_size=32, steps=800, seed=7, forget_bias=2.0)
+                       task="adding", seq_len=40, hidden_size=16, batch_size=32, steps=800, seed=7, forget_bias=2.0,
+                       bptt_window=5)
     query = dict(parse_qsl(share_query(config)))
     app = _app(query)
     assert not app.exception
@@ -124,7 +125,7 @@ def test_query_params_round_trip():
 @pytest.mark.parametrize("query", [
     {"model": "banana", "lr": "-5", "seq_len": "99999999"},
     {"hidden_size": "abc", "clip_threshold": "nan", "steps": "1e9", "batch_size": "-1", "init": "<script>"},
-    {"lr": "inf", "seed": "-3", "recurrent_gain": "", "task": ""},
+    {"lr": "inf", "seed": "-3", "recurrent_gain": "", "task": "", "bptt_window": "-2"},
 ])
 def test_hostile_links_fall_back_to_defaults(query):
     app = _app(query)

@@ -486,8 +486,9 @@ def test_values_that_are_not_finite_are_red_triangles_above_every_point_with_a_l
     assert colour["field"] == "mark" and colour["scale"] == {"domain": ["diverged"], "range": ["#d62728"]}
     assert colour["legend"]["orient"] == "top" and spec["resolve"]["scale"]["color"] == "independent"
     (line,) = [u for u in _layers(spec) if u["mark"]["type"] == "line"]  # not drawn through the ▲
-    assert line["transform"] == [{"filter": "!datum.diverged"}]
-    shared, alone = spec["layer"]  # line and ▼ share the series scale (one legend); the ▲ resolves on its own
+    assert line["transform"] == [{"filter": "!datum.diverged && !datum.cut"}]  # nor through a truncated step
+    # line and ▼ share the series scale (one legend); the ▲ and the truncated-BPTT band resolve on their own
+    _band, shared, alone = spec["layer"]
     assert [u["mark"].get("shape") for u in shared["layer"]] == [None, "triangle-down"] and alone is triangles
 
 
@@ -533,3 +534,23 @@ def test_the_gates_chart_has_a_fixed_unit_axis_and_its_legend_below_the_plot():
     assert y["scale"]["domain"] == [0, 1] and y["scale"]["nice"] is False  # 0.994 stays under the 1 tick
     (colour,) = _encodings(spec, "color")
     assert colour["legend"]["orient"] == "bottom"  # on top it squashed the plot
+
+
+def test_truncated_timesteps_are_a_grey_cut_band_not_underflow():
+    """bptt_window = 3 on 8 words: t = 1..5 are marked cut (a band with its own legend entry), not ▼ zeros, in
+    both per-timestep charts; the caption counts them apart from float32 underflow."""
+    snap = _run(RunConfig(seq_len=8, hidden_size=4, batch_size=4, steps=3, bptt_window=3))
+    for name, frame in (("profile", charts.profile_frame), ("weight_terms", charts.weight_terms_frame)):
+        df = frame(snap.history).to_pandas()
+        latest = df[df.step == 3]
+        assert latest.cut.tolist() == [True] * 5 + [False] * 3, name
+        assert (latest.norm[latest.cut] == 0).all() and not df.below[df.cut].any(), name
+        assert (latest.band[latest.cut] == charts.CUT).all(), name
+        band = charts.vega_spec(name, snap)["layer"][0]
+        assert band["mark"]["type"] == "rect" and band["transform"] == [{"filter": "datum.cut"}]
+        assert band["encoding"]["color"]["scale"]["domain"] == [charts.CUT]
+    caption = charts._profile_caption(snap)
+    assert "0 value(s) exactly 0" in caption and "5 timestep(s) cut off by truncated BPTT" in caption
+    full = _run(RunConfig(seq_len=8, hidden_size=4, batch_size=4, steps=3))
+    assert not charts.profile_frame(full.history).to_pandas().cut.any()
+    assert "cut off" not in charts._profile_caption(full)

@@ -4,7 +4,8 @@ Written from the formulas, not from models/, so that a bug there cannot hide her
 retain_grad() on every h_t, c_t and a_t, then one backward of the batch-mean loss. For the GRU
 a_t is the recurrent side h_{t-1} W_hhᵀ + b_hh (torch.nn.GRU's equations), whose term is ∂L/∂W_hh's. The
 weights are promoted to float64 exactly, so a float32 model is compared with the exact
-result for its own weights.
+result for its own weights. Truncated BPTT (window = k > 0) is the textbook detach: the state
+(h and c) entering step T - k is detached, so autograd itself finds nothing further back.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ ACT = {
 
 
 def unrolled(state: dict, x: torch.Tensor, y: torch.Tensor, *, kind: str, activation: str,
-             slope: float = 0.01, loss: str = "bce") -> dict:
+             slope: float = 0.01, loss: str = "bce", window: int = 0) -> dict:
     p = {k: v.detach().clone().double().requires_grad_() for k, v in state.items()}
     x, y = x.double(), y.double()
     act = lambda a: ACT[activation](a, slope)  # noqa: E731
@@ -30,6 +31,8 @@ def unrolled(state: dict, x: torch.Tensor, y: torch.Tensor, *, kind: str, activa
     h = c = torch.zeros(B, H, dtype=torch.float64)
     hs, cs, pre, prev, gates = [], [], [], [], []
     for t in range(T):
+        if 0 < window and t == T - window:
+            h, c = h.detach(), c.detach()
         prev.append(h)
         if kind == "gru":
             a, h = _gru_step(p, x[:, t], h, act, gates)
@@ -73,14 +76,19 @@ def _gru_step(p: dict, x: torch.Tensor, h: torch.Tensor, act, gates: list) -> tu
 
 
 def _summary(value, hs, cs, pre, prev, gates, p) -> dict:
-    terms = torch.stack([a.grad.T @ hp for a, hp in zip(pre, prev, strict=True)])  # (T, K, H): δ_tᵀ h_{t-1}
+    terms = torch.stack([_grad(a).T @ hp for a, hp in zip(pre, prev, strict=True)])  # (T, K, H): δ_tᵀ h_{t-1}
     return {
         "loss": value.item(),
-        "hidden": torch.stack([s.grad.norm() for s in hs]).numpy(),
-        "cell": torch.stack([s.grad.norm() for s in cs]).numpy() if cs else None,
+        "hidden": torch.stack([_grad(s).norm() for s in hs]).numpy(),
+        "cell": torch.stack([_grad(s).norm() for s in cs]).numpy() if cs else None,
         "term_matrices": terms,
         "weight_terms": torch.linalg.matrix_norm(terms).numpy(),
         # (3, T) mean forget, input, output gate (LSTM); (2, T) mean update, reset gate (GRU)
         "gates": torch.stack(gates, 1).numpy() if gates else None,
         "grads": {k: v.grad for k, v in p.items()},
     }
+
+
+def _grad(tensor: torch.Tensor) -> torch.Tensor:
+    """Its gradient; zeros where the loss does not reach it (behind a truncated BPTT's detach)."""
+    return torch.zeros_like(tensor) if tensor.grad is None else tensor.grad

@@ -230,3 +230,55 @@ def test_unknown_loss_is_rejected():
     net, x, y, _, _ = _case("rnn", "tanh")
     with pytest.raises(ValueError, match="bce, mse"):
         gradient_profile(net, x, y, "hinge")
+
+
+# Truncated BPTT: T = 9, so 1 keeps only the last step, 4 cuts mid-sequence, 9 (= T) and 15 are full.
+WINDOWS = [1, 4, 9, 15]
+
+
+def _truncated_case(model: str, window: int, activation: str = "tanh", seq_len: int = 9):
+    net, x, y, loss, _ = _case(model, activation, seq_len)
+    ref = unrolled(net.state_dict(), x, y, kind=model, activation=activation, slope=0.2, loss=loss, window=window)
+    return net, x, y, loss, ref
+
+
+@pytest.mark.parametrize("window", WINDOWS)
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("model", MODELS)
+def test_truncated_bptt_matches_detached_state_autograd(model, activation, window):
+    """Profile and every gradient equal autograd with the state detached `window` steps back (float64)."""
+    net, x, y, loss, ref = _truncated_case(model, window, activation)
+    result = backprop(net, x, y, loss, window)
+    _close(result.profile.hidden, ref["hidden"])
+    _close(result.profile.weight_terms, ref["weight_terms"])
+    if model == "lstm":
+        _close(result.profile.cell, ref["cell"])
+    for name, grad in result.grads.items():
+        torch.testing.assert_close(grad, ref["grads"][name], rtol=RTOL, atol=1e-12, msg=name)
+    # The reference really was cut (a window under T differs from full BPTT), or really was full.
+    full = backprop(net, x, y, loss).grads["rnn.weight_hh_l0"]
+    assert torch.equal(full, result.grads["rnn.weight_hh_l0"]) == (window >= 9)
+
+
+@pytest.mark.parametrize("window", WINDOWS)
+@pytest.mark.parametrize("model", MODELS)
+def test_truncated_steps_are_marked_and_exactly_zero(model, window):
+    """profile.truncated marks t < T - window (none for a window ≥ T); their norms are exactly 0, the rest not.
+    A full pass of the same shapes runs first, so stale scratch buffers cannot pass for zeros."""
+    for dtype in (torch.float64, torch.float32):
+        net, x, y, loss, _ = _case(model, "tanh", seq_len=9, dtype=dtype)
+        assert not backprop(net, x, y, loss).profile.truncated.any()
+        profile = gradient_profile(net, x, y, loss, window)
+        expected = np.arange(9) < 9 - window
+        assert profile.truncated.dtype == bool
+        np.testing.assert_array_equal(profile.truncated, expected)
+        norms = [profile.hidden, profile.weight_terms] + ([profile.cell] if model == "lstm" else [])
+        for values in norms:
+            assert (values[expected] == 0).all()
+        assert (profile.hidden[~expected] > 0).all()
+
+
+def test_negative_window_is_rejected():
+    net, x, y, loss, _ = _case("rnn", "tanh")
+    with pytest.raises(ValueError, match="window"):
+        backprop(net, x, y, loss, -1)

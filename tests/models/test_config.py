@@ -203,3 +203,12 @@ def test_from_strings_gives_a_valid_config_or_a_value_error(values):
     else:
         assert RunConfig(**config.to_dict()) == config
     assert isinstance(RunConfig.from_strings(values, lenient=True), RunConfig)  # lenient never raises
+
+
+def test_bptt_window_is_a_non_negative_whole_number_with_the_same_name_everywhere():
+    assert RunConfig().bptt_window == 0  # full BPTT unless asked
+    assert RunConfig.from_strings({"bptt_window": "7"}).bptt_window == 7  # the URL's and the CLI's text
+    for bad, reason in ((-1, "is outside"), (2.5, "must be a whole number"), ("3", "must be a number")):
+        with pytest.raises(FieldError, match=f"^bptt_window=.* {reason}"):
+            RunConfig(bptt_window=bad)
+    assert "0 = full" in field_help()["bptt_window"]

@@ -55,6 +55,8 @@ def test_cli_reports_divergence_and_saves_the_last_finite_weights(tmp_path, caps
     (["--model", "banana"], "rnn, lstm, residual, gru"),
     (["--lr", "abc"], "lr"),
     (["--seq-len", "99999"], "seq_len"),
+    (["--bptt-window", "-1"], "bptt_window=-1 is outside [0, 500]"),
+    (["--bptt-window", "2.5"], "bptt_window=2.5 must be a whole number"),
     (["--bogus", "1"], "unrecognized"),
     (["--save", "no/such/folder/w.pt"], "folder no/such/folder does not exist"),
     (["--out", "no/such/folder/run.csv"], "folder no/such/folder does not exist"),
@@ -83,3 +85,11 @@ def test_cli_trains_and_saves_a_gru_that_torch_nn_gru_runs(tmp_path):
     with torch.no_grad():
         theirs = (gru(x)[0][:, -1] @ state["head.weight"].T + state["head.bias"]).squeeze(-1)
         torch.testing.assert_close(theirs, checkpoint.model(x), rtol=1e-5, atol=1e-6)
+
+
+def test_bptt_window_flag_truncates_the_written_profile(tmp_path):
+    """--bptt-window 2 on 6 words: hidden_1..hidden_4 are exactly 0, the last two are not."""
+    out = tmp_path / "run.csv"
+    assert main(["--seq-len", "6", "--hidden-size", "4", "--steps", "1", "--bptt-window", "2", "--out", str(out)]) == 0
+    row = next(csv.DictReader(out.open()))
+    assert [float(row[f"hidden_{t}"]) == 0 for t in range(1, 7)] == [True] * 4 + [False] * 2

@@ -144,3 +144,19 @@ def test_lstm_remembers_across_lag_50_where_tanh_rnn_stays_at_chance():
     assert lstm[-1].loss < 0.05
     assert 0.4 < np.mean([r.accuracy for r in rnn[-50:]]) < 0.6
     assert np.mean([r.loss for r in rnn[-50:]]) > 0.65
+
+
+def test_record_carries_the_truncated_profile_of_the_training_batch():
+    """bptt_window reaches the backward pass that trains: the record's profile is the truncated one."""
+    config = RunConfig(model="gru", seq_len=10, hidden_size=8, batch_size=4, seed=2, bptt_window=3)
+    trainer = Trainer(config)
+    before = _state(trainer)
+    task_state = trainer.task.generator.get_state()
+    record = trainer.step()
+    trainer.task.generator.set_state(task_state)
+    x, y = trainer.task.sample(4)
+    trainer.model.load_state_dict(before)
+    expected = gradient_profile(trainer.model, x, y, window=3)
+    np.testing.assert_array_equal(record.truncated, np.arange(10) < 7)
+    np.testing.assert_allclose(record.hidden, expected.hidden, rtol=1e-6)
+    assert (record.hidden[:7] == 0).all() and (record.hidden[7:] > 0).all()
