@@ -19,9 +19,10 @@ import pytest
 from tests.browser.driver import broadcast, button, chromium, held_steps, open_lab, serve, step_count, writes_pid
 from tests.browser.polling import thread_log, wait_until
 
-pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+# The drill's length (issue 21); RNN_LAB_DRILL_STOP_S=130 tries a stop past runner.HEARTBEAT_TIMEOUT.
+STOP_S = float(os.environ.get("RNN_LAB_DRILL_STOP_S", "20"))
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(280 + STOP_S)]
 
-STOP_S = 20.0  # the drill's length (issue 21)
 BEFORE = 30  # steps released before the stop: step BEFORE + 1 is in flight across it
 DURING = 60  # steps released while the server is stopped
 CHECK_EVERY_S = 1.0  # how often the pages are read during the stop
@@ -43,11 +44,20 @@ def release(gate: Path, first: int, last: int) -> None:
         (gate / str(n)).touch()
 
 
+def shown_steps(page: object) -> list[int]:
+    """Every Step metric on the page, stale ones included: a rerun the stop cut short leaves the elements it had not
+    redrawn yet marked data-stale (shown faded) until the server runs again (driver.step_count waits them out)."""
+    metric = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text("Step",
+                                                                                                        exact=True))
+    return [int(text.split("/")[0]) for text in metric.get_by_test_id("stMetricValue").all_inner_texts()]
+
+
 def keeps_the_run(page: object, step: int) -> None:
     """What a page may show while its server does not answer: the run it had, at `step`."""
     assert page.get_by_test_id("stException").count() == 0
     assert button(page, "Train").count() == 0  # an idle run's button: the run was lost
-    assert step_count(page) == step
+    shown = shown_steps(page)
+    assert shown and set(shown) == {step}, shown
 
 
 def resumed(page: object, before: int) -> bool:
