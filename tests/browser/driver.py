@@ -41,6 +41,11 @@ models.trainer.Trainer.step = _held_step
 """
 
 
+def writes_pid(path: Path) -> str:
+    """`serve(before=...)` code that writes the server process's id to `path`: a drill signals that process."""
+    return f"import os, pathlib\npathlib.Path({str(path)!r}).write_text(str(os.getpid()))\n"
+
+
 def failing_step(step: int) -> str:
     """`serve(before=...)` code under which every run's training step `step` raises RuntimeError("injected fault")."""
     return f"""
@@ -187,6 +192,17 @@ def seconds_after_click(page: object, name: str, timeout: float = 60.0) -> float
 def page_text(fragment: str) -> str:
     """A watch predicate: the page's visible text contains `fragment`."""
     return f"return document.body.innerText.includes({fragment!r});"
+
+
+def broadcast(page: object) -> str:
+    """Press the Lab's "Broadcast" once and read the room code off the watch link the page shows.
+
+    Pressed while the Train click's rerun may still be drawing: when the primary button took a new key per state,
+    the control row shrank under the pointer as that rerun ended and the press was lost (twice in ~10 runs)."""
+    link = page.get_by_test_id("stCode").filter(has_text="?watch=")
+    button(page, "Broadcast").click()  # in the Lab's control row: dashboard.presenter
+    link.wait_for(timeout=10_000)
+    return re.search(r"\?watch=(\w+)", link.inner_text()).group(1)
 
 
 def lesson_pill(page: object, title: str) -> object:
