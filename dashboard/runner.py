@@ -418,9 +418,10 @@ class Runner:
 
 
 def _measured(run: _Run) -> float | None:
-    """The run's seconds per step: the mean of its recent steps after the first, which is slower (it allocates),
-    until there are some; None before any step ended."""
-    return statistics.fmean(run.durations) if run.durations else run.first_duration
+    """The run's seconds per step: the median of its recent steps after the first, which is slower (it allocates),
+    until there are some; None before any step ended. A median, so one step that straddled a stall (the server
+    stopped, a busy core) does not inflate "per step" and "left" for the next DURATION_WINDOW steps."""
+    return statistics.median(run.durations) if run.durations else run.first_duration
 
 
 def recent_rate(times: collections.deque[tuple[float, int]], now: float | None = None) -> float:

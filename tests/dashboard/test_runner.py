@@ -473,7 +473,7 @@ def test_the_step_time_is_measured_from_the_first_step_and_kept_across_reset(mon
     assert runner.snapshot().steps_per_s == pytest.approx(1 / 3)  # one step already gives a rate
     for _ in range(2):
         assert runner.step_once(wait=30)
-    assert step_estimate(runner.snapshot()) == (4.5, True)  # the mean of 5 and 4 s: step 1 also allocates
+    assert step_estimate(runner.snapshot()) == (4.5, True)  # the median of 5 and 4 s: step 1 also allocates
     runner.reset()
     snap = runner.snapshot()
     assert snap.step == 0 and step_estimate(snap) == (4.5, True)  # Reset keeps the measurement of these sizes
@@ -481,6 +481,22 @@ def test_the_step_time_is_measured_from_the_first_step_and_kept_across_reset(mon
     assert step_estimate(Runner(SMALL.replace(lr=0.5, seed=3), step_times=kept).snapshot()) == (4.5, True)
     bigger = SMALL.replace(hidden_size=16)  # another size: the fit again
     assert step_estimate(Runner(bigger, step_times=kept).snapshot()) == (step_seconds(bigger), False)
+
+
+def test_one_step_that_straddled_a_stall_does_not_inflate_the_step_time(monkeypatch):
+    """The SIGSTOP drill's step took 20 s longer than it ran; the estimate stays at the steps' typical time."""
+    clock, durations = FakeClock(), iter([3.0, 1.0, 1.0, 21.0, 1.0])
+    real = Trainer.step
+
+    def timed(trainer: Trainer):
+        clock.now += next(durations)
+        return real(trainer)
+
+    monkeypatch.setattr(Trainer, "step", timed)
+    runner = Runner(SMALL, step_times=StepTimes(), clock=clock)
+    for _ in range(5):
+        assert runner.step_once(wait=30)
+    assert step_estimate(runner.snapshot()) == (1.0, True)
 
 
 def test_the_kept_step_times_are_bounded_and_forget_the_oldest_size():
