@@ -167,7 +167,7 @@ def live(runner: Runner, polling: bool, presentation: bool, ends_by: int | None 
             cols = st.columns([3.2, 2, 1], vertical_alignment="center")
             with cols[0]:
                 progress(snap, ends_by)
-            snap = step_slider(cols[1], STEP_KEY, snap, runner)  # in the fragment, like the toggle
+            snap = step_slider(cols[1], STEP_KEY, snap, runner, presentation)  # in the fragment, like the toggle
             log_y = log_scale_toggle(cols[2], LOG_KEY)  # in the fragment: it redraws only the charts
             chart_grid(snap, chart_specs(snap, log_y, presentation))
         if polling and not snap.active:

@@ -43,7 +43,7 @@ def test_after_lesson_4_the_slider_at_step_1_shows_the_ratio_the_card_states(fre
     check = _step_1_check()
     assert any(check.text in caption.value for caption in app.caption)  # the card states it
     slider = app.select_slider(key=STEP_KEY)
-    assert slider.value == LATEST and "1" in slider.options
+    assert slider.value == LATEST and "step 1" in slider.options
     end = chart_data(app, "profile")["step"]
     assert end.max() == LESSON.config.steps and 1 not in set(end)  # the run's end: step 1 is not drawn
     slider.set_value(1).run()
@@ -66,7 +66,7 @@ def test_the_slider_follows_the_latest_step_until_a_step_is_picked_and_reset_goe
     for _ in range(3):
         runner.step_once(wait=30)
     app.run()
-    assert app.select_slider(key=STEP_KEY).options == ["1", "2", "3", LATEST]
+    assert app.select_slider(key=STEP_KEY).options == ["step 1", "step 2", "step 3", LATEST]
     assert chart_data(app, "profile")["step"].max() == 3  # following the latest
     app.select_slider(key=STEP_KEY).set_value(2).run()
     runner.step_once(wait=30)
