@@ -443,7 +443,7 @@ def _profile_caption(snap: Snapshot) -> str:
     zeros = _zeros(hidden) + _zeros(cell) - cut * (1 + (cell is not None))
     note = f" {cut} timestep(s) cut off by truncated BPTT (bptt_window), shaded grey." if cut else ""
     shown = (f"Step {step} bold, up to {EARLIER} earlier kept steps faded." if snap.shown_step is None else
-             f"Step {step} of {snap.step}, chosen on the step slider.")
+             f"Step {step} of {snap.step}, picked on the Lab's step slider.")
     return (f"{shown} {zeros} value(s) exactly 0 (below float32 range), drawn as ▼ a decade below the lowest "
             f"point.{note}")
 

@@ -36,7 +36,7 @@ def test_home_on_the_step_slider_shows_step_1_after_a_run(server):
         assert slider.get_attribute("aria-valuetext") == "latest"
         slider.focus()
         slider.press("Home")  # the first recorded step: step 1
-        captions.get_by_text(f"Step 1 of {STEPS}, chosen on the step slider").wait_for(timeout=30_000)
+        captions.get_by_text(f"Step 1 of {STEPS}, picked on the Lab's step slider").wait_for(timeout=30_000)
         wait_until(lambda: profile.screenshot() != before, timeout=30)  # the chart redrew step 1's profile
         assert slider.get_attribute("aria-valuetext") == "step 1"
         assert page.get_by_test_id("stException").count() == 0

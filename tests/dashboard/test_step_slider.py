@@ -53,7 +53,7 @@ def test_after_lesson_4_the_slider_at_step_1_shows_the_ratio_the_card_states(fre
     records = run_lesson(LESSON)  # the same preset and seed, trained headless
     assert shown == pytest.approx(check.measure(records), rel=1e-5) and check.holds(shown)
     np.testing.assert_allclose(terms.sort_values("t")["norm"], records[0].weight_terms, rtol=1e-5)
-    assert f"Step 1 of {LESSON.config.steps}, chosen on the step slider" in " ".join(c.value for c in app.caption)
+    assert f"Step 1 of {LESSON.config.steps}, picked on the Lab's step slider" in " ".join(c.value for c in app.caption)
     slider = app.select_slider(key=STEP_KEY)
     slider.set_value(LATEST).run()
     assert set(chart_data(app, "profile")["step"]) != {1}
