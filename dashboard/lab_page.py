@@ -30,7 +30,7 @@ from dashboard.live_view import (
     status,
     step_estimate,
 )
-from dashboard.presenter import broadcasting, present_button, present_panel
+from dashboard.presenter import broadcasting, present_button, present_panel, reopen_room, rooms
 from dashboard.runner import Runner
 from dashboard.sidebar import DEFAULTS, sidebar
 from dashboard.state import PACE, PACES, PRESENTATION, pace_label, presenting, runner_pace
@@ -63,13 +63,17 @@ RELEASED = (f"**This tab was disconnected for more than {GRACE_S:g} s, so its ru
 # Two entries: the session's runner, and the one a release replaced (evicting that one only re-releases it).
 @st.cache_resource(scope="session", max_entries=2, on_release=lambda presence: presence.gone(), show_spinner=False)
 def presence(runner_id: int, _runner: Runner) -> Presence:
-    """The disconnect hook of this session's runner: released when the tab's websocket closes (lifetime.py)."""
-    return Presence(_runner)
+    """The disconnect hook of this session's runner: released when the tab's websocket closes (lifetime.py); a run
+    a broadcast room owns is the room's to end."""
+    return Presence(_runner, kept=rooms().holds)
 
 
 def session_runner(config: RunConfig, started: float) -> tuple[Runner, bool]:
     """This browser session's runner, kept in st.session_state so a tab that reconnects finds its run; a new one
-    if the janitor released it (then True). `started`: when this page run started (time.monotonic())."""
+    if the janitor released it (then True); the room's run when the URL's presenter link reopens a broadcast.
+    `started`: when this page run started (time.monotonic())."""
+    if (room_run := reopen_room()) is not None:
+        st.session_state[RUNNER] = room_run
     runner = st.session_state.get(RUNNER)
     released = runner is not None and runner.released
     if runner is None or released:

@@ -22,7 +22,17 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from dashboard.sidebar import FIELDS, nearest_lr
-from dashboard.state import BY_TITLE, LESSON, PACE, PRESENTATION, lab_query, nearest_pace, pace_label, query_for
+from dashboard.state import (
+    BY_TITLE,
+    LESSON,
+    PACE,
+    PRESENTATION,
+    PRESENTER,
+    lab_query,
+    nearest_pace,
+    pace_label,
+    query_for,
+)
 from dashboard.user_text import literal
 from models import RunConfig
 from models.config import FieldError
@@ -140,7 +150,7 @@ def check_link(query: Mapping[str, str]) -> LinkCheck:
     config, over = _over_budget(valid, query)
     settings, bad, adjusted = _session_settings(query)
     unknown = [_line(name, value, ": not a setting of the lab") for name, value in query.items()
-               if name not in (*FIELDS, LESSON, PACE, PRESENTATION)]
+               if name not in (*FIELDS, LESSON, PACE, PRESENTATION, PRESENTER)]
     lesson = LESSONS.get(settings.get(LESSON, ""))
     preset = lesson is not None and not valid and not ignored  # `?lesson=vanishing`: the lesson's preset and pace
     if preset:
@@ -155,6 +165,8 @@ def check_link(query: Mapping[str, str]) -> LinkCheck:
                    or not all(_as_written(query[name], value) for name, value in valid.items()))
     canonical = query_for(config, settings.get(LESSON), settings.get(PACE, math.inf),
                           settings.get(PRESENTATION, False))
+    if PRESENTER in query:  # the presenter page's own link: dashboard/presenter.py checks it (never echoed here)
+        canonical[PRESENTER] = query[PRESENTER]
     return LinkCheck(canonical, config, tuple(ignored + over + bad + unknown), tuple(adjusted), rewrite)
 
 
