@@ -4,6 +4,7 @@ Lab's controls. The browser tests and `python -m benchmarks.dashboard` use these
 from __future__ import annotations
 
 import contextlib
+import re
 import socket
 import subprocess
 import sys
@@ -19,10 +20,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 
 
-def held_steps(gate: Path) -> str:
+def held_steps(gate: Path, only: str = "True") -> str:
     """`serve(before=...)` code under which training step n starts only once the file `gate/n` exists: a test
     decides when a step in flight ends, so what the page shows while a step runs does not depend on the step's
-    speed (a large run's first step takes seconds on an idle server and many times longer beside other load)."""
+    speed (a large run's first step takes seconds on an idle server and many times longer beside other load).
+    `only`: a Python expression on the Trainer `self` choosing the runs held (the others step freely)."""
     return f"""
 import pathlib, time
 import models.trainer
@@ -31,7 +33,7 @@ _real_step = models.trainer.Trainer.step
 
 
 def _held_step(self):
-    while not (pathlib.Path({str(gate)!r}) / str(self.step_count + 1)).exists():
+    while ({only}) and not (pathlib.Path({str(gate)!r}) / str(self.step_count + 1)).exists():
         time.sleep(0.02)
     return _real_step(self)
 
@@ -125,6 +127,17 @@ def button(page: object, label: str) -> object:
     """The Lab's control button `label` ("Train", "Pause", "Resume", "Step", "Reset"), by its exact accessible name
     (the icon is not part of it): a text filter would also match "Step" inside "Step by step" and the like."""
     return page.get_by_role("button", name=label, exact=True)
+
+
+def broadcast(page: object) -> str:
+    """Press "Broadcast" once and read the room code off the watch link the page shows.
+
+    Pressed while the Train click's rerun may still be drawing: when the primary button took a new key per state,
+    the control row shrank under the pointer as that rerun ended and the press was lost (twice in ~10 runs)."""
+    link = page.get_by_test_id("stCode").filter(has_text="?watch=")
+    button(page, "Broadcast").click()  # in the Lab's control row: dashboard.presenter
+    link.wait_for(timeout=10_000)
+    return re.search(r"\?watch=(\w+)", link.inner_text()).group(1)
 
 
 def open_lab(context: object, url: str, query: str) -> object:

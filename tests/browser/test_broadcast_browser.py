@@ -1,26 +1,14 @@
 """A real browser against `streamlit run`: a presenter trains and broadcasts, a second page opens the
-`?watch=` link and sees the run advance, and the server runs exactly one training thread (its log)."""
-
-import re
+`?watch=` link and sees the run advance, and the server runs exactly one training thread (its log); End broadcast
+tells the viewer the broadcast ended."""
 
 import pytest
 
 from dashboard.charts import live_charts
-from tests.browser.driver import button, chromium, open_lab, step_count
+from tests.browser.driver import broadcast, button, chromium, open_lab, step_count
 from tests.browser.polling import thread_log, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
-
-
-def _broadcast(page) -> str:
-    """Press "Broadcast" once and read the room code off the watch link the page shows.
-
-    Pressed while the Train click's rerun may still be drawing: when the primary button took a new key per state,
-    the control row shrank under the pointer as that rerun ended and the press was lost (twice in ~10 runs)."""
-    link = page.get_by_test_id("stCode").filter(has_text="?watch=")
-    button(page, "Broadcast").click()  # in the Lab's control row: dashboard.presenter
-    link.wait_for(timeout=10_000)
-    return re.search(r"\?watch=(\w+)", link.inner_text()).group(1)
 
 
 def test_a_class_watches_one_training_thread(server):
@@ -29,7 +17,7 @@ def test_a_class_watches_one_training_thread(server):
         presenter = open_lab(context, url, "steps=100000")
         button(presenter, "Train").click()
         button(presenter, "Pause").wait_for(timeout=20_000)
-        code = _broadcast(presenter)
+        code = broadcast(presenter)
 
         viewer = context.new_page()
         viewer.goto(f"{url}/?watch={code}")
@@ -48,8 +36,9 @@ def test_a_class_watches_one_training_thread(server):
         started = [name for name, event in thread_log(log) if event == "started"]
         assert len(started) == 1 and not [e for _, e in thread_log(log) if e != "started"]  # one, still running
 
-        presenter.close()  # the presenter leaves: the thread stops, the room closes, the viewer is told
-        wait_until(lambda: thread_log(log)[-1] == (started[0], "ended (live=0)"), timeout=15)
+        button(presenter, "End broadcast").click()  # the room ends, the viewer is told; the run is the tab's again
         viewer.get_by_text("has ended").wait_for(timeout=15_000)
         assert viewer.get_by_test_id("stException").count() == 0
+        presenter.close()  # an ordinary run again: its tab's leaving stops the thread
+        wait_until(lambda: thread_log(log)[-1] == (started[0], "ended (live=0)"), timeout=15)
     assert [name for name, event in thread_log(log) if event == "started"] == started
