@@ -170,13 +170,14 @@ def broadcasting(info: dict[str, Any]) -> str | None:
     return me.code
 
 
-def present_button(runner: Runner, info: dict[str, Any]) -> None:
+def present_button(runner: Runner, info: dict[str, Any], disabled: bool = False) -> None:
     """The control-row button that opens a room; while broadcasting it stops it. One key in both roles (like
-    the Train / Pause button): a new key would draw the new button beside the stale one until the rerun ends."""
+    the Train / Pause button): a new key would draw the new button beside the stale one until the rerun ends.
+    `disabled`: no new room (a watch-only server's page without the presenter key)."""
     if presenter().code is None:
         st.button("Broadcast", key="present", icon=":material/cast:", on_click=_publish, args=(runner, info),
-                  width="stretch", help="Students open a link and watch this run live, read-only; their pages "
-                  "train nothing. The room code appears in large type below.")
+                  width="stretch", disabled=disabled, help="Students open a link and watch this run live, read-only; "
+                  "their pages train nothing. The room code appears in large type below.")
     else:
         st.button("End broadcast", key="present", icon=":material/cancel_presentation:", on_click=_end,
                   width="stretch", help="Close the room: viewers are told the broadcast ended.")
