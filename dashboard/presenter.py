@@ -22,7 +22,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
-from dashboard.broadcast import Opened, Rooms
+from dashboard.broadcast import IDLE_SECONDS, Opened, Rooms
 from dashboard.runner import Runner
 from dashboard.state import PRESENTER
 
@@ -33,7 +33,7 @@ RESTART = "streamlit run dashboard/app.py --server.address 0.0.0.0"
 # which interface would carry the packet; nothing is sent.
 ROUTE_PROBE = ("198.51.100.1", 9)
 NOT_LIVE = ("This presenter link does not open a live broadcast: the broadcast was ended, or it had no presenter "
-            "for 15 minutes, or the link is incomplete. Press Broadcast to open a new room.")
+            f"for {IDLE_SECONDS // 60:g} minutes, or the link is incomplete. Press Broadcast to open a new room.")
 KEEP_IT = ("Reopens this room and its run after a reload, a crash or on another device. **Do not share it or "
            "project it**: whoever has it controls the broadcast. Students use the link above.")
 
