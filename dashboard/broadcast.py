@@ -5,18 +5,25 @@ its snapshots — they start no training — so thirty students cost thirty chea
 poll instead of thirty trainers on a 2-core server. Rooms expire once the presenter's page
 stops touching them, and their number is capped, so the store stays bounded.
 
+The room owns its run, not the presenter's browser session: a reload, a crash or another device reopens
+the same room and run with the room's secret (`reopen`), which only the presenter's page holds (the code is
+public: students type it). The room ends on `close` (End broadcast) or after `idle_seconds` without its
+presenter; an expired room's run is then handed to `release` (the Lab closes the Runner).
+
 Every read and write of a room happens under the store's lock; callers get `RoomView`s,
 immutable copies, never the live room that other sessions' threads are changing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hmac
 import math
 import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar
@@ -66,6 +73,14 @@ class WrongCodes:
 
 
 @dataclass(frozen=True)
+class Opened:
+    """What the presenter's page gets when it opens a room: the public code and the room's secret."""
+
+    code: str
+    secret: str = field(repr=False)  # never logged, never sent to a viewer's page
+
+
+@dataclass(frozen=True)
 class RoomView:
     """A room as it was when read, under the store's lock."""
 
@@ -81,6 +96,7 @@ class _Room:
 
     code: str
     source: Any
+    secret: str = field(default_factory=lambda: secrets.token_urlsafe(24), repr=False)
     info: dict[str, Any] = field(default_factory=dict)
     last_presenter: float = 0.0
     viewers: dict[str, float] = field(default_factory=dict)  # viewer id -> last poll
@@ -93,18 +109,23 @@ class _Room:
 
 
 class Rooms:
-    """Thread-safe, bounded room store; `clock` is injectable for tests."""
+    """Thread-safe, bounded room store; `clock` is injectable for tests. `release(source)` is called (outside the
+    lock) with the run of every room that expired: nobody else holds it any more."""
 
     def __init__(self, max_rooms: int = MAX_ROOMS, idle_seconds: float = IDLE_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.max_rooms, self.idle_seconds, self.clock = max_rooms, idle_seconds, clock
+                 clock: Callable[[], float] = time.monotonic,
+                 release: Callable[[Any], None] = lambda source: None) -> None:
+        self.max_rooms, self.idle_seconds, self.clock, self.release = max_rooms, idle_seconds, clock, release
         self._rooms: dict[str, _Room] = {}
         self._lock = threading.Lock()
 
     def publish(self, source: Any, info: Mapping[str, Any] | None = None) -> str:
         """Open (or keep) the room of `source`; returns its code. Raises RuntimeError when full."""
-        with self._lock:
-            self._expire()
+        return self.open(source, info).code
+
+    def open(self, source: Any, info: Mapping[str, Any] | None = None) -> Opened:
+        """Open (or keep) the room of `source`: its code and its presenter's secret. Raises RuntimeError when full."""
+        with self._expiring():
             room = next((r for r in self._rooms.values() if r.source is source), None)
             if room is None:
                 if len(self._rooms) >= self.max_rooms:
@@ -115,12 +136,13 @@ class Rooms:
                 room = self._rooms[code] = _Room(code, source)
             room.info = dict(info or {})
             room.last_presenter = self.clock()
-            return room.code
+            return Opened(room.code, room.secret)
 
-    def touch(self, code: str, info: Mapping[str, Any] | None = None) -> RoomView | None:
-        """The presenter's page is still open (and what it shows); the room, or None if it is gone."""
-        with self._lock:
-            room = self._rooms.get(code)
+    def touch(self, code: str, secret: str, info: Mapping[str, Any] | None = None) -> RoomView | None:
+        """The presenter's page is still open (and what it shows); the room, or None if it is gone or `secret` is
+        not its secret."""
+        with self._expiring():
+            room = self._presenters_room(code, secret)
             if room is None:
                 return None
             room.last_presenter = self.clock()
@@ -128,10 +150,22 @@ class Rooms:
                 room.info = dict(info)
             return room.view(self.clock())
 
+    def reopen(self, code: str, secret: str) -> RoomView | None:
+        """The presenter's link after a reload, a crash or on another device: the same live room and run, or None
+        (no such room, or not its secret)."""
+        return self.touch(code, secret)
+
+    def _presenters_room(self, code: str, secret: str) -> _Room | None:
+        """Under the lock: room `code` if `secret` is its secret. hmac.compare_digest takes as long however much
+        of a guess matches, so timing the answer does not spell the secret out."""
+        room = self._rooms.get(normalize_code(code))
+        if room is None or not hmac.compare_digest(secret.encode(), room.secret.encode()):
+            return None
+        return room
+
     def watch(self, code: str, viewer: str) -> RoomView | None:
         """A viewer's poll: the live room, or None if there is no such (live) room."""
-        with self._lock:
-            self._expire()
+        with self._expiring():
             room = self._rooms.get(normalize_code(code))
             if room is None:
                 return None
@@ -157,20 +191,39 @@ class Rooms:
                     room.shared[key] = (made, value)
             return value
 
-    def close(self, code: str) -> None:
+    def close(self, code: str) -> Any | None:
+        """End the room (End broadcast): returns its run, which goes back to the caller, not to `release`."""
         with self._lock:
-            self._rooms.pop(code, None)
+            room = self._rooms.pop(code, None)
+        return None if room is None else room.source
+
+    def holds(self, source: Any) -> bool:
+        """Whether a live room owns `source` (then a closed presenter tab must not release it)."""
+        with self._expiring():
+            return any(room.source is source for room in self._rooms.values())
 
     def __len__(self) -> int:
-        with self._lock:
-            self._expire()
+        with self._expiring():
             return len(self._rooms)
 
-    def _expire(self) -> None:
-        """Under the lock: close rooms whose presenter left, forget viewers gone for a while."""
+    @contextlib.contextmanager
+    def _expiring(self) -> Iterator[None]:
+        """The store's lock, idle rooms closed first; their runs go to `release` once the lock is let go."""
+        ended: list[Any] = []
+        try:
+            with self._lock:
+                ended = self._expire()
+                yield
+        finally:
+            for source in ended:
+                self.release(source)
+
+    def _expire(self) -> list[Any]:
+        """Under the lock: close rooms whose presenter left (returns their runs), forget viewers gone a while."""
         now = self.clock()
-        for code in [c for c, r in self._rooms.items() if now - r.last_presenter > self.idle_seconds]:
-            del self._rooms[code]
+        ended = [c for c, r in self._rooms.items() if now - r.last_presenter > self.idle_seconds]
+        sources = [self._rooms.pop(code).source for code in ended]
         for room in self._rooms.values():
             for viewer in [v for v, seen in room.viewers.items() if now - seen > VIEWER_FORGET]:
                 del room.viewers[viewer]
+        return sources

@@ -13,6 +13,7 @@ import time
 
 import streamlit as st
 
+from dashboard.access import may_train, watch_only_notice
 from dashboard.charts import steps_csv, timesteps_csv
 from dashboard.history import ACTIVE, FINAL, Snapshot
 from dashboard.insight import compare_section, theory_section
@@ -33,7 +34,7 @@ from dashboard.live_view import (
     step_estimate,
     step_slider,
 )
-from dashboard.presenter import broadcasting, present_button, present_panel
+from dashboard.presenter import broadcasting, present_button, present_panel, presenter, reopen_room, rooms
 from dashboard.runner import Runner
 from dashboard.sidebar import DEFAULTS, sidebar
 from dashboard.state import PACE, PACES, PRESENTATION, pace_label, presenting, runner_pace
@@ -68,13 +69,17 @@ RELEASED = (f"**This tab was disconnected for more than {GRACE_S:g} s, so its ru
 # Two entries: the session's runner, and the one a release replaced (evicting that one only re-releases it).
 @st.cache_resource(scope="session", max_entries=2, on_release=lambda presence: presence.gone(), show_spinner=False)
 def presence(runner_id: int, _runner: Runner) -> Presence:
-    """The disconnect hook of this session's runner: released when the tab's websocket closes (lifetime.py)."""
-    return Presence(_runner)
+    """The disconnect hook of this session's runner: released when the tab's websocket closes (lifetime.py); a run
+    a broadcast room owns is the room's to end."""
+    return Presence(_runner, kept=rooms().holds)
 
 
 def session_runner(config: RunConfig, started: float) -> tuple[Runner, bool]:
     """This browser session's runner, kept in st.session_state so a tab that reconnects finds its run; a new one
-    if the janitor released it (then True). `started`: when this page run started (time.monotonic())."""
+    if the janitor released it (then True); the room's run when the URL's presenter link reopens a broadcast.
+    `started`: when this page run started (time.monotonic())."""
+    if (room_run := reopen_room()) is not None:
+        st.session_state[RUNNER] = room_run
     runner = st.session_state.get(RUNNER)
     released = runner is not None and runner.released
     if runner is None or released:
@@ -117,23 +122,25 @@ def header() -> tuple[bool, Lesson | None]:
             return True, lesson_picker(compact=True)
 
 
-def controls(runner: Runner, snap: Snapshot, info: dict[str, str]) -> float:
-    """Train / Pause / Resume, Step, Reset, like TensorFlow Playground's play bar; Broadcast; the pace.
+def controls(runner: Runner, snap: Snapshot, info: dict[str, str], locked: bool = False) -> float:
+    """Train / Pause / Resume, Step, Reset, like TensorFlow Playground's play bar; Broadcast; the pace. `locked`: a
+    watch-only server's page without the presenter key (dashboard/access.py) trains nothing.
     Returns the pace in steps per second (inf: as fast as possible)."""
     label, icon, action = PRIMARY[snap.state]
     cols = st.columns([1.1, 0.95, 0.95, 1.45, 2.6], vertical_alignment="bottom")
     # One key whatever the label: a key that changed with the state made a new button beside the stale one until
     # the rerun ended, so the whole row grew and shrank by 28 px under the pointer (presses landed on nothing).
-    cols[0].button(label, icon=icon, key="primary", type="primary", disabled=action is None, shortcut="Space",
-                   width="stretch", on_click=getattr(runner, action) if action else None,
+    cols[0].button(label, icon=icon, key="primary", type="primary", shortcut="Space", width="stretch",
+                   disabled=action is None or (locked and action == "train"),
+                   on_click=getattr(runner, action) if action else None,
                    help="Train, Pause or Resume. Shortcut: Space.")
     cols[1].button("Step", icon=":material/skip_next:", key="step_button", width="stretch", on_click=runner.step_once,
-                   disabled=snap.state in FINAL, shortcut="Right", help="Train exactly one batch, then pause. "
-                   "Shortcut: →.")
+                   disabled=snap.state in FINAL or locked, shortcut="Right",
+                   help="Train exactly one batch, then pause. Shortcut: →.")
     cols[2].button("Reset", icon=":material/restart_alt:", key="reset_button", width="stretch",
                    on_click=runner.reset, help="Same seed: the same initial weights and data again.")
     with cols[3]:
-        present_button(runner, info)
+        present_button(runner, info, disabled=locked)
     pace = cols[4].select_slider("Pace (steps per second)", PACES, value=math.inf, format_func=pace_label, key=PACE,
                                  bind="query-params", help="Slow a run down so a class can follow it: a lesson "
                                  "sets a pace that lasts about 25 s. max = as fast as this server trains.")
@@ -221,7 +228,10 @@ def lab_page() -> None:
     with st.container():
         link_notice(config)
     runner, released = session_runner(config, started)
+    locked = not may_train(presenting=presenter().code is not None)
     with st.container():
+        if locked:
+            watch_only_notice()
         if released:
             st.info(RELEASED, icon=":material/cloud_off:")
         if (loaded := pop_loaded_lesson()) is not None:
@@ -238,13 +248,13 @@ def lab_page() -> None:
             card, button = (st.columns([5, 1.3]) if presentation else (st.container(), st.container()))
             with card:
                 lesson_card(lesson, config, compact=presentation)
-            control_section(lesson, live_snap.config.seed, live_snap.active, button)
+            control_section(lesson, live_snap.config.seed, live_snap.active or locked, button)
         elif config.replace(seed=0) == DEFAULTS:
             st.info(DEFAULT_RUN_NOTE, icon=":material/info:")
     info = _broadcast_info(lesson)
     code = broadcasting(info)
     snap = runner.snapshot()
-    if (pace := runner_pace(controls(runner, snap, info))) != snap.pace:
+    if (pace := runner_pace(controls(runner, snap, info, locked))) != snap.pace:
         runner.set_pace(pace)
         snap = runner.snapshot()
     ends_by = diverges_by(lesson, snap.config) if lesson is not None else None

@@ -88,11 +88,17 @@ class Presence:
     """A session resource whose release means "this tab disconnected". It holds its runner weakly: a resource
     created by a run in flight after the disconnect is never released, and must not keep the runner alive."""
 
-    def __init__(self, runner: Runner, janitor: Janitor = JANITOR) -> None:
+    def __init__(self, runner: Runner, janitor: Janitor = JANITOR,
+                 kept: Callable[[Runner], bool] = lambda runner: False) -> None:
         self._runner = weakref.ref(runner)
         self._janitor = janitor
+        self._kept = kept  # whether someone else owns the run (a broadcast room): then the tab's leaving is no pause
 
     def gone(self) -> None:
-        """on_release: hand the runner (if it still exists) to the janitor."""
-        if (runner := self._runner()) is not None:
-            self._janitor.disconnected(runner)
+        """on_release: hand the runner (if it still exists, and no room owns it) to the janitor."""
+        if (runner := self._runner()) is None:
+            return
+        if self._kept(runner):
+            log.info("runner %d: its tab disconnected; a broadcast room owns the run, which goes on", runner.id)
+            return
+        self._janitor.disconnected(runner)

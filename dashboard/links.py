@@ -27,6 +27,7 @@ from dashboard.state import (
     LESSON_NAMES,
     PACE,
     PRESENTATION,
+    PRESENTER,
     lab_query,
     lesson_named,
     nearest_pace,
@@ -170,7 +171,7 @@ def check_link(query: Mapping[str, str], repeats: Mapping[str, list[str]] | None
     settings, bad, moved = _session_settings(query)
     adjusted = moved + adjusted
     unknown = [_line(name, value, ": not a setting of the lab") for name, value in query.items()
-               if name not in (*FIELDS, LESSON, PACE, PRESENTATION)]
+               if name not in (*FIELDS, LESSON, PACE, PRESENTATION, PRESENTER)]
     lesson = LESSONS.get(settings.get(LESSON, ""))
     preset = lesson is not None and not valid and not ignored  # `?lesson=vanishing`: the lesson's preset and pace
     if preset:
@@ -185,6 +186,8 @@ def check_link(query: Mapping[str, str], repeats: Mapping[str, list[str]] | None
                    or not all(_as_written(query[name], value) for name, value in valid.items()))
     canonical = query_for(config, settings.get(LESSON), settings.get(PACE, math.inf),
                           settings.get(PRESENTATION, False))
+    if PRESENTER in query:  # the presenter page's own link: dashboard/presenter.py checks it (never echoed here)
+        canonical[PRESENTER] = query[PRESENTER]
     return LinkCheck(canonical, config, tuple(ignored + over + bad + unknown), tuple(adjusted), rewrite)
 
 

@@ -43,10 +43,12 @@ def live_threads() -> list[str]:
 
 class Slots:
     """At most `limit` threads train at once: RNN_LAB_MAX_TRAINING (default sized for a 2-core server), fewer
-    when the server's memory budget (RNN_LAB_MEMORY_MB, models/cost.py) holds fewer runs."""
+    when the server's memory budget (RNN_LAB_MEMORY_MB, models/cost.py) holds fewer runs. `reserved` more slots
+    (RNN_LAB_BROADCAST_SLOTS) only a broadcast room's run may take, so a class's run never waits behind runs that
+    students (or anyone) started: theirs can fill `limit`, never the reserve."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    def __init__(self, limit: int, reserved: int = 0) -> None:
+        self.limit, self.reserved = limit, reserved
         self._used = 0
         self._cond = threading.Condition()
 
@@ -55,9 +57,11 @@ class Slots:
         with self._cond:
             return self._used
 
-    def acquire(self, timeout: float) -> bool:
+    def acquire(self, timeout: float, reserved: bool = False) -> bool:
+        """Take a slot within `timeout` s; `reserved`: a room's run, which may also take a reserved slot."""
+        cap = self.limit + (self.reserved if reserved else 0)
         with self._cond:
-            if self._cond.wait_for(lambda: self._used < self.limit, timeout):
+            if self._cond.wait_for(lambda: self._used < cap, timeout):
                 self._used += 1
                 return True
             return False
@@ -65,21 +69,24 @@ class Slots:
     def release(self) -> None:
         with self._cond:
             self._used -= 1
-            self._cond.notify()
+            self._cond.notify_all()  # a room's run may wait for a slot another waiter could not take
 
 
-SLOTS = Slots(cost.training_slots(int(os.environ.get("RNN_LAB_MAX_TRAINING", "2"))))
+SLOTS = Slots(cost.training_slots(int(os.environ.get("RNN_LAB_MAX_TRAINING", "2"))),
+              reserved=int(os.environ.get("RNN_LAB_BROADCAST_SLOTS", "1")))
 
 
 class Player(threading.Thread):
     """One training thread: waits for a slot while `queued()`, then calls `turn()` until it returns False.
 
-    `turn()` must not raise: the run turns a failing step into its "error" state.
+    `turn()` must not raise: the run turns a failing step into its "error" state. `reserved()`, asked at every
+    try for a slot: may this run take a reserved slot (it is a broadcast room's run)?
     """
 
-    def __init__(self, name: str, slots: Slots, queued: Callable[[], bool], turn: Callable[[], bool]) -> None:
+    def __init__(self, name: str, slots: Slots, queued: Callable[[], bool], turn: Callable[[], bool],
+                 reserved: Callable[[], bool] = lambda: False) -> None:
         super().__init__(name=name, daemon=True)
-        self.slots, self._queued, self._turn = slots, queued, turn
+        self.slots, self._queued, self._turn, self._reserved = slots, queued, turn, reserved
         self.has_slot = False  # set once the thread trains; read by the run to tell "queued" from "training"
 
     def run(self) -> None:
@@ -95,12 +102,12 @@ class Player(threading.Thread):
         finally:
             # Let go of the run (as threading.Thread drops its target): a finished thread object its runner
             # still lists must not keep a closed session's model and history alive.
-            del self._queued, self._turn
+            del self._queued, self._turn, self._reserved
             log.info("training thread %s ended (live=%d)", self.name, len(live_threads()) - 1)
 
     def _take_slot(self) -> bool:
         while self._queued():  # False once the run was paused or reset while waiting
-            if self.slots.acquire(timeout=SLOT_POLL_S):
+            if self.slots.acquire(timeout=SLOT_POLL_S, reserved=self._reserved()):
                 self.has_slot = True
                 return True
         return False

@@ -143,6 +143,7 @@ class Runner:
         self._players: list[Player] = []  # every thread this runner started that may still run
         self._last_seen = self._clock()
         self._closed = False  # the session ended: the run was let go, and controls do nothing
+        self._reserved = False  # a broadcast room's run: it may take a reserved training slot
         self._run = _Run(Trainer(config))
 
     # --- controls (page thread) -------------------------------------------------
@@ -280,6 +281,18 @@ class Runner:
         return self._last_seen
 
     @property
+    def reserved(self) -> bool:
+        """Whether this is a broadcast room's run, which may take a training slot reserved for rooms."""
+        with self._lock:
+            return self._reserved
+
+    def reserve(self, reserved: bool) -> None:
+        """Mark (or unmark) this as a room's run: from its next try for a slot (a queued run's within
+        SLOT_POLL_S) it may take a reserved one."""
+        with self._lock:
+            self._reserved = reserved
+
+    @property
     def released(self) -> bool:
         """Whether close() let go of the run: the session needs a new Runner."""
         with self._lock:
@@ -331,7 +344,7 @@ class Runner:
         run.state = "queued"
         run.times.clear()  # the rate counts this stretch of training only
         run.player = Player(f"{THREAD_PREFIX}-{self.id}", self.slots, functools.partial(self._queued, run),
-                            functools.partial(self._turn, run))
+                            functools.partial(self._turn, run), lambda: self.reserved)
         self._players = [p for p in self._players if p.is_alive()] + [run.player]
         run.player.start()
 

@@ -21,6 +21,7 @@ from models.lessons import LESSONS
 PAGE_REQUEST = "open_page"
 # Session settings of the Lab, bound to the URL next to the RunConfig fields (widget keys = URL names).
 LESSON, PACE, PRESENTATION = "lesson", "pace", "presentation"
+PRESENTER = "presenter"  # a broadcast presenter's CODE.SECRET (dashboard/presenter.py): kept, never shared
 # Steps per second the pace slider offers: slow enough to narrate, fast enough for 300 steps in ~25 s; every
 # lesson's pace is one of them (tests/dashboard/test_lesson_panel.py). inf = as fast as possible.
 PACES: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0, 32.0, 40.0, 60.0, 80.0, 120.0, 200.0, math.inf)

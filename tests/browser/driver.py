@@ -20,10 +20,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 
 
-def held_steps(gate: Path) -> str:
+def held_steps(gate: Path, only: str = "True") -> str:
     """`serve(before=...)` code under which training step n starts only once the file `gate/n` exists: a test
     decides when a step in flight ends, so what the page shows while a step runs does not depend on the step's
-    speed (a large run's first step takes seconds on an idle server and many times longer beside other load)."""
+    speed (a large run's first step takes seconds on an idle server and many times longer beside other load).
+    `only`: a Python expression on the Trainer `self` choosing the runs held (the others step freely)."""
     return f"""
 import pathlib, time
 import models.trainer
@@ -32,7 +33,7 @@ _real_step = models.trainer.Trainer.step
 
 
 def _held_step(self):
-    while not (pathlib.Path({str(gate)!r}) / str(self.step_count + 1)).exists():
+    while ({only}) and not (pathlib.Path({str(gate)!r}) / str(self.step_count + 1)).exists():
         time.sleep(0.02)
     return _real_step(self)
 
@@ -141,6 +142,17 @@ def primary_is(label: str) -> str:
             f"b.querySelector('[data-testid=stMarkdownContainer]')?.innerText.trim() === {label!r})")
 
 
+def broadcast(page: object) -> str:
+    """Press "Broadcast" once and read the room code off the watch link the page shows.
+
+    Pressed while the Train click's rerun may still be drawing: when the primary button took a new key per state,
+    the control row shrank under the pointer as that rerun ended and the press was lost (twice in ~10 runs)."""
+    link = page.get_by_test_id("stCode").filter(has_text="?watch=")
+    button(page, "Broadcast").click()  # in the Lab's control row: dashboard.presenter
+    link.wait_for(timeout=10_000)
+    return re.search(r"\?watch=(\w+)", link.inner_text()).group(1)
+
+
 def open_lab(context: object, url: str, query: str) -> object:
     """A new tab on the Lab at `url/?query`, returned once its Train button is drawn."""
     page = context.new_page()
@@ -192,17 +204,6 @@ def seconds_after_click(page: object, name: str, timeout: float = 60.0) -> float
 def page_text(fragment: str) -> str:
     """A watch predicate: the page's visible text contains `fragment`."""
     return f"return document.body.innerText.includes({fragment!r});"
-
-
-def broadcast(page: object) -> str:
-    """Press the Lab's "Broadcast" once and read the room code off the watch link the page shows.
-
-    Pressed while the Train click's rerun may still be drawing: when the primary button took a new key per state,
-    the control row shrank under the pointer as that rerun ended and the press was lost (twice in ~10 runs)."""
-    link = page.get_by_test_id("stCode").filter(has_text="?watch=")
-    button(page, "Broadcast").click()  # in the Lab's control row: dashboard.presenter
-    link.wait_for(timeout=10_000)
-    return re.search(r"\?watch=(\w+)", link.inner_text()).group(1)
 
 
 def lesson_pill(page: object, title: str) -> object:

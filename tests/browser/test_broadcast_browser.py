@@ -1,5 +1,6 @@
 """A real browser against `streamlit run`: a presenter trains and broadcasts, a second page opens the
-`?watch=` link and sees the run advance, and the server runs exactly one training thread (its log)."""
+`?watch=` link and sees the run advance, and the server runs exactly one training thread (its log); End broadcast
+tells the viewer the broadcast ended."""
 
 import pytest
 
@@ -35,8 +36,9 @@ def test_a_class_watches_one_training_thread(server):
         started = [name for name, event in thread_log(log) if event == "started"]
         assert len(started) == 1 and not [e for _, e in thread_log(log) if e != "started"]  # one, still running
 
-        presenter.close()  # the presenter leaves: the thread stops, the room closes, the viewer is told
-        wait_until(lambda: thread_log(log)[-1] == (started[0], "ended (live=0)"), timeout=15)
+        button(presenter, "End broadcast").click()  # the room ends, the viewer is told; the run is the tab's again
         viewer.get_by_text("has ended").wait_for(timeout=15_000)
         assert viewer.get_by_test_id("stException").count() == 0
+        presenter.close()  # an ordinary run again: its tab's leaving stops the thread
+        wait_until(lambda: thread_log(log)[-1] == (started[0], "ended (live=0)"), timeout=15)
     assert [name for name, event in thread_log(log) if event == "started"] == started

@@ -60,14 +60,15 @@ def test_a_drawn_code_that_is_taken_is_drawn_again(monkeypatch):
 def test_viewers_see_the_room_and_are_counted():
     clock = Clock()
     rooms, source = Rooms(clock=clock), object()
-    code = rooms.publish(source, {"lesson": "lstm"})
+    opened = rooms.open(source, {"lesson": "lstm"})
+    code, secret = opened.code, opened.secret
     room = rooms.watch(code.lower(), "viewer-1")  # typed in lower case
     assert room is not None and room.source is source and room.info == {"lesson": "lstm"}
     assert room.viewers == 1
     assert rooms.watch(code, "viewer-2").viewers == 2
     assert rooms.watch(code, "viewer-1").viewers == 2  # the same tab polling again
     clock.now = 11  # silent for more than the 10 s window: not "watching now"
-    assert rooms.touch(code).viewers == 0
+    assert rooms.touch(code, secret).viewers == 0
     assert rooms.watch("NOSUCHRM", "viewer-3") is None
 
 
@@ -75,11 +76,11 @@ def test_viewers_silent_for_a_while_are_forgotten():
     """A room the whole day's classes watched holds only the viewers of the last minute (bounded memory)."""
     clock = Clock()
     rooms = Rooms(clock=clock)
-    code = rooms.publish(object())
+    code, secret = (opened := rooms.open(object())).code, opened.secret
     for n in range(100):
         rooms.watch(code, f"morning-{n}")
     clock.now = VIEWER_FORGET + 1
-    rooms.touch(code)  # the presenter's heartbeat alone keeps the room, it does not keep viewers
+    rooms.touch(code, secret)  # the presenter's heartbeat alone keeps the room, it does not keep viewers
     assert rooms.watch(code, "afternoon").viewers == 1
     assert list(rooms._rooms[code].viewers) == ["afternoon"]
     clock.now += VIEWER_WINDOW - 1
@@ -88,9 +89,10 @@ def test_viewers_silent_for_a_while_are_forgotten():
 
 def test_readers_get_a_copy_not_the_live_room():
     rooms = Rooms()
-    code = rooms.publish(object(), {"title": "one"})
+    opened = rooms.open(object(), {"title": "one"})
+    code = opened.code
     room = rooms.watch(code, "a")
-    rooms.touch(code, {"title": "two"})
+    rooms.touch(code, opened.secret, {"title": "two"})
     rooms.watch(code, "b")
     assert room.info == {"title": "one"} and room.viewers == 1  # a snapshot of that moment
     assert isinstance(room, RoomView)
@@ -103,14 +105,15 @@ def test_readers_get_a_copy_not_the_live_room():
 def test_rooms_expire_when_the_presenter_leaves():
     clock = Clock()
     rooms = Rooms(idle_seconds=100, clock=clock)
-    code = rooms.publish(object())
+    opened = rooms.open(object())
+    code = opened.code
     clock.now = 90
-    assert rooms.touch(code)
+    assert rooms.touch(code, opened.secret)
     clock.now = 180
     assert rooms.watch(code, "v") is not None  # touched at 90: still alive
     clock.now = 291
     assert rooms.watch(code, "v") is None and len(rooms) == 0
-    assert not rooms.touch(code)
+    assert not rooms.touch(code, opened.secret)
 
 
 def test_the_number_of_rooms_is_capped():
@@ -159,7 +162,8 @@ def test_a_class_polling_while_rooms_open_expire_and_close_never_sees_a_torn_roo
     size during iteration") and counts come out wrong."""
     clock = Clock()
     rooms = Rooms(clock=clock)
-    code = rooms.publish("presenter")
+    opened = rooms.open("presenter")
+    code = opened.code
 
     def viewer(n: int):
         def poll(i: int) -> None:
@@ -169,7 +173,7 @@ def test_a_class_polling_while_rooms_open_expire_and_close_never_sees_a_torn_roo
         return poll
 
     def presenter(i: int) -> None:
-        assert rooms.touch(code, {"step": i}).info["step"] == i
+        assert rooms.touch(code, opened.secret, {"step": i}).info["step"] == i
         clock.now += 0.5  # viewers drift past VIEWER_FORGET and are expired while others poll
 
     others = [object() for _ in range(5)]  # other presenters' runs

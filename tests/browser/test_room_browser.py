@@ -1,0 +1,117 @@
+"""A room that outlives its tab, the teacher's run first, and a secret that stays with the presenter (issue 20.1,
+20.2, issue 21.6's drill), in real Chromium at 1280 × 720 against `streamlit run`. Every wait is on page state; no
+assertion is a timing."""
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from dashboard.sidebar import config_query
+from dashboard.state import PRESENTER
+from tests.browser.driver import broadcast, button, chromium, held_steps, open_lab, serve, step_count
+from tests.browser.polling import thread_log, wait_until
+from tests.dashboard.lab_app import LARGEST_LSTM
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+PROJECTOR = (1280, 720)
+FAST = "steps=100000&pace=60"  # a pace the class can follow, fast enough for 20 steps in a moment
+# Records whether the page ever says the broadcast ended, however briefly (checked on every DOM change).
+NEVER_ENDED = """() => {
+  window.__ended = false;
+  const check = () => { if (document.body.innerText.includes('has ended')) window.__ended = true; };
+  new MutationObserver(check).observe(document.body, {subtree: true, childList: true, characterData: true});
+  window.__endedCheck = setInterval(check, 50);
+}"""
+
+
+def _secret(page) -> str:
+    """The room's secret, from the presenter page's own address (`?presenter=CODE.SECRET`)."""
+    return parse_qs(urlsplit(page.url).query)[PRESENTER][0].partition(".")[2]
+
+
+def _watching(context, url: str, code: str, frames: list | None = None):
+    """A student's tab on the watch link only, once it shows a step; `frames` collects every websocket frame."""
+    viewer = context.new_page()
+    if frames is not None:
+        viewer.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(payload)))
+    viewer.goto(f"{url}/?watch={code}")
+    wait_until(lambda: viewer.get_by_test_id("stMetric").count() > 0 and step_count(viewer) > 0, timeout=60)
+    return viewer
+
+
+def test_the_presenter_reloads_and_the_class_keeps_watching_the_same_run(server):
+    url, log = server
+    with chromium(*PROJECTOR) as context:
+        presenter = open_lab(context, url, FAST)
+        button(presenter, "Train").click()
+        button(presenter, "Pause").wait_for(timeout=20_000)
+        code = broadcast(presenter)
+        viewer = _watching(context, url, code)
+        viewer.evaluate(NEVER_ENDED)
+        wait_until(lambda: step_count(presenter) >= 20, timeout=60)
+        before = step_count(presenter)
+
+        presenter.reload()  # F5 on the teacher's tab
+        button(presenter, "End broadcast").wait_for(timeout=60_000)
+        link = presenter.get_by_test_id("stCode").filter(has_text="?watch=")
+        assert re.search(r"\?watch=(\w+)", link.inner_text()).group(1) == code  # the same room
+        wait_until(lambda: presenter.get_by_test_id("stMetric").count() > 0, timeout=60)
+        after = step_count(presenter)
+        assert after >= before  # the same run, from its step: not a new run at step 0
+        wait_until(lambda: step_count(presenter) > after, timeout=60)  # still training
+        wait_until(lambda: step_count(viewer) > after, timeout=60)  # and the class follows it
+        assert viewer.evaluate("window.__ended") is False  # never told the broadcast ended
+        started = [name for name, event in thread_log(log) if event == "started"]
+        assert len(started) == 1 and all(event == "started" for _, event in thread_log(log))  # never paused
+        for page in (presenter, viewer):
+            assert page.get_by_test_id("stException").count() == 0
+        button(presenter, "End broadcast").click()
+        viewer.get_by_text("has ended").wait_for(timeout=15_000)
+
+
+def test_the_presenter_secret_never_reaches_a_viewers_page(server):
+    url, _ = server
+    with chromium(*PROJECTOR) as context:
+        presenter = open_lab(context, url, FAST)
+        button(presenter, "Train").click()
+        button(presenter, "Pause").wait_for(timeout=20_000)
+        code = broadcast(presenter)
+        secret = _secret(presenter)
+        assert len(secret) >= 32
+        frames: list = []
+        viewer = _watching(context, url, code, frames)
+        presenter.reload()  # the presenter reopens the room meanwhile: its secret goes over the wire again
+        button(presenter, "End broadcast").wait_for(timeout=60_000)
+        first = step_count(viewer)
+        wait_until(lambda: step_count(viewer) > first, timeout=60)  # frames from after the reopen reached the viewer
+        received = [f.encode() if isinstance(f, str) else f for f in frames]
+        assert any(code.encode() in f for f in received)  # the recorder sees what the page is sent
+        assert not [f for f in received if secret.encode() in f]
+        assert secret not in viewer.content() and secret not in viewer.url
+        assert secret in presenter.url  # the presenter's own page holds it (so F5 keeps the room)
+        button(presenter, "End broadcast").click()
+
+
+def test_the_broadcast_run_trains_while_two_sessions_hold_the_largest_runs(tmp_path):
+    """Two students' largest LSTM runs hold both general training slots (their steps are held in flight by
+    driver.held_steps, so they keep their slots however fast the machine is); the teacher's run waits behind them
+    until it is broadcast, then takes the slot reserved for rooms and its step count rises."""
+    largest = "&".join(f"{k}={v}" for k, v in config_query(LARGEST_LSTM).items())
+    with serve(before=held_steps(tmp_path, only="self.config.model == 'lstm'")) as (url, _), \
+            chromium(*PROJECTOR) as context:
+        students = [open_lab(context, url, largest) for _ in range(2)]
+        for student in students:
+            button(student, "Train").click()
+            student.get_by_text(re.compile(r"Step 1 running for")).wait_for(timeout=60_000)
+        teacher = open_lab(context, url, FAST)
+        button(teacher, "Train").click()
+        teacher.get_by_text("Waiting for a free core").wait_for(timeout=30_000)  # behind the students' runs
+        assert step_count(teacher) == 0
+        broadcast(teacher)
+        wait_until(lambda: step_count(teacher) >= 3, timeout=60)
+        for student in students:  # the students' runs still hold their slots: the teacher's took the reserve
+            assert student.get_by_text(re.compile(r"Step 1 running for")).count() > 0
+        for page in (*students, teacher):
+            assert page.get_by_test_id("stException").count() == 0
