@@ -111,7 +111,7 @@ class Page:
 def tab(url: str, query: dict[str, str]) -> Iterator[Page]:
     """A tab open on the app at `url` with `query`; leaving the block closes the tab (its websocket)."""
     with connect(url.replace("http", "ws", 1) + "/_stcore/stream", subprotocols=["streamlit"],
-                 open_timeout=TIMEOUT_S, max_size=None) as ws:
+                 open_timeout=TIMEOUT_S, max_size=None, ping_interval=None) as ws:
         yield Page(ws, query)
 
 

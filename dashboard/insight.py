@@ -53,19 +53,26 @@ def _theory(runner: Runner, snap: Snapshot) -> None:
         st.caption(split_caption(parts, weights.step))
 
 
-def _pin(snap: Snapshot) -> None:
+def _pin(runner: Runner) -> None:
+    """on_click of Pin: the run as it is at the click (the button is disabled while it trains)."""
+    snap = runner.snapshot()
+    if snap.history.latest is None or snap.active:
+        return
     view = snap.history
     pin = PinnedRun(snap.config, view.scalars[:, COLUMN["step"]].astype(int), view.scalars[:, COLUMN["loss"]],
                     view.latest.hidden.copy(), snap.step, snap.state)
     st.session_state[PINS] = [*st.session_state.get(PINS, []), pin][-MAX_PINS:]
 
 
-def compare_section(snap: Snapshot) -> None:
+def compare_section(runner: Runner, snap: Snapshot) -> None:
     """Pin finished runs and overlay 2–4 of them: the most telling picture is two runs side by side."""
     st.subheader("Compare runs")
     can_pin = snap.history.latest is not None and not snap.active
+    # A callback's args stay with a closed tab's session as long as Streamlit keeps it for a reconnect
+    # (server.disconnectedSessionTTL): the runner lets go of its run when the tab is gone, a snapshot (copies of
+    # the whole history) would not (docs/performance.md, "Sessions").
     st.button("Pin this run", icon=":material/push_pin:", key="pin_button", disabled=not can_pin, on_click=_pin,
-              args=(snap,), help="Keep this run's loss curve and final gradient profile to compare with later runs.")
+              args=(runner,), help="Keep this run's loss curve and final gradient profile to compare with later runs.")
     pins: list[PinnedRun] = st.session_state.get(PINS, [])
     if not pins:
         st.caption("Pin a finished, paused or diverged run, change a setting, train again, and pin that too.")

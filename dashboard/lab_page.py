@@ -266,5 +266,5 @@ def lab_page() -> None:
         present_panel(code, info)
     live(runner, snap.active, presentation, ends_by)
     theory_section(runner, snap)
-    compare_section(snap)
+    compare_section(runner, snap)
     export(runner, snap)

@@ -114,3 +114,33 @@ def test_the_lab_finds_its_run_after_a_disconnect_and_says_so_when_it_was_releas
     app.run()  # the tab came back after the grace period: a new, idle run and a notice
     assert app.session_state[RUNNER] is not runner and app.session_state[RUNNER].snapshot().step == 0
     assert RELEASED in [info.value for info in app.info]
+
+
+PLAIN = (str, int, float, bool, type(None))
+
+
+def held_by_callbacks(app) -> list[object]:
+    """Every argument the session's widgets keep for their callbacks (Streamlit's widget metadata: it stays with
+    a closed tab's session as long as Streamlit keeps the session for a reconnect), containers opened."""
+    metadata = app.session_state._state._state._new_widget_state.widget_metadata.values()
+    found = [arg for meta in metadata for arg in (*(meta.callback_args or ()), *(meta.callback_kwargs or {}).values())]
+    for arg in found:  # grows while it is read: the contents of containers join the list
+        if isinstance(arg, (tuple, list, set, frozenset)):
+            found.extend(arg)
+        elif isinstance(arg, dict):
+            found.extend([*arg.keys(), *arg.values()])
+    return found
+
+
+def test_a_closed_tabs_widgets_keep_no_run_data_only_its_runner(fresh_session):
+    # The Pin button once kept the page's Snapshot (copies of the whole history) as its callback argument: every
+    # closed tab Streamlit keeps for a reconnect then held its run's data after the janitor released the run.
+    app = open_app({"task": "cat_mat_rat", "hidden_size": "8", "batch_size": "8", "steps": "4"})
+    for _ in range(2):
+        app.button(key="step_button").click().run()
+    assert not app.button(key="pin_button").disabled  # drawn with a run that has data to pin
+    held = held_by_callbacks(app)
+    assert app.session_state[RUNNER] in held  # the page's controls do hold the runner: it lets go of its run
+    kinds = {type(arg).__name__ for arg in held if not isinstance(arg, (Runner, tuple, list, set, frozenset, dict,
+                                                                          *PLAIN))}
+    assert not kinds, f"widget callbacks keep {kinds} in a session Streamlit keeps after its tab closed"
