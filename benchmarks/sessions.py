@@ -52,11 +52,9 @@ def _count(signum, frame):
           f"runs={names.count('_Run')} histories={names.count('History')} training_threads={training} "
           f"in_grace={waiting}", file=sys.stderr, flush=True)
 def _collect_and_count(signum, frame):
-    gc.collect()
-    try:  # glibc: hand the freed memory the allocator kept back to the system, to see how much it was
-        __import__("ctypes").CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
+    from dashboard.lifetime import reclaim
+
+    reclaim()  # what the janitor does after releasing runs, here to see how much was left to reclaim
     _count(signum, frame)
 signal.signal(signal.SIGUSR1, _count)
 signal.signal(signal.SIGUSR2, _collect_and_count)

@@ -56,6 +56,19 @@ def test_a_disconnected_run_pauses_at_once_and_is_released_after_the_grace_perio
     assert runner.released and runner.snapshot().step == 0 and janitor.waiting == 0
 
 
+def test_the_janitor_reclaims_memory_once_after_a_sweep_that_released_runs_and_never_otherwise():
+    clock, reclaimed = Clock(), []
+    janitor = Janitor(GRACE, clock=clock, reclaim=lambda: reclaimed.append(clock.now))
+    runners = [Runner(SMALL, clock=clock) for _ in range(2)]
+    clock.now += 1  # their tabs disconnect after their last page run
+    for runner in runners:
+        janitor.disconnected(runner)
+    assert janitor.sweep() == [] and reclaimed == []  # within the grace period: nothing released, nothing to do
+    clock.now += GRACE
+    assert janitor.sweep() == runners and reclaimed == [clock.now]  # two runs released, one collection
+    assert janitor.sweep() == [] and len(reclaimed) == 1
+
+
 def test_a_tab_that_returns_within_the_grace_period_finds_its_run_paused_and_resumes_it():
     runner = training()
     clock = Clock()
