@@ -7,9 +7,11 @@ only then the run (its Runner builds a model and an optimizer) and its charts.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -18,7 +20,7 @@ from dashboard.history import ACTIVE, FINAL, Snapshot
 from dashboard.insight import compare_section, theory_section
 from dashboard.lesson_panel import control_section, diverges_by, lesson_card, lesson_picker, pop_loaded_lesson
 from dashboard.lifetime import GRACE_S, Presence
-from dashboard.links import link_notice, link_section
+from dashboard.links import link_notice, link_section, page_address, share_link
 from dashboard.live_view import (
     LONG_RUN_S,
     chart_grid,
@@ -35,7 +37,8 @@ from dashboard.live_view import (
 from dashboard.presenter import broadcasting, present_button, present_panel
 from dashboard.runner import Runner
 from dashboard.sidebar import DEFAULTS, sidebar
-from dashboard.state import PACE, PACES, PRESENTATION, pace_label, presenting, runner_pace
+from dashboard.slide import SCALE, SLIDE, slide_file_name, slide_png
+from dashboard.state import PACE, PACES, PRESENTATION, pace_label, presenting, query_for, runner_pace
 from dashboard.weights import HELP as WEIGHTS_HELP
 from dashboard.weights import weights_bytes, weights_file_name
 from models import RunConfig
@@ -115,11 +118,26 @@ def header() -> tuple[bool, Lesson | None]:
             return True, lesson_picker(compact=True)
 
 
-def controls(runner: Runner, snap: Snapshot, info: dict[str, str]) -> float:
-    """Train / Pause / Resume, Step, Reset, like TensorFlow Playground's play bar; Broadcast; the pace.
-    Returns the pace in steps per second (inf: as fast as possible)."""
+SLIDE_HELP = (f"The loss and gradient charts as they are now, with the run's settings and its link below them: one "
+              f"{SLIDE[0]} × {SLIDE[1]} image (PNG, at {SCALE}× for a sharp projector) to drop into a slide. Drawn "
+              "when you click, which takes a few seconds.")
+
+
+def slide_download(runner: Runner, shown: dict[str, bool | None], lesson: str | None, base: str) -> bytes:
+    """The slide's data, drawn at click time from the run as it is then: its charts with the loss scale they have on
+    screen (`shown`, which the chart fragment keeps current), its settings, and the link that reproduces it (this
+    page's address `base`, the run's configuration and `lesson`; pace and presentation mode change no result)."""
+    snap = runner.snapshot()
+    link = share_link(query_for(snap.config, lesson, math.inf, False), base)
+    return slide_png(snap, shown.get(LOG_KEY), link)
+
+
+def controls(runner: Runner, snap: Snapshot, info: dict[str, str], slide: Callable[[], bytes]) -> float:
+    """Train / Pause / Resume, Step, Reset, like TensorFlow Playground's play bar; Broadcast; the slide (its PNG
+    from `slide`, called only on a click); the pace. Returns the pace in steps per second (inf: as fast as
+    possible)."""
     label, icon, action = PRIMARY[snap.state]
-    cols = st.columns([1.1, 0.95, 0.95, 1.45, 2.6], vertical_alignment="bottom")
+    cols = st.columns([1.1, 0.95, 0.95, 1.45, 1.3, 2.3], vertical_alignment="bottom")
     # One key whatever the label: a key that changed with the state made a new button beside the stale one until
     # the rerun ended, so the whole row grew and shrank by 28 px under the pointer (presses landed on nothing).
     cols[0].button(label, icon=icon, key="primary", type="primary", disabled=action is None, shortcut="Space",
@@ -132,7 +150,11 @@ def controls(runner: Runner, snap: Snapshot, info: dict[str, str]) -> float:
                    on_click=runner.reset, help="Same seed: the same initial weights and data again.")
     with cols[3]:
         present_button(runner, info)
-    pace = cols[4].select_slider("Pace (steps per second)", PACES, value=math.inf, format_func=pace_label, key=PACE,
+    # Outside the chart fragment: its reruns every REFRESH_S would re-register the deferred data under a click.
+    cols[4].download_button("Slide (PNG)", data=slide, file_name=slide_file_name(snap.config), mime="image/png",
+                            key="download_slide", icon=":material/slideshow:", on_click="ignore", width="stretch",
+                            help=SLIDE_HELP)
+    pace = cols[5].select_slider("Pace (steps per second)", PACES, value=math.inf, format_func=pace_label, key=PACE,
                                  bind="query-params", help="Slow a run down so a class can follow it: a lesson "
                                  "sets a pace that lasts about 25 s. max = as fast as this server trains.")
     return pace
@@ -152,9 +174,11 @@ def long_run_warning(snap: Snapshot, ends_by: int | None = None) -> None:
                "the pace; Pause and Reset stop it at any moment.", icon=":material/schedule:")
 
 
-def live(runner: Runner, polling: bool, presentation: bool, ends_by: int | None = None) -> None:
+def live(runner: Runner, polling: bool, presentation: bool, ends_by: int | None = None,
+         shown: dict[str, bool | None] | None = None) -> None:
     """Status and charts; redrawn every REFRESH_S while training, not at all when idle. `ends_by`: see
-    long_run_warning."""
+    long_run_warning. `shown[LOG_KEY]`: set to the loss scale the charts are drawn with (see charts.loss_log)."""
+    shown = {} if shown is None else shown
 
     @st.fragment(run_every=REFRESH_S if polling else None)
     def _live() -> None:
@@ -165,7 +189,7 @@ def live(runner: Runner, polling: bool, presentation: bool, ends_by: int | None 
             cols = st.columns([5, 1], vertical_alignment="center")
             with cols[0]:
                 progress(snap, ends_by)
-            log_y = log_scale_toggle(cols[1], LOG_KEY)  # in the fragment: it redraws only the charts
+            log_y = shown[LOG_KEY] = log_scale_toggle(cols[1], LOG_KEY)  # in the fragment: it redraws only the charts
             chart_grid(snap, chart_specs(snap, log_y, presentation))
         if polling and not snap.active:
             st.rerun()  # the run ended: redraw the buttons once and stop polling
@@ -241,17 +265,21 @@ def lab_page() -> None:
     info = _broadcast_info(lesson)
     code = broadcasting(info)
     snap = runner.snapshot()
-    if (pace := runner_pace(controls(runner, snap, info))) != snap.pace:
+    shown: dict[str, bool | None] = {}  # what the chart fragment draws, for the slide
+    lesson_key = lesson.key if lesson else None
+    # The page's address is read now: the deferred data runs outside any page run, where st.context is not set.
+    slide = functools.partial(slide_download, runner, shown, lesson_key, page_address())
+    if (pace := runner_pace(controls(runner, snap, info, slide))) != snap.pace:
         runner.set_pace(pace)
         snap = runner.snapshot()
     ends_by = diverges_by(lesson, snap.config) if lesson is not None else None
     with st.container():
         long_run_warning(snap, ends_by)
     with st.sidebar:  # below the configuration, once lesson and pace have been read
-        link_section(config, lesson.key if lesson else None)
+        link_section(config, lesson_key)
     with st.container():
         present_panel(code, info)
-    live(runner, snap.active, presentation, ends_by)
+    live(runner, snap.active, presentation, ends_by, shown)
     theory_section(runner, snap)
     compare_section(snap)
     export(runner, snap)
