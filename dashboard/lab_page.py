@@ -12,6 +12,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
@@ -92,9 +93,10 @@ SHORTCUTS = ("Keyboard: Space trains or pauses, → steps, N opens the next less
 COMPACT_TOP = "<style>[data-testid='stMainBlockContainer']{padding-top:3.6rem}</style>"
 
 
-def header() -> tuple[bool, Lesson | None]:
+def header() -> tuple[bool, Lesson | None, Any]:
     """Title, lessons and the presentation-mode toggle (bound to the URL); in presentation mode one row, and the
-    sidebar folded. Returns (presentation mode on, the chosen lesson)."""
+    sidebar folded. Returns (presentation mode on, the chosen lesson, the place of the slide button: under the toggle,
+    or in presentation mode at the row's end, where it adds no height above the charts)."""
     compact = presenting()
     # The toggle keeps its place in both layouts: a bound widget that moves is remounted, and its URL value then
     # outlives a click that turns it off.
@@ -107,15 +109,16 @@ def header() -> tuple[bool, Lesson | None]:
         if not compact:
             st.title("RNN Gradient Lab")
     if not compact:
+        slot = cols[1].container()  # after the toggle, which keeps its place
         st.caption("Train a real recurrent net and watch backpropagation through time: how much gradient reaches "
                    "each timestep, step by step. Pick a lesson or a configuration in the sidebar and press Train.")
-        return False, lesson_picker()
+        return False, lesson_picker(), slot
     st.html(COMPACT_TOP)
     with cols[0]:
-        title, lessons = st.columns([2.2, 3.4], vertical_alignment="center")
+        title, lessons, slot = st.columns([2.2, 3.4, 1.3], vertical_alignment="center")
         title.markdown("### RNN Gradient Lab")
         with lessons:
-            return True, lesson_picker(compact=True)
+            return True, lesson_picker(compact=True), slot
 
 
 SLIDE_HELP = (f"The loss and gradient charts as they are now, with the run's settings and its link below them: one "
@@ -132,12 +135,19 @@ def slide_download(runner: Runner, shown: dict[str, bool | None], lesson: str | 
     return slide_png(snap, shown.get(LOG_KEY), link)
 
 
-def controls(runner: Runner, snap: Snapshot, info: dict[str, str], slide: Callable[[], bytes]) -> float:
-    """Train / Pause / Resume, Step, Reset, like TensorFlow Playground's play bar; Broadcast; the slide (its PNG
-    from `slide`, called only on a click); the pace. Returns the pace in steps per second (inf: as fast as
-    possible)."""
+def slide_button(where: Any, config: RunConfig, slide: Callable[[], bytes]) -> None:
+    """The "Slide (PNG)" download in `where`; `slide` makes its data, and is called only on a click. Outside the
+    chart fragment: its reruns every REFRESH_S would re-register the deferred data under the pointer."""
+    where.download_button("Slide (PNG)", data=slide, file_name=slide_file_name(config), mime="image/png",
+                          key="download_slide", icon=":material/slideshow:", on_click="ignore", width="stretch",
+                          help=SLIDE_HELP)
+
+
+def controls(runner: Runner, snap: Snapshot, info: dict[str, str]) -> float:
+    """Train / Pause / Resume, Step, Reset, like TensorFlow Playground's play bar; Broadcast; the pace.
+    Returns the pace in steps per second (inf: as fast as possible)."""
     label, icon, action = PRIMARY[snap.state]
-    cols = st.columns([1.1, 0.95, 0.95, 1.45, 1.3, 2.3], vertical_alignment="bottom")
+    cols = st.columns([1.1, 0.95, 0.95, 1.45, 2.6], vertical_alignment="bottom")
     # One key whatever the label: a key that changed with the state made a new button beside the stale one until
     # the rerun ended, so the whole row grew and shrank by 28 px under the pointer (presses landed on nothing).
     cols[0].button(label, icon=icon, key="primary", type="primary", disabled=action is None, shortcut="Space",
@@ -150,11 +160,7 @@ def controls(runner: Runner, snap: Snapshot, info: dict[str, str], slide: Callab
                    on_click=runner.reset, help="Same seed: the same initial weights and data again.")
     with cols[3]:
         present_button(runner, info)
-    # Outside the chart fragment: its reruns every REFRESH_S would re-register the deferred data under a click.
-    cols[4].download_button("Slide (PNG)", data=slide, file_name=slide_file_name(snap.config), mime="image/png",
-                            key="download_slide", icon=":material/slideshow:", on_click="ignore", width="stretch",
-                            help=SLIDE_HELP)
-    pace = cols[5].select_slider("Pace (steps per second)", PACES, value=math.inf, format_func=pace_label, key=PACE,
+    pace = cols[4].select_slider("Pace (steps per second)", PACES, value=math.inf, format_func=pace_label, key=PACE,
                                  bind="query-params", help="Slow a run down so a class can follow it: a lesson "
                                  "sets a pace that lasts about 25 s. max = as fast as this server trains.")
     return pace
@@ -238,7 +244,7 @@ def lab_page() -> None:
     page jumped under the pointer, and every chart was rebuilt)."""
     started = time.monotonic()
     config = sidebar()
-    presentation, lesson = header()
+    presentation, lesson, slide_slot = header()
     with st.container():
         link_notice(config)
     runner, released = session_runner(config, started)
@@ -269,7 +275,8 @@ def lab_page() -> None:
     lesson_key = lesson.key if lesson else None
     # The page's address is read now: the deferred data runs outside any page run, where st.context is not set.
     slide = functools.partial(slide_download, runner, shown, lesson_key, page_address())
-    if (pace := runner_pace(controls(runner, snap, info, slide))) != snap.pace:
+    slide_button(slide_slot, snap.config, slide)
+    if (pace := runner_pace(controls(runner, snap, info))) != snap.pace:
         runner.set_pace(pace)
         snap = runner.snapshot()
     ends_by = diverges_by(lesson, snap.config) if lesson is not None else None
