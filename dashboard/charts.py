@@ -111,12 +111,26 @@ def loss_frame(view: HistoryView, log_y: bool) -> pa.Table:
                    "steps_merged": columns["steps_merged"]})
 
 
-def _recent_curves(view: HistoryView, fields: dict[str, str], earlier: int = EARLIER) -> pa.Table:
+def _picked(view: HistoryView, fields: dict[str, str], shown: int) -> list[tuple[int, float, dict[str, Any]]]:
+    """The step slider's pick: the sampled step nearest `shown`, alone and bold (empty before any step)."""
+    row = view.sample_row(shown)
+    if row is None:
+        return []
+    sample = view.sample
+    return [(int(sample.steps[row]), 1.0,
+             {field: None if (values := sample.get(field)) is None else values[row] for field in fields})]
+
+
+def _recent_curves(view: HistoryView, fields: dict[str, str], earlier: int = EARLIER,
+                   shown: int | None = None) -> pa.Table:
     """Per-timestep curves of StepRecord `fields` (field -> series name): the latest step's (recency 1) and
-    up to `earlier` kept steps before it (faded); the view keeps each field under the record's name."""
+    up to `earlier` kept steps before it (faded); the view keeps each field under the record's name. `shown`
+    (the step slider's step): that step's curves instead, from the view's sample."""
     latest = view.latest
     picks = []  # (step, recency, {field: (T,) values or None})
-    if latest is not None:
+    if shown is not None and latest is not None:
+        picks = _picked(view, fields, shown)
+    elif latest is not None:
         picks.append((latest.step, 1.0, {field: getattr(latest, field) for field in fields}))
         before = np.flatnonzero(view.profile_steps < latest.step)
         for age, i in enumerate(before[::-1][:earlier], start=1):
@@ -154,14 +168,16 @@ def _recent_curves(view: HistoryView, fields: dict[str, str], earlier: int = EAR
     })
 
 
-def profile_frame(view: HistoryView) -> pa.Table:
-    """‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖) per timestep t = 1..T: the latest step bold, up to EARLIER kept steps faded."""
-    return _recent_curves(view, {"hidden": SERIES[0], "cell": SERIES[1]})
+def profile_frame(view: HistoryView, shown: int | None = None) -> pa.Table:
+    """‖∂L/∂h_t‖ (and ‖∂L/∂c_t‖) per timestep t = 1..T: the latest step bold, up to EARLIER kept steps faded; or
+    the step slider's step `shown` alone."""
+    return _recent_curves(view, {"hidden": SERIES[0], "cell": SERIES[1]}, shown=shown)
 
 
-def weight_terms_frame(view: HistoryView) -> pa.Table:
-    """‖δ_t h_{t−1}ᵀ‖ per timestep t = 1..T, the terms of ∂L/∂W_h, at the latest step (one curve: cheap to redraw)."""
-    return _recent_curves(view, {"weight_terms": TERMS}, earlier=0)
+def weight_terms_frame(view: HistoryView, shown: int | None = None) -> pa.Table:
+    """‖δ_t h_{t−1}ᵀ‖ per timestep t = 1..T, the terms of ∂L/∂W_h, at the latest step (one curve: cheap to redraw),
+    or at the step slider's step `shown`."""
+    return _recent_curves(view, {"weight_terms": TERMS}, earlier=0, shown=shown)
 
 
 def heatmap_frame(view: HistoryView) -> pa.Table:
@@ -407,25 +423,39 @@ def _loss_caption(snap: Snapshot) -> str:
     return f"{_points(snap.history.stride, mean)} Grey dashed rules: lr / clipping changed; red: diverged."
 
 
+def _drawn(snap: Snapshot, field: str) -> tuple[int, np.ndarray | None]:
+    """(step, its `field` values) the profile charts draw in bold: the step slider's sampled step, or the latest."""
+    view = snap.history
+    row = None if snap.shown_step is None else view.sample_row(snap.shown_step)
+    if row is None:
+        return snap.step, getattr(view.latest, field, None)
+    values = view.sample.get(field)
+    return int(view.sample.steps[row]), None if values is None else values[row]
+
+
 def _profile_caption(snap: Snapshot) -> str:
     latest = snap.history.latest
     if latest is None:
         return NO_STEP
+    step, hidden = _drawn(snap, "hidden")
+    cell = _drawn(snap, "cell")[1]
     cut = 0 if latest.truncated is None else int(latest.truncated.sum())
-    zeros = _zeros(latest.hidden) + _zeros(latest.cell) - cut * (1 + (latest.cell is not None))
+    zeros = _zeros(hidden) + _zeros(cell) - cut * (1 + (cell is not None))
     note = f" {cut} timestep(s) cut off by truncated BPTT (bptt_window), shaded grey." if cut else ""
-    return (f"Step {snap.step} bold, up to {EARLIER} earlier kept steps faded. {zeros} value(s) exactly 0 (below "
-            f"float32 range), drawn as ▼ a decade below the lowest point.{note}")
+    shown = (f"Step {step} bold, up to {EARLIER} earlier kept steps faded." if snap.shown_step is None else
+             f"Step {step} of {snap.step}, picked on the Lab's step slider.")
+    return (f"{shown} {zeros} value(s) exactly 0 (below float32 range), drawn as ▼ a decade below the lowest "
+            f"point.{note}")
 
 
 def _weight_terms_caption(snap: Snapshot) -> str:
-    latest = snap.history.latest
-    terms = np.zeros(0) if latest is None else latest.weight_terms.astype(np.float64)
+    step, drawn = _drawn(snap, "weight_terms")
+    terms = np.zeros(0) if drawn is None else drawn.astype(np.float64)
     total = terms.sum()
-    share = (f"Step {snap.step}: the last five terms make up {terms[-5:].sum() / total:.0%} of the sum of their "
+    share = (f"Step {step}: the last five terms make up {terms[-5:].sum() / total:.0%} of the sum of their "
              "sizes. ") if len(terms) > 5 and np.isfinite(total) and total > 0 else ""
-    if not np.isfinite(terms).all():  # only the latest step is drawn: a diverged one leaves the chart blank
-        share = f"Step {snap.step}: its terms are not finite (the run diverged), so there is nothing to draw. "
+    if not np.isfinite(terms).all():  # only one step is drawn: a diverged one leaves the chart blank
+        share = f"Step {step}: its terms are not finite (the run diverged), so there is nothing to draw. "
     lstm = snap.config.model == "lstm"
     sum_ = ("∂L/∂W_hh = Σ_t δ_t h_{t−1}ᵀ, δ_t over all four gate blocks." if lstm
             else "∂L/∂W_h = Σ_t δ_t h_{t−1}ᵀ.")
@@ -479,9 +509,9 @@ class LiveChart:
 LIVE_CHARTS: tuple[LiveChart, ...] = (
     LiveChart("loss", lambda snap, log_y: {"loss": loss_frame(snap.history, log_y), "events": _events(snap)},
               _loss_chart, _loss_caption),
-    LiveChart("profile", lambda snap, log_y: {"profile": profile_frame(snap.history)}, _profile_chart,
-              _profile_caption),
-    LiveChart("weight_terms", lambda snap, log_y: {"weight_terms": weight_terms_frame(snap.history)},
+    LiveChart("profile", lambda snap, log_y: {"profile": profile_frame(snap.history, snap.shown_step)},
+              _profile_chart, _profile_caption),
+    LiveChart("weight_terms", lambda snap, log_y: {"weight_terms": weight_terms_frame(snap.history, snap.shown_step)},
               _weight_terms_chart, _weight_terms_caption),
     LiveChart("heatmap", lambda snap, log_y: {"heatmap": heatmap_frame(snap.history)}, _heatmap_chart,
               _heatmap_caption),

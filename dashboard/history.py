@@ -9,7 +9,10 @@ last step; a profile row is the window's step with the largest ‖∇L‖ (a rea
 window still filling is the last row of every view, so the charts always reach the current step.
 
 Two sizes of the same logs: the charts' (CAPACITY scalar rows, PROFILE_CAPACITY profiles) and the
-CSV export's (every step up to EXPORT_STEPS; per-timestep rows within EXPORT_VALUES numbers).
+CSV export's (every step up to EXPORT_STEPS; per-timestep rows within EXPORT_VALUES numbers). A third
+record, the step slider's `StepSample`, keeps real steps' profiles rather than windows' extremes: step 1
+always (every lesson's "at step 1" sentence stays showable after the run), plus evenly spaced steps,
+at most SAMPLE_STEPS rows.
 
 The training thread adds each StepRecord to a History under its run's lock; the page and the
 broadcast viewers only ever see a `Snapshot`. A log never writes a row a view can see again (it
@@ -37,6 +40,8 @@ MAX = [COLUMN[name] for name in ("grad_norm", "grad_norm_clipped")]  # NaN (a di
 CAPACITY = 256  # rows of scalars; even, so rows pair up when halving. More rows cost the browser more work
 # per refresh (Vega re-encodes every point of the three per-step charts), with no visible gain at chart width.
 PROFILE_CAPACITY = 40  # rows of per-timestep profiles (heatmap rows)
+SAMPLE_STEPS = 48  # rows the step slider can show: step 1 and every `stride`-th step (float32: at most
+# 48 × 3 × 500 × 4 B = 288 KB per session, the LSTM at T = 500)
 EXPORT_STEPS = 10_000  # the CSV keeps every step of a run this long: 10 000 × 10 float64 = 0.8 MB
 EXPORT_VALUES = 1_000_000  # per-timestep numbers the CSV keeps (float32: 4 MB per session), e.g. every step
 # of a 10 000-step run for T ≤ 50 (RNN: ‖∂L/∂h_t‖ and ‖δ_t h_{t−1}ᵀ‖) and 666 steps at T = 500 (LSTM, 3 series).
@@ -181,6 +186,47 @@ class ProfileLog(_Log):
         return Profiles(self.series, steps, values)
 
 
+class StepSample:
+    """Per-timestep norms (`series`) of step 1 and of every `stride`-th step, at most `capacity` rows: full, it
+    drops every other multiple of the stride (never step 1) and the stride doubles, so the rows stay evenly
+    spread over the whole run. Like the logs, a row a reading holds is never rewritten (thinning writes new
+    arrays)."""
+
+    def __init__(self, capacity: int, seq_len: int, series: tuple[str, ...]) -> None:
+        if capacity < 3:
+            raise ValueError(f"a step sample needs at least 3 rows (step 1 and two more), got {capacity}")
+        self.series = series
+        self.steps = np.zeros(capacity, dtype=np.int64)
+        self.values = np.zeros((capacity, len(series), seq_len), dtype=np.float32)
+        self.n = 0
+        self.stride = 1
+
+    def _kept(self, step: int) -> bool:
+        return step == 1 or step % self.stride == 0
+
+    def add(self, rec: StepRecord) -> None:
+        if not self._kept(rec.step):
+            return
+        if self.n == len(self.steps):
+            self._thin()
+            if not self._kept(rec.step):
+                return
+        self.steps[self.n] = rec.step
+        for s, name in enumerate(self.series):
+            self.values[self.n, s] = getattr(rec, name)
+        self.n += 1
+
+    def _thin(self) -> None:
+        self.stride *= 2
+        keep = np.flatnonzero([self._kept(int(step)) for step in self.steps[: self.n]])
+        steps, values = np.zeros_like(self.steps), np.zeros_like(self.values)
+        steps[: len(keep)], values[: len(keep)] = self.steps[keep], self.values[keep]
+        self.steps, self.values, self.n = steps, values, len(keep)
+
+    def reading(self) -> Profiles:
+        return Profiles(self.series, self.steps[: self.n], self.values[: self.n])
+
+
 @dataclass(frozen=True)
 class ExportView:
     """The CSV's logs at one moment, assembled only when a download asks (they can hold every step)."""
@@ -205,6 +251,13 @@ class HistoryView:
     profile_stride: int  # steps per profile row
     clip_count: int  # steps clipped in the whole run
     export: ExportView | None = None  # what the CSV downloads (None: a view built by hand)
+    sample: Profiles | None = None  # what the step slider can show: step 1 and evenly spaced steps (StepSample)
+
+    def sample_row(self, step: int) -> int | None:
+        """The sample's row of the kept step nearest `step` (ties: the earlier); None: no step kept yet."""
+        if self.sample is None or len(self.sample.steps) == 0:
+            return None
+        return int(np.argmin(np.abs(self.sample.steps - step)))
 
 
 @dataclass(frozen=True)
@@ -234,6 +287,7 @@ class Snapshot:
     step_running_s: float | None = None  # how long the step in flight has been running (None: no step in flight)
     seconds_per_step: float | None = None  # mean compute time of recent steps, else of the last run of the same
     # sizes on this server (runner.StepTimes); None when neither has measured a step
+    shown_step: int | None = None  # the step the profile charts show (the step slider's); None: the latest
 
     @property
     def active(self) -> bool:
@@ -262,13 +316,14 @@ class History:
         self.export_scalars = ScalarLog(EXPORT_STEPS)
         rows = max(2, min(EXPORT_STEPS, EXPORT_VALUES // (len(series) * seq_len)))
         self.export_profiles = ProfileLog(rows, seq_len, series)
+        self.sample = StepSample(SAMPLE_STEPS, seq_len, series)
         self.latest: StepRecord | None = None
         self.clip_count = 0
 
     def add(self, rec: StepRecord) -> None:
         self.latest = rec
         self.clip_count += rec.clipped
-        for log in (self.scalars, self.profiles, self.export_scalars, self.export_profiles):
+        for log in (self.scalars, self.profiles, self.export_scalars, self.export_profiles, self.sample):
             log.add(rec)
 
     def view(self) -> HistoryView:
@@ -286,4 +341,5 @@ class History:
             profile_stride=self.profiles.stride,
             clip_count=self.clip_count,
             export=export,
+            sample=self.sample.reading(),
         )

@@ -34,6 +34,7 @@ from dashboard.live_view import (
     set_log_default,
     status,
     step_estimate,
+    step_slider,
 )
 from dashboard.presenter import broadcasting, present_button, present_panel
 from dashboard.runner import Runner
@@ -46,6 +47,7 @@ from models import RunConfig
 from models.lessons import Lesson
 
 LOG_KEY = "log_loss"  # the Log-scale loss toggle, which a loaded lesson sets to its default
+STEP_KEY = "shown_step"  # the step slider above the profile charts
 REFRESH_S = float(os.environ.get("RNN_LAB_REFRESH_S", "0.25"))  # chart redraw period while training
 # Primary button per run state: (label, icon, action).
 PRIMARY = {
@@ -192,10 +194,11 @@ def live(runner: Runner, polling: bool, presentation: bool, ends_by: int | None 
         with runner.drawing():
             snap = runner.snapshot()
             status(snap, compact=presentation)
-            cols = st.columns([5, 1], vertical_alignment="center")
+            cols = st.columns([3.2, 2, 1], vertical_alignment="center")
             with cols[0]:
                 progress(snap, ends_by)
-            log_y = shown[LOG_KEY] = log_scale_toggle(cols[1], LOG_KEY)  # in the fragment: it redraws only the charts
+            snap = step_slider(cols[1], STEP_KEY, snap, runner, presentation)  # in the fragment, like the toggle
+            log_y = shown[LOG_KEY] = log_scale_toggle(cols[2], LOG_KEY)  # in the fragment: it redraws only the charts
             chart_grid(snap, chart_specs(snap, log_y, presentation))
         if polling and not snap.active:
             st.rerun()  # the run ended: redraw the buttons once and stop polling

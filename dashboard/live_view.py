@@ -7,7 +7,8 @@ server until a step has been measured) and the time left.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
+from typing import Any, Protocol
 
 import streamlit as st
 
@@ -21,6 +22,39 @@ SLOW_STEP_S = 0.5  # from here on the status follows the step in flight
 # What an empty chart says to whoever looks at it: the Lab's user drives the run, a broadcast's watcher does not.
 BEFORE_FIRST_STEP = {"lab": "No step yet: press Train, or Step for one batch.",
                      "watch": "No step yet: the presenter starts the run, and this page follows it."}
+
+
+LATEST = "latest"  # the step slider's last option: follow the run
+
+
+class Shows(Protocol):
+    def show(self, step: int | None) -> None: ...
+
+
+def _step_label(option: int | str) -> str:
+    return option if option == LATEST else f"step {option}"
+
+
+def step_slider(where: Any, key: str, snap: Snapshot, runner: Shows, compact: bool = False) -> Snapshot:
+    """The step slider in `where`: the profile and weight-term charts at a recorded step (step 1 and evenly spaced
+    steps, history.StepSample) or at the latest. It follows the latest until the user picks a step; the pick goes to
+    the run (`runner.show`), so a broadcast's viewers see the same step. Returns `snap` with the pick. `compact`
+    (presentation mode): no label line, so the first row of charts keeps the first 720 px; "step 1" … "latest"
+    under the slider say what it holds."""
+    kept = [int(step) for step in snap.history.sample.steps] if snap.history.sample is not None else []
+    options = [*kept, LATEST]
+    picked = st.session_state.get(key, LATEST)
+    if picked not in options:  # thinned away while training, or a Reset: the nearest kept step, else the latest
+        row = snap.history.sample_row(picked) if picked != LATEST else None
+        st.session_state[key] = LATEST if row is None else kept[row]
+    value = where.select_slider("Profile at step", options, key=key, disabled=not kept, format_func=_step_label,
+                                label_visibility="collapsed" if compact else "visible",
+                                help="Show the gradient profile and W_h terms of a recorded step: step 1 is "
+                                     "always kept, then evenly spaced steps. 'latest' follows the run.")
+    shown = None if value == LATEST else int(value)
+    if shown != snap.shown_step:
+        runner.show(shown)
+    return replace(snap, shown_step=shown)
 
 
 def _chosen(key: str) -> str:

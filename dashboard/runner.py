@@ -115,6 +115,7 @@ class _Run:
         self.step_started: float | None = None  # monotonic start of the step in flight
         self.last_start: float | None = None  # of the latest step, for the pace
         self.why: str | None = None  # why the run was paused for the viewer, if not by their own Pause
+        self.shown: int | None = None  # the step the profile charts show (the step slider's); None: the latest
 
 
 @functools.cache  # no arguments: one run for the whole process
@@ -229,6 +230,13 @@ class Runner:
             self._pace = steps_per_s
             self._changed.notify_all()
 
+    def show(self, step: int | None) -> None:
+        """The step whose profiles the charts draw, for this page and the broadcast's viewers (they read the
+        same snapshots); None: the latest. Reset forgets it with the run."""
+        with self._lock:
+            if not self._closed:  # a closed runner reads the process's shared released run
+                self._run.shown = step
+
     def configure(self, config: RunConfig) -> str | None:
         """Follow the sidebar: lr/clipping apply at the next step; any other change resets the run.
 
@@ -300,6 +308,7 @@ class Runner:
                 pace=self._pace,
                 step_running_s=running,
                 seconds_per_step=_measured(run) or self.step_times.get(run.trainer.config),
+                shown_step=run.shown,
             )
 
     def weights(self, timeout: float = 0.0) -> Weights | None:

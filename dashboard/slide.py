@@ -49,8 +49,10 @@ def settings_line(config: RunConfig, step: int) -> str:
 
 
 def caption(snap: Snapshot, link: str) -> list[str]:
-    """The lines under the charts: the settings, and the link that reproduces the run."""
-    return [settings_line(snap.config, snap.step), f"Reproduce this run: {link}"]
+    """The lines under the charts: the settings (and the step the profile shows, when the step slider picked one),
+    and the link that reproduces the run."""
+    picked = "" if snap.shown_step is None else f" · profile at step {snap.shown_step}"
+    return [settings_line(snap.config, snap.step) + picked, f"Reproduce this run: {link}"]
 
 
 def _view(spec: dict[str, Any]) -> dict[str, Any]:

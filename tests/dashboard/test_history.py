@@ -120,3 +120,50 @@ def test_export_memory_is_bounded_at_the_longest_sequence(lstm):
     assert h.export_profiles.arrays[2].nbytes <= 4 * EXPORT_VALUES == 4_000_000  # float32: 4 MB
     assert h.export_scalars.arrays[0].nbytes == 800_000  # 10 000 steps × 10 float64 columns
     assert h.export_profiles.capacity == EXPORT_VALUES // ((3 if lstm else 2) * 500) // 2 * 2
+
+
+# --- the step slider's sample: step 1 always, evenly spaced steps, bounded --------------------------------
+@pytest.mark.parametrize("steps", [1, 2, history.SAMPLE_STEPS, history.SAMPLE_STEPS + 1, 777, 10_000])
+def test_the_sample_keeps_step_1_and_evenly_spaced_steps_within_its_bound(steps):
+    h = History(seq_len=4, lstm=False)
+    for step in range(1, steps + 1):
+        h.add(_record(step, hidden=float(step)))  # each step's profile names its step
+    sample = h.view().sample
+    kept = sample.steps.tolist()
+    assert kept[0] == 1 and sample.get("hidden")[0, 0] == 1.0  # step 1's own profile, however long the run
+    assert len(kept) <= history.SAMPLE_STEPS  # the bound
+    stride = h.sample.stride
+    assert np.all(np.diff(kept[1:]) == stride) and all(k % stride == 0 for k in kept[1:])  # evenly spaced
+    assert steps - kept[-1] < stride  # spread over the whole run, up to its last stride
+    if steps > 3 * history.SAMPLE_STEPS:
+        assert len(kept) > history.SAMPLE_STEPS // 2  # thinning halves the rows, no more
+    np.testing.assert_array_equal(sample.get("hidden")[:, 0], kept)  # every row is its own step's profile
+    np.testing.assert_array_equal(sample.get("weight_terms")[:, 0], 3.0 * np.array(kept))
+
+
+def test_a_sample_reading_never_changes_while_the_run_thins_its_sample():
+    h = History(seq_len=4, lstm=True)
+    for step in range(1, history.SAMPLE_STEPS + 1):
+        h.add(_record(step, hidden=float(step), lstm=True))
+    before = h.view().sample
+    steps, values = before.steps.copy(), before.values.copy()
+    for step in range(history.SAMPLE_STEPS + 1, 5 * history.SAMPLE_STEPS):
+        h.add(_record(step, hidden=float(step), lstm=True))
+    np.testing.assert_array_equal(before.steps, steps)
+    np.testing.assert_array_equal(before.values, values)
+
+
+def test_the_sample_memory_is_bounded_at_the_largest_run():
+    h = History(seq_len=500, lstm=True)
+    assert h.sample.values.nbytes == history.SAMPLE_STEPS * 3 * 500 * 4 <= 300_000  # float32, 3 series
+
+
+def test_sample_row_picks_the_kept_step_nearest_the_asked_one():
+    h = History(seq_len=4, lstm=False)
+    assert h.view().sample_row(1) is None  # nothing kept before the first step
+    for step in range(1, 4 * history.SAMPLE_STEPS):
+        h.add(_record(step))
+    view = h.view()
+    assert view.sample.steps[view.sample_row(1)] == 1
+    stride = h.sample.stride
+    assert view.sample.steps[view.sample_row(3 * stride + 1)] == 3 * stride  # thinned away: the nearest kept

@@ -514,3 +514,16 @@ def test_the_speed_counts_the_latest_second_so_a_new_pace_shows_at_once():
     assert recent_rate(deque(fast), now=4.9 + 0.12) == pytest.approx(10)  # the next step on time: unchanged
     assert recent_rate(deque(fast), now=4.9 + 1.6) == pytest.approx(1 / 1.6)  # late: the slowdown shows before it ends
     assert recent_rate(deque([(0.0, 0)])) == 0.0
+
+
+def test_the_shown_step_belongs_to_the_run_reset_forgets_it_and_a_closed_runner_keeps_none():
+    runner = Runner(SMALL)
+    runner.step_once(wait=30)
+    runner.show(1)
+    assert runner.snapshot().shown_step == 1
+    runner.reset()
+    assert runner.snapshot().shown_step is None  # a new run follows its latest step
+    runner.show(1)
+    runner.close()
+    runner.show(1)  # a closed runner reads the process's shared idle run: no pick may land on it
+    assert runner.snapshot().shown_step is None and Runner(SMALL).snapshot().shown_step is None

@@ -3,6 +3,7 @@ caption (read from the spec, no rendering), a PNG of exactly the slide's size; t
 modes, and its data drawn from the run at click time."""
 
 import struct
+from dataclasses import replace
 
 import pytest
 import vl_convert
@@ -42,7 +43,17 @@ def test_the_caption_has_the_runs_settings_in_words_and_its_reproduce_link(snap)
     assert link == f"Reproduce this run: {LINK}"
 
 
-def test_the_slide_draws_the_labs_loss_and_profile_charts_with_the_same_data(snap):
+def test_a_step_picked_on_the_step_slider_is_the_profile_the_slide_shows_and_says(snap):
+    picked = replace(snap, shown_step=1)
+    spec = slide.slide_spec(picked, None, LINK)
+    assert spec["title"]["text"][0].endswith("step 3 of 3 · profile at step 1")
+    assert spec["datasets"]["profile"] == charts.profile_frame(snap.history, 1).to_pylist()
+    assert spec["datasets"]["profile"] != charts.profile_frame(snap.history, None).to_pylist()
+
+
+@pytest.mark.parametrize("picked", [None, 2])
+def test_the_slide_draws_the_labs_loss_and_profile_charts_with_the_same_data(snap, picked):
+    snap = replace(snap, shown_step=picked)
     spec = slide.slide_spec(snap, True, LINK)
     for view, name in zip(spec["hconcat"], slide.CHARTS, strict=True):
         lab = charts.vega_spec(name, snap, True, presentation=True)
