@@ -51,7 +51,7 @@ T_AXIS = "timestep t (1 = first word)"
 LOG_FORMAT = "~e"  # one format on every log axis: 1e-14 … 1e-2 … 5e+3, never 0.000001 next to 1e-10
 # Linear axes: at most three significant digits, exponent form for large values (6, 0.25, 5e+10), never a float's
 # binary tail ("5.999999999999") or a digit-grouped giant ("50,000,000,000").
-LINEAR_FORMAT = "~3g"
+LINEAR_FORMAT = ".3~g"
 AUTO_LOG_DECADES = 3  # the loss axis turns logarithmic by itself once the loss shown spans more than this
 # Tooltip rows for a gradient norm. Vega formats every tooltip of every mark on each data update, so
 # these stay plain fields (no per-point expressions): the exact value and whether it is exactly 0.

@@ -7,9 +7,12 @@ only then the run (its Runner builds a model and an optimizer) and its charts.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
@@ -19,7 +22,7 @@ from dashboard.history import ACTIVE, FINAL, Snapshot
 from dashboard.insight import compare_section, theory_section
 from dashboard.lesson_panel import control_section, diverges_by, lesson_card, lesson_picker, pop_loaded_lesson
 from dashboard.lifetime import GRACE_S, Presence
-from dashboard.links import link_notice, link_section
+from dashboard.links import link_notice, link_section, page_address, share_link
 from dashboard.live_view import (
     LONG_RUN_S,
     chart_grid,
@@ -37,7 +40,8 @@ from dashboard.live_view import (
 from dashboard.presenter import broadcasting, present_button, present_panel, presenter, reopen_room, rooms
 from dashboard.runner import Runner
 from dashboard.sidebar import DEFAULTS, sidebar
-from dashboard.state import PACE, PACES, PRESENTATION, pace_label, presenting, runner_pace
+from dashboard.slide import SCALE, SLIDE, slide_file_name, slide_png
+from dashboard.state import PACE, PACES, PRESENTATION, pace_label, presenting, query_for, runner_pace
 from dashboard.weights import HELP as WEIGHTS_HELP
 from dashboard.weights import weights_bytes, weights_file_name
 from models import RunConfig
@@ -96,9 +100,10 @@ SHORTCUTS = ("Keyboard: Space trains or pauses, → steps, N opens the next less
 COMPACT_TOP = "<style>[data-testid='stMainBlockContainer']{padding-top:3.6rem}</style>"
 
 
-def header() -> tuple[bool, Lesson | None]:
+def header() -> tuple[bool, Lesson | None, Any]:
     """Title, lessons and the presentation-mode toggle (bound to the URL); in presentation mode one row, and the
-    sidebar folded. Returns (presentation mode on, the chosen lesson)."""
+    sidebar folded. Returns (presentation mode on, the chosen lesson, the place of the slide button: under the toggle,
+    or in presentation mode at the row's end, where it adds no height above the charts)."""
     compact = presenting()
     # The toggle keeps its place in both layouts: a bound widget that moves is remounted, and its URL value then
     # outlives a click that turns it off.
@@ -111,15 +116,38 @@ def header() -> tuple[bool, Lesson | None]:
         if not compact:
             st.title("RNN Gradient Lab")
     if not compact:
+        slot = cols[1].container()  # after the toggle, which keeps its place
         st.caption("Train a real recurrent net and watch backpropagation through time: how much gradient reaches "
                    "each timestep, step by step. Pick a lesson or a configuration in the sidebar and press Train.")
-        return False, lesson_picker()
+        return False, lesson_picker(), slot
     st.html(COMPACT_TOP)
     with cols[0]:
-        title, lessons = st.columns([2.2, 3.4], vertical_alignment="center")
+        title, lessons, slot = st.columns([2.2, 3.4, 1.3], vertical_alignment="center")
         title.markdown("### RNN Gradient Lab")
         with lessons:
-            return True, lesson_picker(compact=True)
+            return True, lesson_picker(compact=True), slot
+
+
+SLIDE_HELP = (f"The loss and gradient charts as they are now, with the run's settings and its link below them: one "
+              f"{SLIDE[0]} × {SLIDE[1]} image (PNG, at {SCALE}× for a sharp projector) to drop into a slide. Drawn "
+              "when you click, which takes a few seconds.")
+
+
+def slide_download(runner: Runner, shown: dict[str, bool | None], lesson: str | None, base: str) -> bytes:
+    """The slide's data, drawn at click time from the run as it is then: its charts with the loss scale they have on
+    screen (`shown`, which the chart fragment keeps current), its settings, and the link that reproduces it (this
+    page's address `base`, the run's configuration and `lesson`; pace and presentation mode change no result)."""
+    snap = runner.snapshot()
+    link = share_link(query_for(snap.config, lesson, math.inf, False), base)
+    return slide_png(snap, shown.get(LOG_KEY), link)
+
+
+def slide_button(where: Any, config: RunConfig, slide: Callable[[], bytes]) -> None:
+    """The "Slide (PNG)" download in `where`; `slide` makes its data, and is called only on a click. Outside the
+    chart fragment: its reruns every REFRESH_S would re-register the deferred data under the pointer."""
+    where.download_button("Slide (PNG)", data=slide, file_name=slide_file_name(config), mime="image/png",
+                          key="download_slide", icon=":material/slideshow:", on_click="ignore", width="stretch",
+                          help=SLIDE_HELP)
 
 
 def controls(runner: Runner, snap: Snapshot, info: dict[str, str], locked: bool = False) -> float:
@@ -161,9 +189,11 @@ def long_run_warning(snap: Snapshot, ends_by: int | None = None) -> None:
                "the pace; Pause and Reset stop it at any moment.", icon=":material/schedule:")
 
 
-def live(runner: Runner, polling: bool, presentation: bool, ends_by: int | None = None) -> None:
+def live(runner: Runner, polling: bool, presentation: bool, ends_by: int | None = None,
+         shown: dict[str, bool | None] | None = None) -> None:
     """Status and charts; redrawn every REFRESH_S while training, not at all when idle. `ends_by`: see
-    long_run_warning."""
+    long_run_warning. `shown[LOG_KEY]`: set to the loss scale the charts are drawn with (see charts.loss_log)."""
+    shown = {} if shown is None else shown
 
     @st.fragment(run_every=REFRESH_S if polling else None)
     def _live() -> None:
@@ -175,7 +205,7 @@ def live(runner: Runner, polling: bool, presentation: bool, ends_by: int | None 
             with cols[0]:
                 progress(snap, ends_by)
             snap = step_slider(cols[1], STEP_KEY, snap, runner, presentation)  # in the fragment, like the toggle
-            log_y = log_scale_toggle(cols[2], LOG_KEY)  # in the fragment: it redraws only the charts
+            log_y = shown[LOG_KEY] = log_scale_toggle(cols[2], LOG_KEY)  # in the fragment: it redraws only the charts
             chart_grid(snap, chart_specs(snap, log_y, presentation))
         if polling and not snap.active:
             st.rerun()  # the run ended: redraw the buttons once and stop polling
@@ -224,7 +254,7 @@ def lab_page() -> None:
     page jumped under the pointer, and every chart was rebuilt)."""
     started = time.monotonic()
     config = sidebar()
-    presentation, lesson = header()
+    presentation, lesson, slide_slot = header()
     with st.container():
         link_notice(config)
     runner, released = session_runner(config, started)
@@ -254,6 +284,11 @@ def lab_page() -> None:
     info = _broadcast_info(lesson)
     code = broadcasting(info)
     snap = runner.snapshot()
+    shown: dict[str, bool | None] = {}  # what the chart fragment draws, for the slide
+    lesson_key = lesson.key if lesson else None
+    # The page's address is read now: the deferred data runs outside any page run, where st.context is not set.
+    slide = functools.partial(slide_download, runner, shown, lesson_key, page_address())
+    slide_button(slide_slot, snap.config, slide)
     if (pace := runner_pace(controls(runner, snap, info, locked))) != snap.pace:
         runner.set_pace(pace)
         snap = runner.snapshot()
@@ -261,10 +296,10 @@ def lab_page() -> None:
     with st.container():
         long_run_warning(snap, ends_by)
     with st.sidebar:  # below the configuration, once lesson and pace have been read
-        link_section(config, lesson.key if lesson else None)
+        link_section(config, lesson_key)
     with st.container():
         present_panel(code, info)
-    live(runner, snap.active, presentation, ends_by)
+    live(runner, snap.active, presentation, ends_by, shown)
     theory_section(runner, snap)
     compare_section(runner, snap)
     export(runner, snap)

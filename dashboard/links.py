@@ -208,9 +208,15 @@ def link_notice(config: RunConfig) -> None:
         st.warning(notice, icon=":material/link_off:")
 
 
-def share_link(query: Mapping[str, str]) -> str:
-    """The page's address with `query`."""
-    base = (st.context.url or "").split("?")[0]
+def page_address() -> str:
+    """This page's address without its query ("" where the browser did not report it, as in AppTest)."""
+    return (st.context.url or "").split("?")[0]
+
+
+def share_link(query: Mapping[str, str], base: str | None = None) -> str:
+    """`base` (by default this page's address) with `query`. Pass `base` where no page run is in progress (a
+    download's deferred data), which cannot read st.context."""
+    base = page_address() if base is None else base
     return f"{base}?{urlencode(query)}" if query else base or "(defaults)"
 
 

@@ -1,6 +1,6 @@
 """The dashboard bench's chart ablation leaves out exactly the charts it names, where the Lab draws from; the
 sessions bench drives a real server and prints its memory figures; the engine bench compares each gated
-model with its own fused torch.nn module."""
+model with its own fused torch.nn module; the slide bench prints its first and later times."""
 
 import re
 import sys
@@ -10,7 +10,7 @@ import torch
 
 import dashboard.charts
 import dashboard.live_view
-from benchmarks import sessions
+from benchmarks import sessions, slide
 from benchmarks.dashboard import ablations, without_charts
 from benchmarks.engine import CASES, fused_module, ratios
 from models import RunConfig, build_model
@@ -60,3 +60,11 @@ def test_the_engine_bench_compares_each_gated_model_with_its_own_fused_module(mo
     assert (model, "tanh") in CASES
     found = ratios(config, rounds=2)
     assert len(found) == 2 and all(0 < r < float("inf") for r in found)
+
+
+def test_the_slide_bench_times_the_first_call_and_the_next_ones(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", ["slide", "--runs", "2", "--model", "rnn", "--seq-len", "5", "--steps", "2"])
+    slide.main()
+    out = capsys.readouterr().out
+    assert re.fullmatch(r"slide_png, rnn T=5, 2 steps: first call \d+\.\d\d s; next 2: median \d+\.\d\d s, "
+                        r"slowest \d+\.\d\d s\n", out), out
