@@ -20,7 +20,6 @@ import streamlit as st
 from dashboard.broadcast import Rooms
 from dashboard.runner import Runner
 
-PANEL_REFRESH_S = 5.0  # the presenter's heartbeat to the room and viewer count; rooms idle out after minutes
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 RESTART = "streamlit run dashboard/app.py --server.address 0.0.0.0"
 # A documentation address (RFC 5737) that no network routes to: connecting a UDP socket only asks the kernel
@@ -118,43 +117,13 @@ def broadcasting(info: dict[str, Any]) -> str | None:
 
 
 def present_button(runner: Runner, info: dict[str, Any]) -> None:
-    """The control-row button that opens a room; while broadcasting it stops it. One key in both roles (like
+    """The control-row button that opens a room; while broadcasting it is a disabled "On air", so a second click
+    never ends the room (End broadcast is in the room badge's menu, and asks first). One key in both roles (like
     the Train / Pause button): a new key would draw the new button beside the stale one until the rerun ends."""
     if presenter().code is None:
         st.button("Broadcast", key="present", icon=":material/cast:", on_click=_publish, args=(runner, info),
                   width="stretch", help="Students open a link and watch this run live, read-only; their pages "
                   "train nothing. The room code appears in large type below.")
     else:
-        st.button("End broadcast", key="present", icon=":material/cancel_presentation:", on_click=presenter().stop,
-                  width="stretch", help="Close the room: viewers are told the broadcast ended.")
-
-
-def present_panel(code: str | None, info: dict[str, Any]) -> None:
-    """The broadcast in the main area: room code in large type, the students' link, and the viewer count.
-
-    `info` is what viewers see above the charts: its "title", "explanation" and "watch" texts
-    (the settings come from the run itself); every refresh keeps the room alive.
-    """
-    if "present_error" in st.session_state:
-        st.error(st.session_state.pop("present_error"))
-    if code is None:
-        return
-    share = reach(st.context.url or "", st.get_option("server.address"), lan_address())
-    with st.container(border=True, key="broadcast_panel"):
-        cols = st.columns([2.4, 3.2, 1], vertical_alignment="center")
-        cols[0].markdown(f"<div style='font-size:0.9rem;color:#555'>Room code</div><div style='font-size:2.3rem;"
-                         f"font-weight:700;letter-spacing:0.06em;line-height:1.15;white-space:nowrap'>{code}</div>",
-                         unsafe_allow_html=True)
-        with cols[1]:
-            st.code(watch_link(code, share.base), language=None, wrap_lines=True)
-            if share.hint:
-                st.caption(share.hint)
-        with cols[2]:
-            _on_air(code, info)
-
-
-@st.fragment(run_every=PANEL_REFRESH_S)
-def _on_air(code: str, info: dict[str, Any]) -> None:
-    """Heartbeat while the presenter trains without touching a widget; the live viewer count."""
-    room = rooms().touch(code, info)
-    st.metric("Watching now", 0 if room is None else room.viewers)
+        st.button("On air", key="present", icon=":material/cast_connected:", disabled=True, width="stretch",
+                  help="Broadcasting: the room code is below. End broadcast is in its Room menu.")

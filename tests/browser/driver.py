@@ -16,6 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
+ROOM_CODE = re.compile(r"^\s*[A-Z2-9]{8}\s*$")  # a room code as the room badge shows it (dashboard.broadcast)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 
@@ -195,14 +196,14 @@ def page_text(fragment: str) -> str:
 
 
 def broadcast(page: object) -> str:
-    """Press the Lab's "Broadcast" once and read the room code off the watch link the page shows.
+    """Press the Lab's "Broadcast" once and read the room code off the room badge.
 
     Pressed while the Train click's rerun may still be drawing: when the primary button took a new key per state,
     the control row shrank under the pointer as that rerun ended and the press was lost (twice in ~10 runs)."""
-    link = page.get_by_test_id("stCode").filter(has_text="?watch=")
+    code = page.locator(".st-key-room_code").get_by_text(ROOM_CODE)
     button(page, "Broadcast").click()  # in the Lab's control row: dashboard.presenter
-    link.wait_for(timeout=10_000)
-    return re.search(r"\?watch=(\w+)", link.inner_text()).group(1)
+    code.wait_for(timeout=60_000)  # a rerun, as open_lab's wait: under a load of 24 on 2 cores 10 s was too short
+    return code.inner_text().strip()
 
 
 def lesson_pill(page: object, title: str) -> object:

@@ -27,8 +27,8 @@ def test_a_class_watches_one_training_thread(server):
         wait_until(lambda: step_count(viewer) > first + 50)  # the viewer's counter follows the presenter's run
         viewer.wait_for_timeout(500)
         assert charts.nth(1).screenshot() != profile  # and its gradient-profile chart is redrawn with new data
-        watching = presenter.get_by_test_id("stMetric").filter(has_text="Watching now")
-        wait_until(lambda: watching.get_by_test_id("stMetricValue").inner_text() == "1", timeout=15)
+        badge = presenter.locator(".st-key-room_badge")
+        wait_until(lambda: "1 watching" in badge.inner_text(), timeout=15)
         for page in (presenter, viewer):
             assert page.get_by_test_id("stException").count() == 0
 
