@@ -63,7 +63,8 @@ def presentation(context: object, url: str) -> object:
 def broadcast(context: object, url: str) -> object:
     page = presentation(context, url)
     _broadcast(page)
-    page.get_by_text(re.compile(r"\d+ watching")).wait_for(timeout=60_000)
+    button(page, "Ask the class").click()  # the badge with the poll's live tally
+    page.get_by_text("poll open: 0 votes").wait_for(timeout=60_000)
     page.mouse.move(0, PROJECTOR[1] - 1)  # off the button just pressed, whose tooltip would cover the pace
     settle(page, 120)
     return page
