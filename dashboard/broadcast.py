@@ -37,6 +37,9 @@ VIEWER_WINDOW = 10.0  # s: a viewer polled this recently is "watching now"
 VIEWER_FORGET = 60.0  # s: a viewer silent this long is dropped from the room (bounded memory)
 WRONG_CODES = 5  # wrong codes a tab may try per WRONG_CODES_WINDOW; the next one waits
 WRONG_CODES_WINDOW = 60.0  # s
+MAX_VOTERS = 200  # a room's poll holds at most this many votes (a class of 30 with room to spare): bounded memory
+# What Rooms.vote answers: the vote was counted, replaced the voter's earlier one, or was refused, and why.
+VOTE_RESULTS = ("counted", "changed", "locked", "full", "no_poll", "no_room")
 
 T = TypeVar("T")
 
@@ -80,6 +83,52 @@ class Opened:
     secret: str = field(repr=False)  # never logged, never sent to a viewer's page
 
 
+class PollView:
+    """A room's question as it was when read: the tally per choice, and the answer once the poll is locked."""
+
+    number: int  # the room's n-th question: a watch page keys its answer widget by it
+    question: str
+    choices: tuple[str, ...]
+    tally: tuple[int, ...]  # votes per choice, in the order of `choices`
+    locked: bool  # Train (or Reveal) locked it: no vote counts any more
+    answer: str | None  # what the run shows; only once locked (None before, and for a question without one)
+    mine: str | None = None  # the reading viewer's own vote (Rooms.watch), None for the presenter
+
+    @property
+    def votes(self) -> int:
+        return sum(self.tally)
+
+
+@dataclass
+class Poll:
+    """The live question of a room: one vote per viewer token, changeable until locked. Only the store touches it."""
+
+    number: int
+    question: str
+    choices: tuple[str, ...]
+    answer: str | None = None
+    max_voters: int = MAX_VOTERS
+    votes: dict[str, str] = field(default_factory=dict)  # viewer token -> choice
+    locked: bool = False
+
+    def vote(self, viewer: str, choice: str) -> str:
+        """One of VOTE_RESULTS; a choice that is not offered raises ValueError listing the valid ones."""
+        if choice not in self.choices:
+            raise ValueError(f"unknown choice {choice!r}; choose from {', '.join(self.choices)}")
+        if self.locked:
+            return "locked"
+        if viewer not in self.votes and len(self.votes) >= self.max_voters:
+            return "full"
+        result = "changed" if viewer in self.votes else "counted"
+        self.votes[viewer] = choice
+        return result
+
+    def view(self, viewer: str | None = None) -> PollView:
+        tally = tuple(sum(1 for v in self.votes.values() if v == c) for c in self.choices)
+        return PollView(self.number, self.question, self.choices, tally, self.locked,
+                        self.answer if self.locked else None, self.votes.get(viewer) if viewer else None)
+
+
 @dataclass(frozen=True)
 class RoomView:
     """A room as it was when read, under the store's lock."""
@@ -88,6 +137,7 @@ class RoomView:
     source: Any  # the presenter's Runner: anything with .snapshot()
     info: Mapping[str, Any]  # lesson key, title, presenter's notes (read-only)
     viewers: int  # viewers who polled within VIEWER_WINDOW seconds
+    poll: PollView | None = None  # the room's question, if the presenter asked one
 
 
 @dataclass
@@ -102,10 +152,13 @@ class _Room:
     viewers: dict[str, float] = field(default_factory=dict)  # viewer id -> last poll
     shared: dict[Hashable, tuple[float, Any]] = field(default_factory=dict)  # key -> (made, value): see Rooms.shared
     building: threading.Lock = field(default_factory=threading.Lock, repr=False)  # one builder of shared values
+    poll: Poll | None = None  # the presenter's current question (Rooms.ask)
+    asked: int = 0  # questions asked so far: numbers each poll
 
-    def view(self, now: float) -> RoomView:
+    def view(self, now: float, viewer: str | None = None) -> RoomView:
         watching = sum(1 for seen in self.viewers.values() if now - seen <= VIEWER_WINDOW)
-        return RoomView(self.code, self.source, MappingProxyType(dict(self.info)), watching)
+        poll = None if self.poll is None else self.poll.view(viewer)
+        return RoomView(self.code, self.source, MappingProxyType(dict(self.info)), watching, poll)
 
 
 class Rooms:
@@ -170,7 +223,7 @@ class Rooms:
             if room is None:
                 return None
             room.viewers[viewer] = self.clock()
-            return room.view(self.clock())
+            return room.view(self.clock(), viewer)
 
     def shared(self, code: str, key: Hashable, build: Callable[[Any], T], max_age: float) -> T | None:
         """`build(source)` of room `code`, shared by every caller for `max_age` seconds; None if the room is gone.
@@ -190,6 +243,34 @@ class Rooms:
                 with self._lock:
                     room.shared[key] = (made, value)
             return value
+
+    def ask(self, code: str, question: str, choices: tuple[str, ...], answer: str | None = None,
+            max_voters: int = MAX_VOTERS) -> PollView | None:
+        """Open a new question in room `code`, replacing any earlier one (and its votes); None if the room is gone."""
+        with self._lock:
+            room = self._rooms.get(code)
+            if room is None:
+                return None
+            room.asked += 1
+            room.poll = Poll(room.asked, question, tuple(choices), answer, max_voters)
+            return room.poll.view()
+
+    def vote(self, code: str, viewer: str, choice: str) -> str:
+        """`viewer`'s vote in room `code`'s question: one of VOTE_RESULTS. Only the poll changes, never the run."""
+        with self._lock:
+            room = self._rooms.get(normalize_code(code))
+            if room is None:
+                return "no_room"
+            return "no_poll" if room.poll is None else room.poll.vote(viewer, choice)
+
+    def lock(self, code: str) -> PollView | None:
+        """Train or Reveal: the room's question takes no more votes and shows its answer; None if there is none."""
+        with self._lock:
+            room = self._rooms.get(code)
+            if room is None or room.poll is None:
+                return None
+            room.poll.locked = True
+            return room.poll.view()
 
     def close(self, code: str) -> Any | None:
         """End the room (End broadcast): returns its run, which goes back to the caller, not to `release`."""

@@ -37,7 +37,9 @@ from dashboard.live_view import (
     step_estimate,
     step_slider,
 )
-from dashboard.presenter import broadcasting, present_button, present_panel, presenter, reopen_room, rooms
+from dashboard.poll import locking
+from dashboard.presenter import broadcasting, present_button, presenter, reopen_room, rooms
+from dashboard.room_badge import room_badge
 from dashboard.runner import Runner
 from dashboard.sidebar import DEFAULTS, sidebar
 from dashboard.slide import SCALE, SLIDE, slide_file_name, slide_png
@@ -158,12 +160,14 @@ def controls(runner: Runner, snap: Snapshot, info: dict[str, str], locked: bool 
     cols = st.columns([1.1, 0.95, 0.95, 1.45, 2.6], vertical_alignment="bottom")
     # One key whatever the label: a key that changed with the state made a new button beside the stale one until
     # the rerun ended, so the whole row grew and shrank by 28 px under the pointer (presses landed on nothing).
+    # Train and Step lock a broadcast's poll first: the class's prediction is made before the run shows anything.
+    act = getattr(runner, action) if action else None
     cols[0].button(label, icon=icon, key="primary", type="primary", shortcut="Space", width="stretch",
                    disabled=action is None or (locked and action == "train"),
-                   on_click=getattr(runner, action) if action else None,
+                   on_click=locking(act) if action == "train" else act,
                    help="Train, Pause or Resume. Shortcut: Space.")
-    cols[1].button("Step", icon=":material/skip_next:", key="step_button", width="stretch", on_click=runner.step_once,
-                   disabled=snap.state in FINAL or locked, shortcut="Right",
+    cols[1].button("Step", icon=":material/skip_next:", key="step_button", width="stretch",
+                   on_click=locking(runner.step_once), disabled=snap.state in FINAL or locked, shortcut="Right",
                    help="Train exactly one batch, then pause. Shortcut: →.")
     cols[2].button("Reset", icon=":material/restart_alt:", key="reset_button", width="stretch",
                    on_click=runner.reset, help="Same seed: the same initial weights and data again.")
@@ -298,7 +302,7 @@ def lab_page() -> None:
     with st.sidebar:  # below the configuration, once lesson and pace have been read
         link_section(config, lesson_key)
     with st.container():
-        present_panel(code, info)
+        room_badge(code, lesson)
     live(runner, snap.active, presentation, ends_by, shown)
     theory_section(runner, snap)
     compare_section(runner, snap)

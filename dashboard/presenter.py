@@ -26,7 +26,6 @@ from dashboard.broadcast import IDLE_SECONDS, Opened, Rooms
 from dashboard.runner import Runner
 from dashboard.state import PRESENTER
 
-PANEL_REFRESH_S = 5.0  # the presenter's heartbeat to the room and viewer count; rooms idle out after minutes
 LOOPBACK = ("localhost", "127.0.0.1", "::1")
 RESTART = "streamlit run dashboard/app.py --server.address 0.0.0.0"
 # A documentation address (RFC 5737) that no network routes to: connecting a UDP socket only asks the kernel
@@ -138,7 +137,7 @@ def _publish(runner: Runner, info: dict[str, Any]) -> None:
     st.query_params[PRESENTER] = presenter_param(opened)  # in the page's own URL: F5 reopens the room
 
 
-def _end() -> None:
+def end_room() -> None:
     """End broadcast: the room closes, its run goes back to this session as an ordinary run."""
     if (runner := presenter().stop()) is not None:
         runner.reserve(False)
@@ -171,7 +170,8 @@ def broadcasting(info: dict[str, Any]) -> str | None:
 
 
 def present_button(runner: Runner, info: dict[str, Any], disabled: bool = False) -> None:
-    """The control-row button that opens a room; while broadcasting it stops it. One key in both roles (like
+    """The control-row button that opens a room; while broadcasting it is a disabled "On air", so a second click
+    never ends the room (End broadcast is in the room badge's menu, and asks first). One key in both roles (like
     the Train / Pause button): a new key would draw the new button beside the stale one until the rerun ends.
     `disabled`: no new room (a watch-only server's page without the presenter key)."""
     if presenter().code is None:
@@ -179,33 +179,8 @@ def present_button(runner: Runner, info: dict[str, Any], disabled: bool = False)
                   width="stretch", disabled=disabled, help="Students open a link and watch this run live, read-only; "
                   "their pages train nothing. The room code appears in large type below.")
     else:
-        st.button("End broadcast", key="present", icon=":material/cancel_presentation:", on_click=_end,
-                  width="stretch", help="Close the room: viewers are told the broadcast ended.")
-
-
-def present_panel(code: str | None, info: dict[str, Any]) -> None:
-    """The broadcast in the main area: room code in large type, the students' link, and the viewer count.
-
-    `info` is what viewers see above the charts: its "title", "explanation" and "watch" texts
-    (the settings come from the run itself); every refresh keeps the room alive.
-    """
-    if "present_error" in st.session_state:
-        st.error(st.session_state.pop("present_error"))
-    if code is None:
-        return
-    share = reach(st.context.url or "", st.get_option("server.address"), lan_address())
-    with st.container(border=True, key="broadcast_panel"):
-        cols = st.columns([2.4, 3.2, 1], vertical_alignment="center")
-        cols[0].markdown(f"<div style='font-size:0.9rem;color:#555'>Room code</div><div style='font-size:2.3rem;"
-                         f"font-weight:700;letter-spacing:0.06em;line-height:1.15;white-space:nowrap'>{code}</div>",
-                         unsafe_allow_html=True)
-        with cols[1]:
-            st.code(watch_link(code, share.base), language=None, wrap_lines=True)
-            if share.hint:
-                st.caption(share.hint)
-        with cols[2]:
-            _on_air(code, info)
-    presenter_link(share.base)
+        st.button("On air", key="present", icon=":material/cast_connected:", disabled=True, width="stretch",
+                  help="Broadcasting: the room code is below. End broadcast is in its Room menu.")
 
 
 def presenter_link(base: str) -> None:
@@ -213,10 +188,3 @@ def presenter_link(base: str) -> None:
     with st.expander("Presenter link (keep it to yourself)", icon=":material/key:"):
         st.code(f"{base}?{urlencode(st.query_params.to_dict())}", language=None, wrap_lines=True)
         st.caption(KEEP_IT)
-
-
-@st.fragment(run_every=PANEL_REFRESH_S)
-def _on_air(code: str, info: dict[str, Any]) -> None:
-    """Heartbeat while the presenter trains without touching a widget; the live viewer count."""
-    room = None if (mine := presenter().room()) is None else rooms().touch(*mine, info)
-    st.metric("Watching now", 0 if room is None else room.viewers)

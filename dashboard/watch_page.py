@@ -24,6 +24,7 @@ from dashboard.compare import applies
 from dashboard.history import Snapshot
 from dashboard.lesson_panel import lesson_frame
 from dashboard.live_view import chart_grid, log_scale_toggle, progress, status
+from dashboard.poll import student_poll
 from dashboard.presenter import base_url, rooms
 from dashboard.user_text import literal
 
@@ -157,6 +158,8 @@ def watch_page(code: str) -> None:
             st.rerun()  # full run: show why, and stop polling
         with st.container():  # drawn with or without a lesson, so the charts below keep their places
             _lesson(room.info, presentation)
+        with st.container():  # the presenter's question, then the class's tally: drawn with or without one
+            student_poll(code, room.poll, st.session_state[VIEWER_KEY])
         _settings(frame.snap)
         status(frame.snap, compact=presentation)
         progress(frame.snap)

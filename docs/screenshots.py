@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from models.lessons import LESSONS
-from tests.browser.driver import button, chromium, lesson_pill, open_lab, serve, settle
+from tests.browser.driver import ROOM_CODE, button, chromium, lesson_pill, open_lab, serve, settle
 from tests.browser.polling import wait_until
 
 OUT = Path(__file__).resolve().parent / "screenshots"
@@ -47,11 +47,11 @@ def _training(page: object, steps: int) -> None:
 
 
 def _broadcast(page: object) -> str:
-    """Press Broadcast; the room code, read off the students' link the panel shows."""
+    """Press Broadcast; the room code, read off the room badge."""
     button(page, "Broadcast").click()
-    link = page.get_by_test_id("stCode").filter(has_text="?watch=")
-    link.wait_for(timeout=60_000)
-    return re.search(r"\?watch=(\w+)", link.inner_text()).group(1)
+    code = page.locator(".st-key-room_code").get_by_text(ROOM_CODE)
+    code.wait_for(timeout=60_000)
+    return code.inner_text().strip()
 
 
 def presentation(context: object, url: str) -> object:
@@ -63,7 +63,8 @@ def presentation(context: object, url: str) -> object:
 def broadcast(context: object, url: str) -> object:
     page = presentation(context, url)
     _broadcast(page)
-    page.get_by_text("Watching now").wait_for(timeout=60_000)
+    button(page, "Ask the class").click()  # the badge with the poll's live tally
+    page.get_by_text("poll open: 0 votes").wait_for(timeout=60_000)
     page.mouse.move(0, PROJECTOR[1] - 1)  # off the button just pressed, whose tooltip would cover the pace
     settle(page, 120)
     return page

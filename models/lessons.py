@@ -231,6 +231,53 @@ def weights_share(above: float) -> Check:
     return Check("W_h's share of the decades lost at initialization", measure, above=above, fmt=".2f")
 
 
+# --- what a teacher asks the class before Train ------------------------------------------------------
+
+@dataclass(frozen=True)
+class Question:
+    """A question for the class before Train: its text, and its choices, each a range of one number the run measures.
+
+    `outcome(records)` names the choice the run shows; a lesson's `answer` is that choice, derived from its claim
+    (tests/models/test_questions.py replays every lesson on its seed and compares)."""
+
+    text: str
+    measure: Callable[[Records], float]
+    choices: Mapping[str, Callable[[float], bool]]  # choice -> does the measured value fall in it; exactly one does
+
+    def outcome(self, records: Records) -> str:
+        value = self.measure(records)
+        return next(name for name, holds in self.choices.items() if holds(value))
+
+
+def _ratio_at_step_1(records: Records) -> float:
+    profile = records[0].hidden
+    return float(profile[0] / profile[-1])
+
+
+QUESTIONS: dict[str, Question] = {
+    "gradient": Question(
+        "What will ‖∂L/∂h_1‖ do as training starts, next to ‖∂L/∂h_T‖: vanish, stay or explode?",
+        _ratio_at_step_1,  # vanish: two decades lost or more; explode: two decades gained or more
+        {"vanish": lambda r: r < 1e-2, "stay": lambda r: 1e-2 <= r <= 1e2, "explode": lambda r: r > 1e2}),
+    "learn": Question(
+        "Will the loss fall below 0.1 before the run ends?",
+        lambda rs: _first(rs, lambda r: r.loss < 0.1),
+        {"yes": lambda step: step != NEVER, "no": lambda step: step == NEVER}),
+    "diverge": Question(
+        "Will this run diverge (its loss or gradient becoming ∞ or NaN) before it ends?",
+        _diverged_at,
+        {"diverges": lambda step: step != NEVER, "survives": lambda step: step == NEVER}),
+}
+GENERIC = "gradient"  # the question for a run that is no lesson (its answer: whatever the run shows)
+
+
+def get_question(name: str) -> Question:
+    """QUESTIONS[name]; an unknown name raises ValueError listing the valid ones."""
+    if name not in QUESTIONS:
+        raise ValueError(f"unknown question {name!r}; choose from {', '.join(QUESTIONS)}")
+    return QUESTIONS[name]
+
+
 @dataclass(frozen=True)
 class Lesson:
     """A preset the lab loads in one click, the words a teacher needs for it, and what a test checks."""
@@ -251,12 +298,24 @@ class Lesson:
     # each must fail on the control as often as the claim does (a test checks them one by one).
     breaks: tuple[int, ...] = ()
     log_loss: bool = False  # the dashboard's loss axis starts logarithmic: the lesson's loss spans decades
+    asks: str = GENERIC  # the question (a name in QUESTIONS) the class answers before Train
+    answer: str | None = None  # the choice of that question this run shows (its claim says so)
     control: RunConfig = field(init=False)  # the preset changed in exactly the thing the lesson is about
 
     def __post_init__(self, vary: Mapping[str, Any]) -> None:
         object.__setattr__(self, "control", self.config.replace(**vary))
         if not self.controlled:
             raise ValueError(f"lesson {self.key}: its control must change a setting of the preset")
+        if self.answer is not None and self.answer not in self.choices:
+            raise ValueError(f"lesson {self.key}: answer {self.answer!r} is not one of {', '.join(self.choices)}")
+
+    @property
+    def question(self) -> str:
+        return get_question(self.asks).text
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(get_question(self.asks).choices)
 
     @property
     def controlled(self) -> tuple[str, ...]:
@@ -320,6 +379,8 @@ _LESSONS = (
         control_holds=0,
         pace=8.0,
         breaks=(1,),
+        asks="learn",
+        answer="yes",
     ),
     Lesson(
         key="vanishing",
@@ -348,6 +409,8 @@ _LESSONS = (
         claim=claim(ratio(1, below=1e-8), short_terms(5, above=0.8), mean_loss(50, above=0.65)),
         at_init=claim(weights_share(above=0.6), decades("slope", above=-4.5)),
         breaks=(0, 1, 3),
+        asks="gradient",
+        answer="vanish",
         seeds_passing=30,
         control_holds=0,
         pace=12.0,
@@ -377,6 +440,8 @@ _LESSONS = (
         claim=claim(ratio(1, below=1e-8), mean_loss(50, above=0.65)),
         at_init=claim(decades("slope", below=-3.0), decades("weights", below=-3.0)),
         breaks=(2,),
+        asks="gradient",
+        answer="vanish",
         seeds_passing=30,
         control_holds=2,
         pace=12.0,
@@ -407,6 +472,8 @@ _LESSONS = (
         control_holds=0,
         pace=12.0,
         breaks=(0, 1, 2),
+        asks="gradient",
+        answer="stay",
     ),
     Lesson(
         key="irnn",
@@ -437,6 +504,8 @@ _LESSONS = (
         control_holds=0,
         pace=32.0,
         breaks=(0, 1),
+        asks="gradient",
+        answer="stay",
     ),
     Lesson(
         key="skip",
@@ -463,6 +532,8 @@ _LESSONS = (
         control_holds=0,
         pace=12.0,
         breaks=(0, 1),
+        asks="learn",
+        answer="yes",
     ),
     Lesson(
         key="exploding",
@@ -493,6 +564,8 @@ _LESSONS = (
         control_holds=0,
         pace=1.0,
         breaks=(0, 1),
+        asks="gradient",
+        answer="explode",
     ),
     Lesson(
         key="exploding_lr",
@@ -523,6 +596,8 @@ _LESSONS = (
         control_holds=0,
         pace=1.0,
         breaks=(0, 1),
+        asks="diverge",
+        answer="diverges",
         log_loss=True,  # the loss grows by a factor of hundreds per step before it diverges
     ),
     Lesson(
@@ -550,6 +625,8 @@ _LESSONS = (
         control_holds=0,
         pace=80.0,
         breaks=(0,),
+        asks="diverge",
+        answer="survives",
         log_loss=True,  # a first-step loss of millions, then "below 0.15": one linear axis cannot show both
     ),
     Lesson(
@@ -571,6 +648,8 @@ _LESSONS = (
         control_holds=0,
         pace=40.0,
         breaks=(0,),
+        asks="diverge",
+        answer="survives",
     ),
     Lesson(
         key="lstm",
@@ -597,6 +676,8 @@ _LESSONS = (
         control_holds=0,
         pace=12.0,
         breaks=(0, 1),
+        asks="learn",
+        answer="yes",
     ),
     Lesson(
         key="lstm_exploding",
@@ -625,6 +706,8 @@ _LESSONS = (
         control_holds=0,
         pace=8.0,
         breaks=(1,),
+        asks="gradient",
+        answer="stay",
     ),
 )
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
+ROOM_CODE = re.compile(r"^\s*[A-Z2-9]{8}\s*$")  # a room code as the room badge shows it (dashboard.broadcast)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 
@@ -142,17 +143,6 @@ def primary_is(label: str) -> str:
             f"b.querySelector('[data-testid=stMarkdownContainer]')?.innerText.trim() === {label!r})")
 
 
-def broadcast(page: object) -> str:
-    """Press "Broadcast" once and read the room code off the watch link the page shows.
-
-    Pressed while the Train click's rerun may still be drawing: when the primary button took a new key per state,
-    the control row shrank under the pointer as that rerun ended and the press was lost (twice in ~10 runs)."""
-    link = page.get_by_test_id("stCode").filter(has_text="?watch=")
-    button(page, "Broadcast").click()  # in the Lab's control row: dashboard.presenter
-    link.wait_for(timeout=10_000)
-    return re.search(r"\?watch=(\w+)", link.inner_text()).group(1)
-
-
 def open_lab(context: object, url: str, query: str) -> object:
     """A new tab on the Lab at `url/?query`, returned once its Train button is drawn."""
     page = context.new_page()
@@ -204,6 +194,29 @@ def seconds_after_click(page: object, name: str, timeout: float = 60.0) -> float
 def page_text(fragment: str) -> str:
     """A watch predicate: the page's visible text contains `fragment`."""
     return f"return document.body.innerText.includes({fragment!r});"
+
+
+def broadcast(page: object) -> str:
+    """Press the Lab's "Broadcast" once and read the room code off the room badge.
+
+    Pressed while the Train click's rerun may still be drawing: when the primary button took a new key per state,
+    the control row shrank under the pointer as that rerun ended and the press was lost (twice in ~10 runs)."""
+    code = room_code(page)
+    button(page, "Broadcast").click()  # in the Lab's control row: dashboard.presenter
+    code.wait_for(timeout=60_000)  # a rerun, as open_lab's wait: under a load of 24 on 2 cores 10 s was too short
+    return code.inner_text().strip()
+
+
+def room_code(page: object) -> object:
+    """The room code in the room badge (dashboard.room_badge), once a room is open."""
+    return page.locator(".st-key-room_code").get_by_text(ROOM_CODE)
+
+
+def end_broadcast(page: object) -> None:
+    """End the room as a presenter does: the badge's Room menu, End broadcast…, then Yes."""
+    page.get_by_role("button", name=re.compile("Room")).click()
+    page.get_by_role("button", name=re.compile("End broadcast")).click()
+    page.get_by_role("button", name="Yes, end it").click()
 
 
 def lesson_pill(page: object, title: str) -> object:

@@ -9,7 +9,17 @@ import pytest
 
 from dashboard.sidebar import config_query
 from dashboard.state import PRESENTER
-from tests.browser.driver import broadcast, button, chromium, held_steps, open_lab, serve, step_count
+from tests.browser.driver import (
+    broadcast,
+    button,
+    chromium,
+    end_broadcast,
+    held_steps,
+    open_lab,
+    room_code,
+    serve,
+    step_count,
+)
 from tests.browser.polling import thread_log, wait_until
 from tests.dashboard.lab_app import LARGEST_LSTM
 
@@ -54,9 +64,8 @@ def test_the_presenter_reloads_and_the_class_keeps_watching_the_same_run(server)
         before = step_count(presenter)
 
         presenter.reload()  # F5 on the teacher's tab
-        button(presenter, "End broadcast").wait_for(timeout=60_000)
-        link = presenter.get_by_test_id("stCode").filter(has_text="?watch=")
-        assert re.search(r"\?watch=(\w+)", link.inner_text()).group(1) == code  # the same room
+        room_code(presenter).wait_for(timeout=60_000)
+        assert room_code(presenter).inner_text().strip() == code  # the same room
         wait_until(lambda: presenter.get_by_test_id("stMetric").count() > 0, timeout=60)
         after = step_count(presenter)
         assert after >= before  # the same run, from its step: not a new run at step 0
@@ -67,7 +76,7 @@ def test_the_presenter_reloads_and_the_class_keeps_watching_the_same_run(server)
         assert len(started) == 1 and all(event == "started" for _, event in thread_log(log))  # never paused
         for page in (presenter, viewer):
             assert page.get_by_test_id("stException").count() == 0
-        button(presenter, "End broadcast").click()
+        end_broadcast(presenter)
         viewer.get_by_text("has ended").wait_for(timeout=15_000)
 
 
@@ -83,7 +92,7 @@ def test_the_presenter_secret_never_reaches_a_viewers_page(server):
         frames: list = []
         viewer = _watching(context, url, code, frames)
         presenter.reload()  # the presenter reopens the room meanwhile: its secret goes over the wire again
-        button(presenter, "End broadcast").wait_for(timeout=60_000)
+        room_code(presenter).wait_for(timeout=60_000)
         first = step_count(viewer)
         wait_until(lambda: step_count(viewer) > first, timeout=60)  # frames from after the reopen reached the viewer
         received = [f.encode() if isinstance(f, str) else f for f in frames]
@@ -91,7 +100,7 @@ def test_the_presenter_secret_never_reaches_a_viewers_page(server):
         assert not [f for f in received if secret.encode() in f]
         assert secret not in viewer.content() and secret not in viewer.url
         assert secret in presenter.url  # the presenter's own page holds it (so F5 keeps the room)
-        button(presenter, "End broadcast").click()
+        end_broadcast(presenter)
 
 
 def test_the_broadcast_run_trains_while_two_sessions_hold_the_largest_runs(tmp_path):

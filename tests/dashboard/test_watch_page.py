@@ -12,13 +12,16 @@ from dashboard.presenter import rooms
 from dashboard.runner import Runner
 from dashboard.watch_page import WATCH_REFRESH_S, shared_frame
 from models import RunConfig, Trainer
+from models.lessons import LESSONS
 from tests.dashboard.chart_data import chart_data
 
 APP = "../../dashboard/app.py"
 PANEL = """
-from dashboard.presenter import broadcasting, present_button, present_panel
+from dashboard.presenter import broadcasting, present_button
+from dashboard.room_badge import room_badge
 from dashboard.runner import Runner
 from models import RunConfig
+from models.lessons import LESSONS
 import streamlit as st
 
 @st.cache_resource(show_spinner=False)
@@ -27,7 +30,7 @@ def presenters_runner():
 
 info = {"title": "Lesson one", "config": {}}
 present_button(presenters_runner(), info)
-present_panel(broadcasting(info), info)
+room_badge(broadcasting(info), LESSONS["vanishing"])
 """
 
 
@@ -105,21 +108,56 @@ def test_viewer_sees_the_presenters_run_and_trains_nothing(room, monkeypatch):
     assert "has ended" in app.info[0].value and not app.get("vega_lite_chart")
 
 
-def test_presenter_panel_publishes_shows_the_link_and_stops():
+def _captions(app: AppTest) -> str:
+    return " ".join(c.value for c in app.caption)
+
+
+def _badge_text(app: AppTest) -> str:
+    return " ".join(m.value for m in app.markdown)
+
+
+def test_presenter_badge_publishes_shows_the_link_and_qr_and_ends_only_when_confirmed():
     app = AppTest.from_string(PANEL, default_timeout=60).run()
     assert [b.label for b in app.button] == ["Broadcast"] and not app.code
     app.button(key="present").click().run()
-    link = app.code[0].value
+    link = app.code[0].value  # in the badge's Room menu
     assert "?watch=" in link
     code = link.partition("?watch=")[2]
     assert code in app.markdown[0].value  # the room code in large type, in the page itself
+    assert "**0** watching" in _badge_text(app)
     room = rooms().watch(code, "student")
     assert room is not None and room.info["title"] == "Lesson one"
-    assert app.metric[0].label == "Watching now"
-    assert [b.label for b in app.button] == ["End broadcast"]
-    app.button(key="present").click().run()
+    assert app.get("image"), "no QR code in the Room menu"
+    # Broadcast's place now holds a disabled "On air": a second click there cannot end the room.
+    assert app.button(key="present").label == "On air" and app.button(key="present").disabled
+    app.button(key="end_broadcast").click().run()  # End asks once
+    assert rooms().watch(code, "student") is not None
+    assert "End the broadcast?" in app.warning[0].value
+    app.button(key="end_broadcast_no").click().run()  # Keep broadcasting
+    assert rooms().watch(code, "student") is not None and not app.warning
+    app.button(key="end_broadcast").click().run()
+    app.button(key="end_broadcast_yes").click().run()
     assert rooms().watch(code, "student") is None
     assert [b.label for b in app.button] == ["Broadcast"] and not app.code
+
+
+def test_the_badge_asks_the_lessons_question_shows_the_live_tally_and_reveals():
+    app = AppTest.from_string(PANEL, default_timeout=60).run()
+    app.button(key="present").click().run()
+    code = app.code[0].value.partition("?watch=")[2]
+    assert app.button(key="poll_button").label == "Ask the class"
+    app.button(key="poll_button").click().run()
+    poll = rooms().watch(code, "a").poll
+    assert poll.question == LESSONS["vanishing"].question and poll.choices == ("vanish", "stay", "explode")
+    rooms().vote(code, "a", "vanish")
+    rooms().vote(code, "b", "stay")
+    rooms().vote(code, "b", "vanish")  # changed: still one vote
+    app.run()
+    assert "poll open: 2 votes (vanish 2 · stay 0 · explode 0)" in _badge_text(app)
+    assert app.button(key="poll_button").label == "Reveal"
+    app.button(key="poll_button").click().run()
+    assert rooms().vote(code, "c", "stay") == "locked"
+    assert "poll closed: 2 votes" in _badge_text(app) and app.button(key="poll_button").label == "Ask the class"
 
 
 def test_closing_the_presenters_tab_keeps_the_room():
@@ -131,6 +169,29 @@ def test_closing_the_presenters_tab_keeps_the_room():
     clear_session_resource_cache("test session id")  # what Streamlit does when the session disconnects
     assert rooms().watch(code, "student") is not None
     rooms().close(code)
+
+
+def test_a_student_votes_once_changes_the_vote_and_sees_the_tally_and_answer_after_train(room, monkeypatch):
+    code, presenter_run, _ = room
+    lesson = LESSONS["vanishing"]
+    rooms().ask(code, lesson.question, lesson.choices, lesson.answer)
+    rooms().vote(code, "another phone", "explode")
+    _no_training(monkeypatch)
+    app = _watch(code)
+    vote = app.radio(key="vote_1")
+    assert lesson.question in vote.label and vote.options == ["vanish", "stay", "explode"] and vote.value is None
+    vote.set_value("stay").run()
+    assert "Your vote is in: **stay**" in _captions(app)
+    assert rooms().touch(code).poll.tally == (0, 1, 1)
+    app.radio(key="vote_1").set_value("vanish").run()  # changed before the reveal: still one vote from this tab
+    assert rooms().touch(code).poll.tally == (1, 0, 1) and "You changed your vote" in _captions(app)
+    assert presenter_run.snapshot().step == 3  # a vote changes nothing in the run
+    rooms().lock(code)  # the presenter pressed Train
+    app.run()
+    assert not app.radio  # nothing left to vote with
+    text = " ".join(m.value for m in app.markdown)
+    assert "The class predicted: vanish 1 · stay 0 · explode 1. You voted **vanish**." in text
+    assert "**The run shows: vanish.**" in text
 
 
 def test_viewers_share_one_frame_per_refresh_period(room):
