@@ -46,7 +46,18 @@ DIVERGED = "diverged"  # the legend entry of every mark drawn for a value that i
 CELL_MARKS = ("exactly 0", DIVERGED)
 CUT = "cut off (truncated BPTT)"  # the legend entry of timesteps the gradient does not reach by construction
 CELL_COLOURS = ("#d0d0d0", "#d62728")  # grey; the red of the divergence rule on the step charts
-GATES = ("forget gate f_t", "input gate i_t", "output gate o_t")
+# Each model's mean gates per timestep, in the order its StepRecord.gates rows come in (none for the RNNs), and
+# their colours.
+GATE_NAMES: dict[str, tuple[str, ...]] = {
+    "rnn": (),
+    "residual": (),
+    "lstm": ("forget gate f_t", "input gate i_t", "output gate o_t"),
+    "gru": ("update gate z_t", "reset gate r_t"),
+}
+GATE_COLOURS = ("#2ca02c", "#9467bd", "#8c564b")
+GATES = GATE_NAMES["lstm"]
+GATED = tuple(model for model, names in GATE_NAMES.items() if names)  # the models the gates chart is drawn for
+CUT_CELL = "#f4cae4"  # a heatmap cell truncated BPTT cut off: not the grey of "exactly 0" nor on the viridis scale
 T_AXIS = "timestep t (1 = first word)"
 LOG_FORMAT = "~e"  # one format on every log axis: 1e-14 … 1e-2 … 5e+3, never 0.000001 next to 1e-10
 # Linear axes: at most three significant digits, exponent form for large values (6, 0.25, 5e+10), never a float's
@@ -182,16 +193,23 @@ def weight_terms_frame(view: HistoryView, shown: int | None = None) -> pa.Table:
 
 def heatmap_frame(view: HistoryView) -> pa.Table:
     """log10 ‖∂L/∂h_t‖ per kept step × timestep (at most MAX_TIMESTEPS columns). Cells with no log10 name why in
-    `mark` (CELL_MARKS: exactly 0, or not finite because the run diverged) and are drawn in that mark's colour."""
+    `mark` (CELL_MARKS: exactly 0, or not finite because the run diverged; CUT: truncated BPTT never reaches the
+    timestep) and are drawn in that mark's colour."""
     seq_len = view.hidden.shape[1]
     cols = np.unique(np.linspace(0, seq_len - 1, min(seq_len, MAX_TIMESTEPS)).round().astype(int))
     norm = view.hidden[:, cols].astype(np.float64).ravel()  # (steps * columns,)
     plotted, below = floored(norm)
     diverged = ~np.isfinite(norm)
+    # The window cuts the same timesteps at every step of a run (changing it resets the run), as in _recent_curves.
+    truncated = getattr(view.latest, "truncated", None)
+    cut = np.tile(np.asarray(truncated, dtype=bool)[cols], len(view.profile_steps)) if truncated is not None \
+        else np.zeros(norm.shape, dtype=bool)
+    below &= ~cut
     with np.errstate(divide="ignore", invalid="ignore"):
-        log10 = np.where(below | diverged, np.nan, np.log10(plotted))
+        log10 = np.where(below | diverged | cut, np.nan, np.log10(plotted))
     mark = np.full(norm.shape, None, dtype=object)
     mark[below] = CELL_MARKS[0]
+    mark[cut] = CUT
     mark[diverged] = CELL_MARKS[1]
     return _table({"step": np.repeat(view.profile_steps, len(cols)), "t": np.tile(cols + 1, len(view.profile_steps)),
                    "norm": norm, "below": below, "log10": log10, "mark": mark})
@@ -214,13 +232,23 @@ def radius_frame(view: HistoryView) -> pa.Table:
     return _table({"step": columns["step"], "spectral_radius": columns["spectral_radius"]})
 
 
-def gates_frame(view: HistoryView) -> pa.Table:
-    """The latest LSTM step's mean forget / input / output gate per timestep t = 1..T (empty before a step)."""
-    gates = None if view.latest is None else view.latest.gates
+def gate_names(model: str) -> tuple[str, ...]:
+    """The names of `model`'s gates as the gates chart draws them (GATE_NAMES), in its records' row order; () for a
+    model without gates (the broadcast builds every chart's frames, drawn or not)."""
+    if model not in GATE_NAMES:
+        raise ValueError(f"unknown model {model!r}; choose from {', '.join(GATE_NAMES)}")
+    return GATE_NAMES[model]
+
+
+def gates_frame(view: HistoryView, model: str = "lstm") -> pa.Table:
+    """The latest step's mean gates per timestep t = 1..T (LSTM: forget / input / output; GRU: update / reset),
+    empty before a step."""
+    names = gate_names(model)
+    gates = None if view.latest is None or not names else view.latest.gates
     if gates is None:
-        gates = np.zeros((len(GATES), 0))
+        gates = np.zeros((len(names), 0))
     T = gates.shape[1]
-    return _table({"t": np.tile(np.arange(1, T + 1), len(GATES)), "gate": np.repeat(np.array(GATES), T),
+    return _table({"t": np.tile(np.arange(1, T + 1), len(names)), "gate": np.repeat(np.array(names), T),
                    "mean": gates.astype(np.float64).ravel()})
 
 
@@ -231,6 +259,7 @@ class Look:
 
     log_y: bool = False  # the loss axis
     lstm: bool = False  # the cell-gradient series; ρ of W_hg rather than W_h
+    gru: bool = False  # the gates chart's update / reset gates; ρ of W_hn rather than W_h
     accuracy: bool = True  # the task reports accuracy
     log_radius: bool = False  # ρ's values span more than a decade (lesson 7: 2.2, then 1.3e7)
 
@@ -345,7 +374,8 @@ def _heatmap_chart(look: Look) -> alt.LayerChart:
     values = base.transform_filter("isValid(datum.log10)").mark_rect().encode(
         color=alt.Color("log10:Q", title="log10", scale=alt.Scale(scheme="viridis"), legend=legend))
     marks = base.transform_filter("isValid(datum.mark)").mark_rect().encode(
-        color=alt.Color("mark:N", title=None, scale=alt.Scale(domain=list(CELL_MARKS), range=list(CELL_COLOURS)),
+        color=alt.Color("mark:N", title=None, scale=alt.Scale(domain=[*CELL_MARKS, CUT],
+                                                              range=[*CELL_COLOURS, CUT_CELL]),
                         legend=alt.Legend(orient="bottom")))
     return alt.layer(values, marks).resolve_scale(color="independent").properties(
         title="log10 ‖∂L/∂h_t‖ over training")
@@ -375,7 +405,7 @@ def _grad_norm_chart(look: Look) -> alt.LayerChart:
 
 
 def _radius_chart(look: Look) -> alt.LayerChart:
-    matrix = "W_hg" if look.lstm else "W_h"
+    matrix = "W_hg" if look.lstm else "W_hn" if look.gru else "W_h"
     y = (log_y_axis("spectral_radius:Q", f"ρ({matrix}) (log)") if look.log_radius
          else linear_y_axis("spectral_radius:Q", f"ρ({matrix})"))
     line = alt.Chart(alt.NamedData("radius")).mark_line(color="#8c564b", strokeWidth=2).encode(
@@ -389,16 +419,18 @@ def _radius_chart(look: Look) -> alt.LayerChart:
 
 
 def _gates_chart(look: Look) -> alt.Chart:
+    model = "gru" if look.gru else "lstm"  # the spec of a model without gates is never drawn: the LSTM's stands in
+    names = gate_names(model)
     return alt.Chart(alt.NamedData("gates")).mark_line(point=alt.OverlayMarkDef(size=14)).encode(
         x=timesteps_x(),
         # A fixed [0, 1] that is never "niced" or clamped away: a mean gate of 0.994 sits under the 1 tick.
         y=linear_y_axis("mean:Q", "mean gate activation", domain=(0, 1)),
         # Below the plot, one entry per row: on top, three long entries squashed the plot under them.
-        color=alt.Color("gate:N", title=None, scale=alt.Scale(domain=list(GATES), range=["#2ca02c", "#9467bd",
-                                                                                          "#8c564b"]),
+        color=alt.Color("gate:N", title=None,
+                        scale=alt.Scale(domain=list(names), range=list(GATE_COLOURS[: len(names)])),
                         legend=alt.Legend(orient="bottom", direction="horizontal")),
         tooltip=["gate:N", "t:Q", alt.Tooltip("mean:Q", format=".4f")],
-    ).properties(title="LSTM gates per timestep")
+    ).properties(title=f"{model.upper()} gates per timestep")
 
 
 # --- captions: what a chart shows right now -------------------------------------------------
@@ -467,8 +499,11 @@ def _heatmap_caption(snap: Snapshot) -> str:
     view = snap.history
     rows = "One row per step" if view.profile_stride == 1 else (
         f"Each row is the step with the largest ‖∇L‖ among {view.profile_stride}")
-    return (f"{rows}; grey = exactly 0, red = not finite (the run diverged); at most {MAX_TIMESTEPS} timesteps "
-            f"shown ({len(view.profile_steps)} rows).")
+    truncated = getattr(view.latest, "truncated", None)
+    cut = 0 if truncated is None else int(np.sum(truncated))
+    pink = f" pink = cut off by truncated BPTT ({cut} timestep(s), bptt_window);" if cut else ""
+    return (f"{rows}; grey = exactly 0, red = not finite (the run diverged);{pink} at most {MAX_TIMESTEPS} "
+            f"timesteps shown ({len(view.profile_steps)} rows).")
 
 
 def _grad_norm_caption(snap: Snapshot) -> str:
@@ -476,19 +511,41 @@ def _grad_norm_caption(snap: Snapshot) -> str:
             f"clipped, dotted: the threshold. {_points(snap.history.stride, 'the largest ‖∇L‖ of those steps')}")
 
 
-RADIUS_CAPTIONS = {
-    False: "Spectral radius ρ(W_h) (dashed red = 1). Products W_h^k shrink like ρ^k when ρ < 1 and can grow when "
-           "ρ > 1 (Pascanu, Mikolov & Bengio 2013); the activation's slopes multiply in on top.",
-    True: "ρ of W_hg, the candidate block of the LSTM's W_hh (dashed red = 1). The cell-state gradient ∂L/∂c_t "
-          "flows back through the forget gates f_t, not through this matrix, so for the LSTM ρ > 1 does not mean "
-          "an exploding gradient (lesson 12).",
+_PLAIN_RADIUS = ("Spectral radius ρ(W_h) (dashed red = 1). Products W_h^k shrink like ρ^k when ρ < 1 and can grow "
+                 "when ρ > 1 (Pascanu, Mikolov & Bengio 2013); the activation's slopes multiply in on top.")
+RADIUS_CAPTIONS: dict[str, str] = {
+    "rnn": _PLAIN_RADIUS,
+    "residual": _PLAIN_RADIUS,
+    "lstm": "ρ of W_hg, the candidate block of the LSTM's W_hh (dashed red = 1). The cell-state gradient ∂L/∂c_t "
+            "flows back through the forget gates f_t, not through this matrix, so for the LSTM ρ > 1 does not mean "
+            "an exploding gradient (lesson 12).",
+    "gru": "ρ of W_hn, the candidate block of the GRU's W_hh (dashed red = 1). ∂L/∂h_t also flows back through "
+           "the update gate, h_t = (1 − z_t) n_t + z_t h_{t−1}, along a path that bypasses this matrix, so for the "
+           "GRU ρ alone does not decide whether the gradient vanishes or explodes.",
+}
+
+
+def radius_caption(model: str) -> str:
+    if model not in RADIUS_CAPTIONS:
+        raise ValueError(f"unknown model {model!r}; choose from {', '.join(RADIUS_CAPTIONS)}")
+    return RADIUS_CAPTIONS[model]
+
+
+GATES_CAPTIONS: dict[str, str] = {
+    "lstm": "A forget gate near 1 (Gers, Schmidhuber & Cummins 2000) passes ∂L/∂c_t back almost unchanged: that is "
+            "why the cell gradient (orange in the gradient chart) survives long lags where the RNN's ‖∂L/∂h_t‖ dies.",
+    "rnn": "",
+    "residual": "",
+    "gru": "z_t, the update gate (Cho et al. 2014): the share of h_{t−1} kept, h_t = (1 − z_t) n_t + z_t h_{t−1}; "
+           "near 1 the state and its gradient pass the step almost unchanged.\n\n"
+           "r_t, the reset gate: how much of h_{t−1} the candidate n_t reads, n_t = act(W_in x_t + b_in + r_t ⊙ "
+           "(W_hn h_{t−1} + b_hn)); near 0 the candidate starts afresh from the word.",
 }
 
 
 def _gates_caption(snap: Snapshot) -> str:
-    return (f"Step {snap.step}, mean over the batch and the units. A forget gate near 1 (Gers, Schmidhuber & "
-            "Cummins 2000) passes ∂L/∂c_t back almost unchanged: that is why the cell gradient (orange in the "
-            "gradient chart) survives long lags where the RNN's ‖∂L/∂h_t‖ dies.")
+    gate_names(snap.config.model)  # an unknown model raises, naming the known ones
+    return f"Step {snap.step}, mean over the batch and the units. {GATES_CAPTIONS[snap.config.model]}"
 
 
 # --- the table of live charts ------------------------------------------------------------
@@ -518,9 +575,9 @@ LIVE_CHARTS: tuple[LiveChart, ...] = (
     LiveChart("grad_norm", lambda snap, log_y: {"grad_norm": grad_norm_frame(snap.history), "events": _events(snap)},
               _grad_norm_chart, _grad_norm_caption),
     LiveChart("radius", lambda snap, log_y: {"radius": radius_frame(snap.history)}, _radius_chart,
-              lambda snap: RADIUS_CAPTIONS[snap.config.model == "lstm"]),
-    LiveChart("gates", lambda snap, log_y: {"gates": gates_frame(snap.history)}, _gates_chart, _gates_caption,
-              models=("lstm",)),
+              lambda snap: radius_caption(snap.config.model)),
+    LiveChart("gates", lambda snap, log_y: {"gates": gates_frame(snap.history, snap.config.model)}, _gates_chart,
+              _gates_caption, models=GATED),
 )
 CHARTS: dict[str, LiveChart] = {c.name: c for c in LIVE_CHARTS}
 
@@ -556,13 +613,14 @@ def look(snap: Snapshot, log_y: bool | None = False) -> Look:
     """The specs' case for this snapshot (`log_y`: see loss_log). The ρ chart's axis turns logarithmic once its values
     span a decade: one new spec at that step, constant again after it."""
     radius = snap.history.scalars[:, SCALARS.index("spectral_radius")]
-    return Look(loss_log(snap, log_y), snap.config.model == "lstm", has_accuracy(snap.config.task),
-                spans_a_decade(radius))
+    return Look(loss_log(snap, log_y), snap.config.model == "lstm", snap.config.model == "gru",
+                has_accuracy(snap.config.task), spans_a_decade(radius))
 
 
-# Keyed by a LIVE_CHARTS name (any other raises, and a raising call is not cached), a Look (three bools) and the
-# presentation flag: at most this many entries; the bound holds even if a caller ever passes something else.
-@lru_cache(maxsize=len(LIVE_CHARTS) * 8 * 2)
+# Keyed by a LIVE_CHARTS name (any other raises, and a raising call is not cached), a Look (five bools, at most one
+# of lstm / gru: 24 cases) and the presentation flag: at most this many entries; the bound holds even if a caller
+# ever passes something else.
+@lru_cache(maxsize=len(LIVE_CHARTS) * 24 * 2)
 def chart(name: str, look: Look = Look(), presentation: bool = False) -> alt.TopLevelMixin:
     """The Altair chart `name` (a key of CHARTS); `presentation` sizes its text for a projector."""
     size = FONTS[presentation]
@@ -571,7 +629,7 @@ def chart(name: str, look: Look = Look(), presentation: bool = False) -> alt.Top
         fontSize=size["heading"]).configure_legend(labelFontSize=size["label"], titleFontSize=size["title"])
 
 
-@lru_cache(maxsize=len(LIVE_CHARTS) * 8 * 2)
+@lru_cache(maxsize=len(LIVE_CHARTS) * 24 * 2)
 def _spec(name: str, look: Look, presentation: bool) -> tuple[dict[str, Any], dict[str, pa.Table]]:
     """(spec without data, its constant datasets). Canvas, not SVG: an SVG redraw touches every mark's DOM node
     and cost the browser ~25% more per refresh. Altair moves inline data (the 1.0 rule) into "datasets"."""

@@ -208,6 +208,12 @@ def forget_gate(above: float) -> Check:
     return Check("smallest mean forget gate over t at step 1", lambda rs: float(rs[0].gates[0].min()), above=above)
 
 
+def cue_gradient_steps() -> Check:
+    """Steps at which any gradient reaches h_1, the state that reads the cue: 0 when truncation cuts it every time."""
+    return Check("steps at which ‖∂L/∂h_1‖ > 0", lambda rs: sum(bool(r.hidden[0] > 0) for r in rs), below=1.0,
+                 fmt=".0f", says="no gradient reaches h_1 at any step (‖∂L/∂h_1‖ = 0 exactly)")
+
+
 # --- what a check can measure in the split at initialization -----------------------------------------
 
 def decades(part: str, *, above: float | None = None, below: float | None = None) -> Check:
@@ -708,6 +714,35 @@ _LESSONS = (
         breaks=(1,),
         asks="gradient",
         answer="stay",
+    ),
+    Lesson(
+        key="truncated",
+        title="13 · Truncated BPTT: a window as long as the lag",
+        config=LONG_LAG.replace(init="identity", bptt_window=49),
+        vary=dict(bptt_window=0),
+        explanation=(
+            "Lesson 4's run, which learns, with backpropagation through time truncated to the last 49 steps "
+            "(Williams & Peng 1990; Elman 1990 backpropagated one step): the state entering the window is treated as "
+            "a constant. The lag from the first word to the last is 49 steps, but the window counts states, and "
+            "the cue is read into h_1, the 50th state back from h_T. Only the gradient is cut: the forward pass "
+            "still carries the cue into the window."
+        ),
+        watch=(
+            "The grey band covers h_1 alone: at no step does any gradient reach it (‖∂L/∂h_1‖ = 0 exactly, not "
+            "small), so the input weights of the two cue words, which only ever appear first, never change. The "
+            "loss of the last 50 steps stays above 0.65, at chance (ln 2 ≈ 0.693), where lesson 4 learns."
+        ),
+        try_next=(
+            "Run the control, full BPTT (bptt_window 0, lesson 4): h_1 receives gradient at every step and the loss "
+            "leaves chance. A window of 50, one more than the lag, reaches h_1 and learns like the control."
+        ),
+        # Seeds 0–29: steps with ‖∂L/∂h_1‖ > 0: 0 (control: all 300); loss of the last 50 steps 0.6929 … 0.6944
+        # (control 0.019 … 0.035). bptt_window 50 reaches h_1 and is the control's computation exactly.
+        claim=claim(cue_gradient_steps(), mean_loss(50, above=0.65)),
+        seeds_passing=30,
+        control_holds=0,
+        pace=12.0,
+        breaks=(0, 1),
     ),
 )
 

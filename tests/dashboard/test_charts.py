@@ -11,7 +11,7 @@ import pytest
 
 from dashboard import charts, history
 from dashboard.history import CAPACITY, PROFILE_CAPACITY, Event, History, Snapshot
-from models import RunConfig, StepRecord, Trainer
+from models import CHOICES, RunConfig, StepRecord, Trainer
 
 
 def _snapshot(seq_len: int = 5, steps: int = 3, zeros: int = 2, lstm: bool = False, clip: str = "none",
@@ -83,7 +83,8 @@ def _encodings(spec: object, channel: str) -> Iterator[dict]:
 
 
 SNAPSHOTS = {"rnn": lambda: _snapshot(), "lstm": lambda: _snapshot(lstm=True),
-             "adding": lambda: _snapshot(task="adding")}
+             "adding": lambda: _snapshot(task="adding"),
+             "gru": lambda: _run(RunConfig(model="gru", seq_len=5, hidden_size=4, batch_size=4, steps=3))}
 
 
 # --- frames ------------------------------------------------------------------------------
@@ -196,10 +197,11 @@ def test_empty_run_draws_empty_charts_with_every_dataset_present():
             assert datasets and all(len(table) == 0 for table in datasets.values()), chart.name
 
 
-def test_the_gates_chart_is_drawn_for_lstm_runs_only():
-    """Every other model, the GRU included (its update/reset view is not drawn yet), gets the rest."""
-    assert [c.name for c in charts.live_charts("lstm")] == [c.name for c in charts.LIVE_CHARTS]
-    for model in ("rnn", "residual", "gru"):
+def test_the_gates_chart_is_drawn_for_the_gated_models_only():
+    """The LSTM and the GRU get every chart; the RNNs, which have no gates, the rest."""
+    for model in ("lstm", "gru"):
+        assert [c.name for c in charts.live_charts(model)] == [c.name for c in charts.LIVE_CHARTS]
+    for model in ("rnn", "residual"):
         assert [c.name for c in charts.live_charts(model)] == [c.name for c in charts.LIVE_CHARTS if c.name != "gates"]
     assert charts.live_charts("lstm")[:2] == charts.LIVE_CHARTS[:2]  # loss, then the profile: the first row
 
@@ -272,7 +274,8 @@ def test_titles_are_short_and_say_the_right_matrix(snapshot):
     titles = {c.name: _title(charts.vega_spec(c.name, snap, presentation=True)) for c in charts.LIVE_CHARTS}
     assert all(len(title) <= MAX_TITLE for title in titles.values()), titles
     lstm = snapshot == "lstm"
-    assert titles["radius"] == ("Spectral radius ρ(W_hg)" if lstm else "Spectral radius ρ(W_h)")
+    matrix = {"lstm": "W_hg", "gru": "W_hn"}.get(snapshot, "W_h")
+    assert titles["radius"] == f"Spectral radius ρ({matrix})"
     assert titles["weight_terms"] == "Each timestep's term of ∂L/∂W_h" + ("h" if lstm else "")
 
 
@@ -288,7 +291,8 @@ def test_heatmap_draws_zero_and_diverged_cells_in_their_own_colours_with_legend_
     colour = marks["encoding"]["color"]
     assert colour["field"] == "mark" and colour["legend"] is not None
     assert dict(zip(colour["scale"]["domain"], colour["scale"]["range"], strict=True)) == {
-        "exactly 0": "#d0d0d0", "diverged": "#d62728"}
+        "exactly 0": "#d0d0d0", "diverged": "#d62728", charts.CUT: charts.CUT_CELL}
+    assert len({"#d0d0d0", "#d62728", charts.CUT_CELL}) == 3  # a cut cell is not an "exactly 0" one
     assert spec["resolve"]["scale"]["color"] == "independent"  # two legends, not one scale for both
 
 
@@ -351,6 +355,11 @@ def test_radius_caption_speaks_of_the_lstms_own_matrix():
     rnn, lstm = (charts.CHARTS["radius"].caption(_snapshot(lstm=flag)) for flag in (False, True))
     assert rnn.startswith("Spectral radius ρ(W_h)") and "Pascanu, Mikolov & Bengio 2013" in rnn
     assert lstm.startswith("ρ of W_hg") and "ρ(W_h)" not in lstm and "lesson 12" in lstm
+    gru = charts.CHARTS["radius"].caption(SNAPSHOTS["gru"]())
+    assert gru.startswith("ρ of W_hn, the candidate block of the GRU's W_hh") and "ρ(W_h)" not in gru
+    assert set(charts.RADIUS_CAPTIONS) == set(CHOICES["model"])
+    with pytest.raises(ValueError, match="choose from rnn, residual, lstm, gru"):
+        charts.radius_caption("transformer")
 
 
 def test_weight_terms_caption_measures_the_last_five_terms_share():
@@ -554,3 +563,46 @@ def test_truncated_timesteps_are_a_grey_cut_band_not_underflow():
     full = _run(RunConfig(seq_len=8, hidden_size=4, batch_size=4, steps=3))
     assert not charts.profile_frame(full.history).to_pandas().cut.any()
     assert "cut off" not in charts._profile_caption(full)
+
+
+def test_the_gru_gates_chart_draws_its_update_and_reset_gates_on_a_unit_axis():
+    """A GRU run's records carry (2, T) mean gates, update z then reset r: the chart draws both per timestep on [0, 1]
+    with the legend below, and the caption says in one line each what z and r do."""
+    snap = SNAPSHOTS["gru"]()
+    df = charts.gates_frame(snap.history, "gru").to_pandas()
+    assert list(dict.fromkeys(df["gate"])) == ["update gate z_t", "reset gate r_t"]
+    assert sorted(set(df["t"])) == list(range(1, 6))
+    for row, name in enumerate(charts.GATE_NAMES["gru"]):
+        np.testing.assert_allclose(df[df["gate"] == name].sort_values("t")["mean"], snap.history.latest.gates[row])
+    spec = charts.vega_spec("gates", snap)
+    assert _title(spec) == "GRU gates per timestep"
+    (y,) = _encodings(spec, "y")
+    assert y["scale"]["domain"] == [0, 1] and y["scale"]["nice"] is False
+    (colour,) = _encodings(spec, "color")
+    assert colour["scale"]["domain"] == list(charts.GATE_NAMES["gru"]) and colour["legend"]["orient"] == "bottom"
+    assert len(spec["datasets"]["gates"]) == 2 * 5
+    z_line, r_line = charts.CHARTS["gates"].caption(snap).split("\n\n")
+    assert z_line.startswith("Step 3, mean over the batch and the units. z_t, the update gate")
+    assert "(1 − z_t) n_t + z_t h_{t−1}" in z_line and r_line.startswith("r_t, the reset gate")
+    assert "forget" not in charts.CHARTS["gates"].caption(snap)
+    assert _title(charts.vega_spec("gates", _snapshot(lstm=True))) == "LSTM gates per timestep"
+    assert charts.GATED == ("lstm", "gru") and set(charts.GATE_NAMES) == set(CHOICES["model"])
+    assert len(charts.gates_frame(snap.history, "rnn")) == 0  # the broadcast builds it for every model
+    with pytest.raises(ValueError, match="choose from rnn, residual, lstm, gru"):
+        charts.gates_frame(snap.history, "transformer")
+
+
+def test_the_heatmap_marks_truncated_timesteps_as_cut_not_as_zeros():
+    """bptt_window = 3 on 8 words: in every row, t = 1..5 are cells marked cut off (their own colour and legend entry),
+    not 'exactly 0' and not on the viridis scale; the caption counts them. A full-BPTT run has no cut cell."""
+    snap = _run(RunConfig(seq_len=8, hidden_size=4, batch_size=4, steps=3, bptt_window=3))
+    df = charts.heatmap_frame(snap.history).to_pandas()
+    for step in (1, 2, 3):
+        row = df[df.step == step].sort_values("t")
+        assert row["mark"].tolist()[:5] == [charts.CUT] * 5 and row["mark"][5:].isna().all(), step
+        assert (row["norm"][:5] == 0).all() and not row["below"].any() and row["log10"][:5].isna().all()
+        assert np.isfinite(row["log10"][5:]).all()
+    assert "pink = cut off by truncated BPTT (5 timestep(s)" in charts.CHARTS["heatmap"].caption(snap)
+    full = _run(RunConfig(seq_len=8, hidden_size=4, batch_size=4, steps=3))
+    assert not (charts.heatmap_frame(full.history).to_pandas()["mark"] == charts.CUT).any()
+    assert "cut off" not in charts.CHARTS["heatmap"].caption(full)

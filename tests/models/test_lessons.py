@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from models import CHOICES, RunConfig
 from models.config import field_help
@@ -58,6 +59,7 @@ CONTROLS = {
     "small_lr": {"lr": 1.0},
     "lstm": {"forget_bias": 1.0},
     "lstm_exploding": {"model": "rnn"},
+    "truncated": {"bptt_window": 0},
 }
 
 # Checks the control does not break (or cannot measure), each with a mutation of the preset that does break it on
@@ -74,6 +76,9 @@ MUTATIONS: dict[tuple[str, int], dict] = {
     ("clipping", 3): {"recurrent_gain": 0.5, "steps": 1},  # weights below 1 from the start
     ("lstm_exploding", 0): {"lr": 10.0},  # a step size large enough to throw even the LSTM off the cliff
     ("lstm_exploding", 2): {"recurrent_gain": 1.0, "seq_len": 2},  # W_h orthogonal, two numbers: it learns the sum
+    # A window one state longer than the 49-step lag reaches h_1: the gradient arrives at once, and the run learns.
+    ("truncated", 0): {"bptt_window": 50, "steps": 1},
+    ("truncated", 1): {"bptt_window": 50},
 }
 
 
@@ -179,7 +184,7 @@ def test_run_lesson_trains_the_control():
 
 
 def test_the_issue_lessons_exist_and_each_changes_one_thing():
-    assert set(ISSUE_LESSONS) <= set(LESSONS) and len(LESSONS) == 12  # docs/lessons.md: "all twelve lessons"
+    assert set(ISSUE_LESSONS) <= set(LESSONS) and len(LESSONS) == 13  # docs/lessons.md: "thirteen lessons"
     assert [lesson.title.split(" · ")[0] for lesson in LESSONS.values() if lesson.at_init] == ["2", "3", "4"]
     by = {k: lesson.config for k, lesson in LESSONS.items()}
     # Lessons 3–6 and 11 change only the recurrence of lesson 2 (the IRNN also its step size).
@@ -278,3 +283,22 @@ def test_readme_engine_section_quotes_the_sweep(results):
     section = text[text.index("### What the engine shows, measured"):text.index("## Performance")]
     for key, index in (("lstm", 1), ("vanishing", 2), ("vanishing", 0)):
         assert measured_range(results[key].preset, index) in section, (key, index)
+
+
+def test_the_truncation_lesson_cuts_exactly_the_cue_and_nothing_else():
+    """The window of 49 on 50 words cuts h_1 alone, where the cue is read: the lag is 49 steps but the window counts
+    states. Its control is lesson 4 itself; a window of 50 is full BPTT."""
+    lesson = LESSONS["truncated"]
+    assert lesson.control == LESSONS["init_alone"].config
+    assert lesson.config.bptt_window == lesson.config.seq_len - 1
+    (record,) = list(_trainer(lesson.config.replace(steps=1)))
+    assert record.truncated.tolist() == [True] + [False] * 49
+    assert record.hidden[0] == 0 and (record.hidden[1:] > 0).all()
+    # The card's "the input weights of the two cue words never change": they only ever appear first.
+    trainer = _trainer(lesson.config.replace(steps=5))
+    weights = trainer.model.rnn.weight_ih_l0
+    before = weights.detach().clone()
+    records = list(trainer)
+    assert len(records) == 5 and torch.equal(weights[:, :2], before[:, :2])
+    assert not torch.equal(weights[:, 2:], before[:, 2:])  # the filler words' weights do train
+    assert "Williams & Peng 1990" in lesson.explanation and "Elman 1990" in lesson.explanation
