@@ -742,6 +742,8 @@ _LESSONS = (
         seeds_passing=30,
         control_holds=0,
         pace=12.0,
+        asks="learn",
+        answer="no",
         breaks=(0, 1),
     ),
 )
