@@ -83,6 +83,7 @@ class Opened:
     secret: str = field(repr=False)  # never logged, never sent to a viewer's page
 
 
+@dataclass(frozen=True)
 class PollView:
     """A room's question as it was when read: the tally per choice, and the answer once the poll is locked."""
 

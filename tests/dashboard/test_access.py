@@ -41,7 +41,9 @@ def test_a_presenter_link_unlocks_a_watch_only_page(monkeypatch, fresh_session):
     opened = rooms().open(runner)
     try:
         app = open_app(LAB | {PRESENTER: f"{opened.code}.{opened.secret}"})
-        assert _locked(app) == [False, False, False] and WATCH_ONLY not in _texts(app)
+        # Train and Step unlocked; the Broadcast button is the open room's disabled "On air".
+        assert _locked(app) == [False, False, True] and WATCH_ONLY not in _texts(app)
+        assert app.button(key="present").label == "On air"
     finally:
         rooms().close(opened.code)
         runner.close()

@@ -23,7 +23,7 @@ def test_one_vote_per_viewer_token_changeable_until_locked_and_the_tally():
     assert rooms.vote(code, "a", "stay") == "counted"
     assert rooms.vote(code.lower(), "b", "vanish") == "counted"  # the code as a student typed it
     assert rooms.vote(code, "a", "stay") == "changed"  # the same tab again: still one vote
-    assert rooms.touch(code).poll.tally == (1, 1, 0)
+    assert rooms.watch(code, "reader").poll.tally == (1, 1, 0)
     assert rooms.vote(code, "a", "explode") == "changed"  # changed before the reveal
     poll = rooms.watch(code, "a").poll
     assert poll.tally == (1, 0, 1) and poll.votes == 2 and poll.mine == "explode" and not poll.locked
@@ -45,7 +45,7 @@ def test_the_number_of_voters_is_bounded():
     rooms, code = _room(max_voters=3)
     assert [rooms.vote(code, f"v{n}", "stay") for n in range(4)] == ["counted"] * 3 + ["full"]
     assert rooms.vote(code, "v0", "vanish") == "changed"  # a counted voter may still change their vote
-    assert rooms.touch(code).poll.votes == 3 and len(rooms._rooms[code].poll.votes) == 3
+    assert rooms.watch(code, "reader").poll.votes == 3 and len(rooms._rooms[code].poll.votes) == 3
     assert MAX_VOTERS >= 30  # a class of thirty phones fits
 
 
@@ -84,8 +84,8 @@ def test_thirty_phones_voting_at_once_are_each_counted_once():
         return vote
 
     def presenter(i: int) -> None:
-        assert rooms.touch(code).poll.votes <= 30
+        assert rooms.watch(code, "reader").poll.votes <= 30
 
     errors = race([phone(n) for n in range(30)] + [presenter], seconds=1.0)
     assert not errors, f"{len(errors)} errors, e.g. {errors[0]!r}"
-    assert rooms.touch(code).poll.votes == 30
+    assert rooms.watch(code, "reader").poll.votes == 30

@@ -158,7 +158,9 @@ def test_the_lab_reopens_the_room_and_its_run_from_the_presenter_link(fresh_sess
         assert reloaded.session_state[RUNNER] is runner and runner.snapshot().step >= 3
         assert code in reloaded.markdown[-1].value or any(code in m.value for m in reloaded.markdown)
         assert not runner.released and runner.snapshot().state in ("training", "queued")
-        reloaded.button(key="present").click().run()  # End broadcast: the run stays this page's, an ordinary one
+        assert reloaded.button(key="present").disabled  # "On air": End broadcast is in the badge's Room menu
+        reloaded.button(key="end_broadcast").click().run()  # it asks once ...
+        reloaded.button(key="end_broadcast_yes").click().run()  # ... then the run stays this page's, an ordinary one
         assert rooms().watch(code, "student") is None and not runner.released and not runner.reserved
         assert PRESENTER not in reloaded.query_params
     finally:

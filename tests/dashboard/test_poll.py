@@ -21,26 +21,26 @@ def _asked(query: dict[str, str]):
     app.button(key="present").click().run()
     code = next(c.value for c in app.code if "?watch=" in c.value).partition("?watch=")[2]  # the badge's link
     app.button(key="poll_button").click().run()
-    assert rooms().vote(code, "phone", rooms().touch(code).poll.choices[1]) == "counted"
+    assert rooms().vote(code, "phone", rooms().watch(code, "reader").poll.choices[1]) == "counted"
     return app, code
 
 
 @pytest.mark.parametrize("control", ["primary", "step_button"])
 def test_train_or_step_locks_the_lessons_poll(control):
     app, code = _asked({"lesson": "lstm", "steps": "3"})
-    poll = rooms().touch(code).poll
+    poll = rooms().watch(code, "reader").poll
     assert (poll.question, poll.choices, poll.locked) == (LESSONS["lstm"].question, ("yes", "no"), False)
     assert rooms().vote(code, "phone", "yes") == "changed"
     app.button(key=control).click().run()
     assert rooms().vote(code, "phone", "no") == "locked"
-    assert rooms().touch(code).poll.answer == "yes"
+    assert rooms().watch(code, "reader").poll.answer == "yes"
 
 
 def test_a_run_that_is_no_lesson_asks_the_generic_question_without_an_answer():
     assert question_of(None) == (QUESTIONS[GENERIC].text, ("vanish", "stay", "explode"), None)
     app, code = _asked({})
     app.button(key="primary").click().run()
-    poll = rooms().touch(code).poll
+    poll = rooms().watch(code, "reader").poll
     assert poll.locked and poll.answer is None and poll.tally == (0, 1, 0)
 
 

@@ -182,9 +182,9 @@ def test_a_student_votes_once_changes_the_vote_and_sees_the_tally_and_answer_aft
     assert lesson.question in vote.label and vote.options == ["vanish", "stay", "explode"] and vote.value is None
     vote.set_value("stay").run()
     assert "Your vote is in: **stay**" in _captions(app)
-    assert rooms().touch(code).poll.tally == (0, 1, 1)
+    assert rooms().watch(code, "reader").poll.tally == (0, 1, 1)
     app.radio(key="vote_1").set_value("vanish").run()  # changed before the reveal: still one vote from this tab
-    assert rooms().touch(code).poll.tally == (1, 0, 1) and "You changed your vote" in _captions(app)
+    assert rooms().watch(code, "reader").poll.tally == (1, 0, 1) and "You changed your vote" in _captions(app)
     assert presenter_run.snapshot().step == 3  # a vote changes nothing in the run
     rooms().lock(code)  # the presenter pressed Train
     app.run()
