@@ -1,0 +1,65 @@
+"""The words view through streamlit.testing: a sentence of the batch as words, shaded by the engine's own numbers."""
+
+import io
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard.lab_page import WORDS_KEY
+from dashboard.words_view import STRIPS, strip_spec
+from models import RunConfig, Trainer
+from models.tasks import Sentence
+from tests.dashboard.lab_app import open_app
+
+pytestmark = pytest.mark.usefixtures("fresh_session")
+
+LINK = {"task": "sentence", "model": "lstm", "seq_len": "14", "hidden_size": "8", "batch_size": "16"}
+CONFIG = RunConfig(task="sentence", model="lstm", seq_len=14, hidden_size=8, batch_size=16)
+
+
+def _strips(app: AppTest) -> list:
+    """The "words" dataset of every words strip on the page, in page order (gradient first)."""
+    return [pa.ipc.open_stream(io.BytesIO(d.data.data)).read_all().to_pandas()
+            for chart in app.get("vega_lite_chart") for d in chart.proto.datasets if d.name == "words"]
+
+
+def _steps(app: AppTest, n: int) -> AppTest:
+    for _ in range(n):
+        app.button(key="step_button").click().run()
+    assert not app.exception
+    return app
+
+
+def test_the_words_view_prints_a_sentence_shaded_by_the_snapshots_per_timestep_norms():
+    app = _steps(open_app(LINK), 2)
+    trainer = Trainer(CONFIG)
+    record = [trainer.step() for _ in range(2)][-1]
+    gradient, forget = _strips(app)
+    for index in (0, 3):  # the picker's first sentence, then the fourth
+        if index:
+            app.selectbox(key=WORDS_KEY).select(index).run()
+            gradient, forget = _strips(app)
+        words = [Sentence.vocab[i] for i in record.examples[index]]
+        assert gradient["word"].tolist() == forget["word"].tolist() == words
+        assert gradient["t"].tolist() == list(range(1, 15))
+        np.testing.assert_array_equal(gradient["value"].to_numpy(), record.hidden.astype(np.float64))
+        np.testing.assert_array_equal(forget["value"].to_numpy(), record.gates[0].astype(np.float64))
+        assert gradient["cue"].tolist() == [True] + [False] * 13
+    caption = next(c.value for c in app.caption if "is the cue" in c.value)
+    assert "‖∂L/∂h_t‖" in caption and "over the whole batch" in caption and "forget gate" in caption
+
+
+def test_an_rnn_shows_one_strip_and_other_tasks_none():
+    app = _steps(open_app({**LINK, "model": "rnn"}), 1)
+    assert len(_strips(app)) == 1
+    app = _steps(open_app({"task": "first_token", "seq_len": "14"}), 1)
+    assert not _strips(app) and WORDS_KEY not in [w.key for w in app.selectbox]
+
+
+def test_strip_specs_are_constant_and_unknown_strips_raise():
+    assert strip_spec("gradient", False, 2) is strip_spec("gradient", False, 2)
+    with pytest.raises(ValueError, match="valid: gradient, forget"):
+        strip_spec("nope", False, 2)
+    assert set(STRIPS) == {"gradient", "forget"}
