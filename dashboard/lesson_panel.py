@@ -77,7 +77,7 @@ def _lesson_in_url(key: str | None) -> None:
 def lesson_picker(compact: bool = False) -> Lesson | None:
     """One pill per lesson; clicking one applies its preset. Returns the chosen lesson, if any.
 
-    `compact` (presentation mode) folds the twelve pills into a popover named after the current lesson."""
+    `compact` (presentation mode) folds the lesson pills into a popover named after the current lesson."""
     if LESSON not in st.session_state:  # a session's first Lab run: the link's lesson (app.py checked it)
         st.session_state[LESSON] = lesson_named(st.query_params.get(LESSON))
     current = LESSONS.get(st.session_state[LESSON] or "")
