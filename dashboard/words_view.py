@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import streamlit as st
 
-from dashboard.charts import CELL_COLOURS, FONTS, LOG_FORMAT, floored
+from dashboard.charts import CELL_COLOURS, FONTS, floored
 from dashboard.history import Snapshot
 from models.tasks import CUES, Sentence
 
@@ -81,16 +81,18 @@ def strip_spec(name: str, presentation: bool, lines: int) -> dict[str, Any]:
                  alt.Tooltip("cut:N", title="cut off (truncated BPTT)")])
     fill = alt.condition("datum.cut", alt.value(CELL_COLOURS[0]), alt.Color(
         "shade:Q", title=strip.title, scale=alt.Scale(**strip.scale),
-        legend=alt.Legend(orient="right", format=LOG_FORMAT if name == "gradient" else ".1f")))
+        legend=alt.Legend(orient="right", format=".1e" if name == "gradient" else ".1f")))
     cells = base.mark_rect(cornerRadius=3).encode(
         color=fill, stroke=alt.condition("datum.cue", alt.value("#d62728"), alt.value("white")),
         strokeWidth=alt.condition("datum.cue", alt.value(3), alt.value(1)))
     text = base.mark_text(fontSize=size["label"]).encode(
         text="word:N", color=alt.condition("datum.dark", alt.value("white"), alt.value("black")))
     chart = (cells + text).properties(height=lines * LINE_HEIGHT[presentation], width="container")
+    # SVG, unlike the charts' canvas: the words stay text a screen reader (and a browser test) can read, and one
+    # strip has at most 500 cells.
     return chart.configure_view(stroke=None).configure_legend(
         labelFontSize=size["label"], titleFontSize=size["title"]).to_dict() | {
-        "usermeta": {"embedOptions": {"renderer": "canvas"}}}
+        "usermeta": {"embedOptions": {"renderer": "svg"}}}
 
 
 def strip_names(snap: Snapshot) -> tuple[str, ...]:
@@ -121,8 +123,9 @@ def words_view(snap: Snapshot, key: str, presentation: bool = False) -> None:
     for name in strip_names(snap):
         values = STRIPS[name].values(latest)
         data = strip_frame(words, values, latest.truncated if name == "gradient" else None)
-        st.vega_lite_chart(spec={**strip_spec(name, presentation, lines), "datasets": {"words": data}},
-                           key=f"{key}_{name}")
+        with st.container(key=f"{key}_{name}_strip"):  # a keyed container is addressable on the page
+            st.vega_lite_chart(spec={**strip_spec(name, presentation, lines), "datasets": {"words": data}},
+                               key=f"{key}_{name}")
     st.caption(_caption(snap, words))
 
 
