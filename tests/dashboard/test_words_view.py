@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.lab_page import WORDS_KEY
-from dashboard.words_view import STRIPS, strip_spec
+from dashboard.words_view import STRIPS, strip_frame, strip_spec
 from models import RunConfig, Trainer
 from models.tasks import Sentence
 from tests.dashboard.lab_app import open_app
@@ -63,3 +63,13 @@ def test_strip_specs_are_constant_and_unknown_strips_raise():
     with pytest.raises(ValueError, match="valid: gradient, forget"):
         strip_spec("nope", False, 2)
     assert set(STRIPS) == {"gradient", "forget"}
+
+
+def test_words_truncated_bptt_cuts_off_are_marked_and_zeros_are_drawn_below_the_rest():
+    record = Trainer(RunConfig(task="sentence", seq_len=12, hidden_size=4, batch_size=8, bptt_window=4)).step()
+    words = [Sentence.vocab[i] for i in record.examples[0]]
+    frame = strip_frame(words, record.hidden, record.truncated).to_pandas()
+    assert frame["cut"].tolist() == [True] * 8 + [False] * 4  # the window keeps the last 4 words
+    assert (frame["value"][:8] == 0).all() and (frame["shade"][:8] < frame["shade"][8:].min()).all()
+    assert not frame["dark"][:8].any()  # black text on the grey cells
+    assert frame["line"].tolist() == [0] * 10 + [1] * 2 and frame["column"].tolist()[-2:] == [0, 1]
