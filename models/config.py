@@ -90,7 +90,9 @@ class RunConfig:
     momentum: float = _f(0.9, "Momentum coefficient of the 'momentum' optimizer.")
     clip: str = _f("none", "Gradient clipping, the remedy for exploding gradients.")
     clip_threshold: float = _f(1.0, "Largest allowed gradient norm (norm) or entry (value).")
-    task: str = _f("first_token", "The long-term dependency task: remember the first word.")
+    task: str = _f("first_token", (
+        "The long-term dependency task: remember the first word; sentence is the same in real words (a language, "
+        "filler clauses, a question its answer depends on)."))
     seq_len: int = _f(20, (
         "Sentence length; for first_token and sentence the lag is seq_len - 1 (cat_mat_rat is always 3)."))
     bptt_window: int = _f(0, (
