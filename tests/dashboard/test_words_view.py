@@ -73,3 +73,26 @@ def test_words_truncated_bptt_cuts_off_are_marked_and_zeros_are_drawn_below_the_
     assert (frame["value"][:8] == 0).all() and (frame["shade"][:8] < frame["shade"][8:].min()).all()
     assert not frame["dark"][:8].any()  # black text on the grey cells
     assert frame["line"].tolist() == [0] * 10 + [1] * 2 and frame["column"].tolist()[-2:] == [0, 1]
+
+
+def test_a_watcher_sees_the_presenters_sentence_shaded_by_the_same_numbers():
+    from dashboard.presenter import rooms
+    from dashboard.runner import Runner
+
+    config = RunConfig(task="sentence", model="lstm", seq_len=12, hidden_size=4, batch_size=8, steps=50)
+    presenter_run = Runner(config)
+    presenter_run.step_once(wait=30)
+    code = rooms().publish(presenter_run, {"title": "13", "config": config.to_dict()})
+    try:
+        app = AppTest.from_file("../../dashboard/app.py", default_timeout=60)
+        app.query_params["watch"] = code
+        app.run()
+        assert not app.exception
+        record = Trainer(config).step()
+        gradient, forget = _strips(app)
+        assert gradient["word"].tolist() == [Sentence.vocab[i] for i in record.examples[0]]
+        np.testing.assert_array_equal(gradient["value"].to_numpy(), record.hidden.astype(np.float64))
+        np.testing.assert_array_equal(forget["value"].to_numpy(), record.gates[0].astype(np.float64))
+    finally:
+        rooms().close(code)
+        presenter_run.close()
