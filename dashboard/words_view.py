@@ -111,6 +111,11 @@ def words_view(snap: Snapshot, key: str, presentation: bool = False) -> None:
     Draws nothing unless the run's task is "sentence"."""
     if snap.config.task != "sentence":
         return
+    with st.container():  # drawn before and after the first step, so the charts below keep their places
+        _sentence(snap, key, presentation)
+
+
+def _sentence(snap: Snapshot, key: str, presentation: bool) -> None:
     st.markdown("**The sentence, word by word**")
     latest = snap.history.latest
     if latest is None or latest.examples is None:

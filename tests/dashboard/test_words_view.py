@@ -96,3 +96,15 @@ def test_a_watcher_sees_the_presenters_sentence_shaded_by_the_same_numbers():
     finally:
         rooms().close(code)
         presenter_run.close()
+
+
+def test_a_picked_sentence_past_a_smaller_batch_falls_back_to_the_first():
+    """Streamlit resets a selectbox whose value left its options; this keeps the view from relying on more."""
+    app = _steps(open_app(LINK), 1)
+    app.selectbox(key=WORDS_KEY).select(7).run()
+    widget = next(w for kind in ("select_slider", "slider", "number_input", "selectbox")
+                  for w in app.sidebar.get(kind) if w.key == "batch_size")
+    widget.set_value(4).run()
+    app = _steps(app, 1)
+    assert app.selectbox(key=WORDS_KEY).value == 0 and len(app.selectbox(key=WORDS_KEY).options) == 4
+    assert len(_strips(app)[0]) == 14
