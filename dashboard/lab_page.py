@@ -46,11 +46,13 @@ from dashboard.slide import SCALE, SLIDE, slide_file_name, slide_png
 from dashboard.state import PACE, PACES, PRESENTATION, pace_label, presenting, query_for, runner_pace
 from dashboard.weights import HELP as WEIGHTS_HELP
 from dashboard.weights import weights_bytes, weights_file_name
+from dashboard.words_view import words_view
 from models import RunConfig
 from models.lessons import Lesson
 
 LOG_KEY = "log_loss"  # the Log-scale loss toggle, which a loaded lesson sets to its default
 STEP_KEY = "shown_step"  # the step slider above the profile charts
+WORDS_KEY = "words_example"  # the words view's sentence picker (task "sentence")
 REFRESH_S = float(os.environ.get("RNN_LAB_REFRESH_S", "0.25"))  # chart redraw period while training
 # Primary button per run state: (label, icon, action).
 PRIMARY = {
@@ -210,6 +212,7 @@ def live(runner: Runner, polling: bool, presentation: bool, ends_by: int | None 
                 progress(snap, ends_by)
             snap = step_slider(cols[1], STEP_KEY, snap, runner, presentation)  # in the fragment, like the toggle
             log_y = shown[LOG_KEY] = log_scale_toggle(cols[2], LOG_KEY)  # in the fragment: it redraws only the charts
+            words_view(snap, WORDS_KEY, presentation)
             chart_grid(snap, chart_specs(snap, log_y, presentation))
         if polling and not snap.active:
             st.rerun()  # the run ended: redraw the buttons once and stop polling

@@ -27,6 +27,7 @@ from dashboard.live_view import chart_grid, log_scale_toggle, progress, status
 from dashboard.poll import student_poll
 from dashboard.presenter import base_url, rooms
 from dashboard.user_text import literal
+from dashboard.words_view import words_view
 
 WATCH_REFRESH_S = float(os.environ.get("RNN_LAB_WATCH_REFRESH_S", "0.25"))  # a viewer's redraw period
 VIEWER_KEY = "watch_viewer"
@@ -163,6 +164,7 @@ def watch_page(code: str) -> None:
         _settings(frame.snap)
         status(frame.snap, compact=presentation)
         progress(frame.snap)
+        words_view(frame.snap, "watch_words", presentation)
         chart_grid(frame.snap, frame.specs, audience="watch")
 
     _live()

@@ -21,7 +21,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "init": ("default", "xavier", "kaiming", "orthogonal", "identity", "normal"),
     "optimizer": ("sgd", "momentum", "adam"),
     "clip": ("none", "norm", "value"),
-    "task": ("cat_mat_rat", "first_token", "adding"),
+    "task": ("cat_mat_rat", "first_token", "adding", "sentence"),
 }
 
 # Inclusive ranges. The caps, and the cost budget on seq_len × batch_size × hidden_size²
@@ -90,8 +90,11 @@ class RunConfig:
     momentum: float = _f(0.9, "Momentum coefficient of the 'momentum' optimizer.")
     clip: str = _f("none", "Gradient clipping, the remedy for exploding gradients.")
     clip_threshold: float = _f(1.0, "Largest allowed gradient norm (norm) or entry (value).")
-    task: str = _f("first_token", "The long-term dependency task: remember the first word.")
-    seq_len: int = _f(20, "Sentence length; for first_token the lag is seq_len - 1 (cat_mat_rat is always 3).")
+    task: str = _f("first_token", (
+        "The long-term dependency task: remember the first word; sentence is the same in real words (a language, "
+        "filler clauses, a question its answer depends on)."))
+    seq_len: int = _f(20, (
+        "Sentence length; for first_token and sentence the lag is seq_len - 1 (cat_mat_rat is always 3)."))
     bptt_window: int = _f(0, (
         "Truncated BPTT: 0 = full; k > 0 stops the gradient k steps back (the state is detached before the last k "
         "steps), so ∂L/∂h_t is exactly 0 for the T − k earliest steps and a cue further back is not learned."))

@@ -48,7 +48,7 @@ COEFFICIENTS: dict[str, tuple[float, ...]] = {
 # temporaries of the multipliers and of the profile's per-timestep norms, at their
 # peak together. Fitted with RUN_BASE_MB to peaks measured by `python -m benchmarks.memory runs`.
 SCRATCH_SLABS = {"rnn": 6.25, "lstm": 11.2, "residual": 4.3, "gru": 15.5}
-MAX_INPUT_SIZE = 8  # the largest task vocabulary (first_token): the one-hot inputs' width
+MAX_INPUT_SIZE = 29  # the largest task vocabulary (sentence): the one-hot inputs' width
 RUN_BASE_MB = 90.0  # weights, optimizer, one batch, the gradient-term chunk, first-use library state
 SERVER_BASE_MB = 450.0  # a server that has drawn the Lab, before any run (benchmarks/memory.py server)
 RUN_MEMORY_CAP_MB = 768.0  # the most one run may hold, however large the server's budget

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -39,6 +40,10 @@ class Task:
     def words(self, tokens: Tensor) -> list[str]:
         """Sentences as text, for showing a batch to a person."""
         return [" ".join(self.vocab[i] for i in row) for row in tokens.tolist()]
+
+    def examples(self, inputs: Tensor) -> np.ndarray | None:
+        """The word indices of a batch's first sentences, for a view that prints them; None: not words."""
+        return None
 
 
 class CatMatRat(Task):
@@ -100,10 +105,62 @@ class Adding(Task):
         return torch.stack([values, markers], dim=-1), (values * markers).sum(dim=1)
 
 
+# The sentence task's language, all of it: the cues and the answer each one gives, the word classes the
+# filler clauses are drawn from, the clause pattern, and the closing question.
+CUES: dict[str, int] = {  # a language and whether it is spoken in the north of India (1) or the south (0)
+    "marathi": 1, "hindi": 1, "bengali": 1, "tamil": 0, "telugu": 0, "kannada": 0,
+}
+WORD_CLASSES: dict[str, tuple[str, ...]] = {
+    "det": ("the", "a"),
+    "noun": ("man", "woman", "child", "river", "train", "book", "song", "rain"),
+    "verb": ("saw", "heard", "read", "crossed", "sang", "missed"),
+    "conj": ("and", "then"),
+}
+CLAUSE = ("det", "noun", "verb", "det", "noun", "conj")  # "the man saw a river and …"
+QUESTION = ("is", "it", "from", "the", "north", "?")
+
+
+def _vocabulary() -> tuple[str, ...]:
+    words = [*CUES, *(w for cls in WORD_CLASSES.values() for w in cls), *QUESTION]
+    return tuple(dict.fromkeys(words))  # each word once, in order of first use
+
+
+class Sentence(Task):
+    """The source's sentence as words: "marathi the man saw a river and … is it from the north ?".
+
+    Word 1 is a cue (a language, CUES); then filler clauses of real words (CLAUSE over WORD_CLASSES) and the
+    question (QUESTION, its last seq_len − 1 words if the sentence is shorter). The label is the cue's answer:
+    only the first word decides it, seq_len − 1 steps before the end, as in first_token.
+    """
+
+    vocab = _vocabulary()
+    SHOWN = 8  # sentences per batch a record keeps for the words view
+
+    def sample_tokens(self, batch_size: int) -> tuple[Tensor, Tensor]:
+        cues = torch.randint(len(CUES), (batch_size, 1), generator=self.generator)  # (B, 1)
+        question = QUESTION[max(0, len(QUESTION) - (self.seq_len - 1)):]
+        filler = self._filler(batch_size, self.seq_len - 1 - len(question))
+        closing = torch.tensor([self.vocab.index(w) for w in question], dtype=torch.long).expand(batch_size, -1)
+        return torch.cat([cues, filler, closing], dim=1), torch.tensor(list(CUES.values()))[cues.squeeze(1)]
+
+    def _filler(self, batch_size: int, length: int) -> Tensor:
+        """(B, length) words of clauses: slot i takes a random word of class CLAUSE[i mod len(CLAUSE)]."""
+        filler = torch.zeros(batch_size, length, dtype=torch.long)
+        for i in range(length):
+            words = WORD_CLASSES[CLAUSE[i % len(CLAUSE)]]
+            pick = torch.randint(len(words), (batch_size,), generator=self.generator)
+            filler[:, i] = torch.tensor([self.vocab.index(w) for w in words])[pick]
+        return filler
+
+    def examples(self, inputs: Tensor) -> np.ndarray:
+        return inputs[: self.SHOWN].argmax(-1).numpy().astype(np.int16)  # (≤ SHOWN, T)
+
+
 TASKS: dict[str, Callable[[int, int], Task]] = {
     "cat_mat_rat": CatMatRat,
     "first_token": FirstToken,
     "adding": Adding,
+    "sentence": Sentence,
 }
 
 

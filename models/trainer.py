@@ -53,6 +53,7 @@ class StepRecord:
     weight_terms: np.ndarray  # (T,) ‖δ_tᵀ h_{t-1}‖
     gates: np.ndarray | None  # (3, T) mean forget / input / output gates (LSTM); (2, T) update / reset (GRU)
     truncated: np.ndarray | None = None  # (T,) bool: steps truncated BPTT cut off (their norms are exactly 0)
+    examples: np.ndarray | None = None  # (≤ 8, T) word indices of the batch's first sentences (task "sentence")
 
 
 def recurrent_matrix(model: RecurrentModel) -> Tensor:
@@ -147,6 +148,7 @@ class Trainer:
             weight_terms=profile.weight_terms,
             gates=profile.gates,
             truncated=profile.truncated,
+            examples=self.task.examples(inputs),
         )
 
     def _accuracy(self, logits: Tensor, targets: Tensor) -> float | None:

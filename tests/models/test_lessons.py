@@ -4,7 +4,7 @@ measured; CI re-runs seeds 0–9 and checks they are consistent with them. docs/
 `python -m models.lessons --markdown` prints, and every check that the control does not break is seen to fail on a
 mutated preset.
 
-The sweep (12 lessons × 10 seeds × preset and control) runs once per session in two worker processes with one torch
+The sweep (13 lessons × 10 seeds × preset and control) runs once per session in two worker processes with one torch
 thread each, and every test here reads its results, so the table check costs no extra training.
 """
 
@@ -60,6 +60,7 @@ CONTROLS = {
     "lstm": {"forget_bias": 1.0},
     "lstm_exploding": {"model": "rnn"},
     "truncated": {"bptt_window": 0},
+    "sentence": {"model": "rnn"},
 }
 
 # Checks the control does not break (or cannot measure), each with a mutation of the preset that does break it on
@@ -184,7 +185,7 @@ def test_run_lesson_trains_the_control():
 
 
 def test_the_issue_lessons_exist_and_each_changes_one_thing():
-    assert set(ISSUE_LESSONS) <= set(LESSONS) and len(LESSONS) == 13  # docs/lessons.md: "thirteen lessons"
+    assert set(ISSUE_LESSONS) <= set(LESSONS) and len(LESSONS) == 14  # docs/lessons.md: "fourteen lessons"
     assert [lesson.title.split(" · ")[0] for lesson in LESSONS.values() if lesson.at_init] == ["2", "3", "4"]
     by = {k: lesson.config for k, lesson in LESSONS.items()}
     # Lessons 3–6 and 11 change only the recurrence of lesson 2 (the IRNN also its step size).
@@ -200,6 +201,8 @@ def test_the_issue_lessons_exist_and_each_changes_one_thing():
     # Lessons 3 and 4's controls are lesson 2 itself; lesson 12's is lesson 7's weights in a tanh RNN.
     assert LESSONS["relu_alone"].control == LESSONS["init_alone"].control == by["vanishing"]
     assert LESSONS["lstm_exploding"].control == by["exploding"].replace(activation="tanh", steps=200)
+    # Lesson 13 is lesson 11's cell and optimizer on the sentence task (a faster step size, fewer steps).
+    assert _changed(by["lstm"], by["sentence"]) == {"task", "lr", "steps"}
 
 
 def test_lesson_texts_are_complete_and_cite_their_sources():
