@@ -201,7 +201,7 @@ def test_the_issue_lessons_exist_and_each_changes_one_thing():
     # Lessons 3 and 4's controls are lesson 2 itself; lesson 12's is lesson 7's weights in a tanh RNN.
     assert LESSONS["relu_alone"].control == LESSONS["init_alone"].control == by["vanishing"]
     assert LESSONS["lstm_exploding"].control == by["exploding"].replace(activation="tanh", steps=200)
-    # Lesson 13 is lesson 11's cell and optimizer on the sentence task (a faster step size, fewer steps).
+    # Lesson 14 is lesson 11's cell and optimizer on the sentence task (a faster step size, fewer steps).
     assert _changed(by["lstm"], by["sentence"]) == {"task", "lr", "steps"}
 
 
