@@ -79,6 +79,15 @@ def viewer(context: object, url: str) -> object:
     return page
 
 
+def words(context: object, url: str) -> object:
+    """The sentence lesson training in presentation mode, scrolled to its words view (the LSTM's two strips)."""
+    page = open_lab(context, url, "lesson=sentence&presentation=true")
+    _training(page, 60)
+    page.locator("[class*='st-key-words_example_forget']").first.scroll_into_view_if_needed()
+    settle(page, 120)
+    return page
+
+
 def _bptt(context: object, url: str, top: str) -> object:
     """The BPTT page with every term revealed, scrolled so the term whose caption contains `top` is at the top."""
     page = context.new_page()
@@ -136,6 +145,7 @@ SCENES: dict[str, tuple[int, int, Callable[[object, str], object]]] = {
     "classroom_presentation_1280x720.png": (*PROJECTOR, presentation),
     "classroom_broadcast_1280x720.png": (*PROJECTOR, broadcast),
     "classroom_viewer_1280x720.png": (*PROJECTOR, viewer),
+    "words_view_1280x720.png": (*PROJECTOR, words),
     "bptt_backward_1280x720.png": (*PROJECTOR, lambda c, u: _bptt(c, u, "Through the sigmoid")),
     "bptt_update_1280x720.png": (*PROJECTOR, lambda c, u: _bptt(c, u, "For a sentence of any length")),
     "theory_split_lesson2.png": (1500, 1000, lambda c, u: _insight(c, u, "Theory: the Jacobian chain", split_column)),
