@@ -748,7 +748,7 @@ _LESSONS = (
     ),
     Lesson(
         key="sentence",
-        title="13 · The cue is the first word",
+        title="14 · The cue is the first word",
         config=LONG_LAG.replace(task="sentence", model="lstm", forget_bias=5.0, lr=0.003, steps=250),
         vary=dict(model="rnn"),
         explanation=(
@@ -770,7 +770,7 @@ _LESSONS = (
         claim=claim(loss_below(0.1, by_step=250)),
         seeds_passing=29,
         control_holds=0,
-        pace=10.0,
+        pace=12.0,
         asks="learn",
         answer="yes",
         breaks=(0,),
