@@ -337,15 +337,14 @@ def _curves_chart(data: str, series: list[str], colours: list[str], y_title: str
     zeros = base.transform_filter("datum.below").mark_point(shape="triangle-down", size=80, filled=True)
     # A value that is not finite (the run diverged) is a red ▲ a decade above the highest point, never a gap alone.
     diverged = base.transform_filter("datum.diverged").mark_point(shape="triangle-up", size=90, filled=True).encode(
-        color=alt.Color("mark:N", title=None, scale=alt.Scale(range=[CELL_COLOURS[1]]),
+        color=alt.Color("mark:N", title=None, scale=alt.Scale(domain=[DIVERGED], range=[CELL_COLOURS[1]]),
                         legend=alt.Legend(orient="top", symbolType="triangle-up")), opacity=alt.value(1))
     # A timestep truncated BPTT cut off is a grey band over the whole height, with its own legend entry.
     band = alt.Chart(alt.NamedData(data)).transform_filter("datum.cut").mark_rect(opacity=0.35).encode(
         x=alt.X("lo:Q", title=T_AXIS), x2="hi:Q", tooltip=["t:Q", alt.Tooltip("band:N", title="gradient")],
-        color=alt.Color("band:N", title=None, scale=alt.Scale(range=[CELL_COLOURS[0]]),
-                        legend=alt.Legend(orient="top", symbolType="square", labelLimit=0)))
-    # Line and ▼ share one series legend; the ▲ and the band have their own, whose domains come from the data
-    # after the filter: an entry shows only when the run has such a mark (no "diverged" on a run that did not).
+        color=alt.Color("band:N", title=None, scale=alt.Scale(domain=[CUT], range=[CELL_COLOURS[0]]),
+                        legend=alt.Legend(orient="top", symbolType="square")))
+    # Line and ▼ share one series legend; the ▲ and the band have their own.
     return alt.layer(band, alt.layer(line, zeros), diverged).resolve_scale(color="independent").properties(
         title=title)
 

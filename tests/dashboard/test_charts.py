@@ -492,8 +492,7 @@ def test_values_that_are_not_finite_are_red_triangles_above_every_point_with_a_l
     (triangles,) = [u for u in _layers(spec) if u["mark"].get("shape") == "triangle-up"]
     assert triangles["transform"] == [{"filter": "datum.diverged"}]
     colour = triangles["encoding"]["color"]
-    # No fixed domain: the legend lists the marks the filtered data has, so "diverged" shows only on a run that did.
-    assert colour["field"] == "mark" and colour["scale"] == {"range": ["#d62728"]}
+    assert colour["field"] == "mark" and colour["scale"] == {"domain": ["diverged"], "range": ["#d62728"]}
     assert colour["legend"]["orient"] == "top" and spec["resolve"]["scale"]["color"] == "independent"
     (line,) = [u for u in _layers(spec) if u["mark"]["type"] == "line"]  # not drawn through the ▲
     assert line["transform"] == [{"filter": "!datum.diverged && !datum.cut"}]  # nor through a truncated step
@@ -558,8 +557,7 @@ def test_truncated_timesteps_are_a_grey_cut_band_not_underflow():
         assert (latest.band[latest.cut] == charts.CUT).all(), name
         band = charts.vega_spec(name, snap)["layer"][0]
         assert band["mark"]["type"] == "rect" and band["transform"] == [{"filter": "datum.cut"}]
-        assert "domain" not in band["encoding"]["color"]["scale"]  # the entry shows only when something is cut
-        assert band["encoding"]["color"]["legend"]["labelLimit"] == 0  # "cut off (truncated BPTT)" in full
+        assert band["encoding"]["color"]["scale"]["domain"] == [charts.CUT]
     caption = charts._profile_caption(snap)
     assert "0 value(s) exactly 0" in caption and "5 timestep(s) cut off by truncated BPTT" in caption
     full = _run(RunConfig(seq_len=8, hidden_size=4, batch_size=4, steps=3))
