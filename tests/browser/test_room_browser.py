@@ -3,9 +3,11 @@
 assertion is a timing."""
 
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from dashboard.sidebar import config_query
 from dashboard.state import PRESENTER
@@ -51,7 +53,22 @@ def _watching(context, url: str, code: str, frames: list | None = None):
     return viewer
 
 
-def test_the_presenter_reloads_and_the_class_keeps_watching_the_same_run(server):
+def _end_seen_by_both(presenter, viewer, log: Path, shots: Path) -> None:
+    """End the room; the presenter's badge goes first (the Yes click took effect), then the student's page says the
+    broadcast ended. On failure both pages' screenshots and the server log's tail are kept, so a failure shows which
+    side missed the end."""
+    end_broadcast(presenter)
+    try:
+        wait_until(lambda: room_code(presenter).count() == 0, timeout=30)
+        viewer.get_by_text("has ended").wait_for(timeout=15_000)
+    except (AssertionError, PlaywrightTimeout) as failure:
+        for name, page in (("presenter", presenter), ("viewer", viewer)):
+            page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+        tail = log.read_text()[-4000:]
+        raise AssertionError(f"the end was not seen; screenshots in {shots}; server log tail:\n{tail}") from failure
+
+
+def test_the_presenter_reloads_and_the_class_keeps_watching_the_same_run(server, tmp_path):
     url, log = server
     with chromium(*PROJECTOR) as context:
         presenter = open_lab(context, url, FAST)
@@ -76,8 +93,7 @@ def test_the_presenter_reloads_and_the_class_keeps_watching_the_same_run(server)
         assert len(started) == 1 and all(event == "started" for _, event in thread_log(log))  # never paused
         for page in (presenter, viewer):
             assert page.get_by_test_id("stException").count() == 0
-        end_broadcast(presenter)
-        viewer.get_by_text("has ended").wait_for(timeout=15_000)
+        _end_seen_by_both(presenter, viewer, log, tmp_path)
 
 
 def test_the_presenter_secret_never_reaches_a_viewers_page(server):
