@@ -262,6 +262,8 @@ class Look:
     gru: bool = False  # the gates chart's update / reset gates; ρ of W_hn rather than W_h
     accuracy: bool = True  # the task reports accuracy
     log_radius: bool = False  # ρ's values span more than a decade (lesson 7: 2.2, then 1.3e7)
+    cut: bool = False  # truncated BPTT cuts timesteps off: their band / cells get a legend entry
+    diverged: bool = False  # a norm is not finite: its ▲ / red cells get a legend entry
 
 
 def steps_x() -> alt.X:
@@ -319,9 +321,11 @@ def _loss_chart(look: Look) -> alt.LayerChart:
         title="Loss and accuracy")
 
 
-def _curves_chart(data: str, series: list[str], colours: list[str], y_title: str, title: str,
+def _curves_chart(data: str, series: list[str], colours: list[str], y_title: str, title: str, look: Look,
                   legend: bool = True) -> alt.LayerChart:
-    """Per-timestep norms on a log axis: the latest step bold, earlier steps faded, exact zeros as ▼."""
+    """Per-timestep norms on a log axis: the latest step bold, earlier steps faded, exact zeros as ▼; the ▲ and the
+    cut band have a legend entry when the run has them (`look`). Their colour domains stay explicit: a domain taken
+    from the data is empty on an ordinary run, and vl-convert then lays the slide out at width Infinity."""
     base = alt.Chart(alt.NamedData(data)).encode(
         x=timesteps_x(),
         y=log_y_axis("plotted:Q", y_title),
@@ -338,12 +342,13 @@ def _curves_chart(data: str, series: list[str], colours: list[str], y_title: str
     # A value that is not finite (the run diverged) is a red ▲ a decade above the highest point, never a gap alone.
     diverged = base.transform_filter("datum.diverged").mark_point(shape="triangle-up", size=90, filled=True).encode(
         color=alt.Color("mark:N", title=None, scale=alt.Scale(domain=[DIVERGED], range=[CELL_COLOURS[1]]),
-                        legend=alt.Legend(orient="top", symbolType="triangle-up")), opacity=alt.value(1))
+                        legend=alt.Legend(orient="top", symbolType="triangle-up") if look.diverged else None),
+        opacity=alt.value(1))
     # A timestep truncated BPTT cut off is a grey band over the whole height, with its own legend entry.
     band = alt.Chart(alt.NamedData(data)).transform_filter("datum.cut").mark_rect(opacity=0.35).encode(
         x=alt.X("lo:Q", title=T_AXIS), x2="hi:Q", tooltip=["t:Q", alt.Tooltip("band:N", title="gradient")],
         color=alt.Color("band:N", title=None, scale=alt.Scale(domain=[CUT], range=[CELL_COLOURS[0]]),
-                        legend=alt.Legend(orient="top", symbolType="square")))
+                        legend=alt.Legend(orient="top", symbolType="square") if look.cut else None))
     # Line and ▼ share one series legend; the ▲ and the band have their own.
     return alt.layer(band, alt.layer(line, zeros), diverged).resolve_scale(color="independent").properties(
         title=title)
@@ -352,12 +357,12 @@ def _curves_chart(data: str, series: list[str], colours: list[str], y_title: str
 def _profile_chart(look: Look) -> alt.LayerChart:
     series = list(SERIES[: 1 + look.lstm])
     return _curves_chart("profile", series, ["#1f77b4", "#ff7f0e"][: len(series)], "gradient norm (log)",
-                         "Gradient reaching each timestep")
+                         "Gradient reaching each timestep", look)
 
 
 def _weight_terms_chart(look: Look) -> alt.LayerChart:
     return _curves_chart("weight_terms", [TERMS], ["#8c564b"], f"{TERMS} (log)",
-                         f"Each timestep's term of ∂L/∂W_h{'h' if look.lstm else ''}", legend=False)
+                         f"Each timestep's term of ∂L/∂W_h{'h' if look.lstm else ''}", look, legend=False)
 
 
 def _heatmap_chart(look: Look) -> alt.LayerChart:
@@ -373,9 +378,13 @@ def _heatmap_chart(look: Look) -> alt.LayerChart:
     )
     values = base.transform_filter("isValid(datum.log10)").mark_rect().encode(
         color=alt.Color("log10:Q", title="log10", scale=alt.Scale(scheme="viridis"), legend=legend))
+    # "exactly 0" is always in the legend (ReLU units and float32 underflow are common); the others when the run
+    # has them.
+    shown = [True, look.diverged, look.cut]
+    domain = [m for m, on in zip((*CELL_MARKS, CUT), shown, strict=True) if on]
+    colours = [c for c, on in zip((*CELL_COLOURS, CUT_CELL), shown, strict=True) if on]
     marks = base.transform_filter("isValid(datum.mark)").mark_rect().encode(
-        color=alt.Color("mark:N", title=None, scale=alt.Scale(domain=[*CELL_MARKS, CUT],
-                                                              range=[*CELL_COLOURS, CUT_CELL]),
+        color=alt.Color("mark:N", title=None, scale=alt.Scale(domain=domain, range=colours),
                         legend=alt.Legend(orient="bottom")))
     return alt.layer(values, marks).resolve_scale(color="independent").properties(
         title="log10 ‖∂L/∂h_t‖ over training")
@@ -561,23 +570,29 @@ class LiveChart:
     chart: Callable[[Look], alt.TopLevelMixin]  # the Altair chart, against those names
     caption: Callable[[Snapshot], str]  # the line under the chart: what it shows right now
     models: tuple[str, ...] = MODELS  # the models it is drawn for
+    reads: tuple[str, ...] = ()  # the Look fields its chart depends on: one cached spec per combination of them
+
+    def case(self, look: Look) -> Look:
+        """`look` with every field this chart does not read at its default, so that its cache holds one spec per
+        case the chart can tell apart."""
+        return Look(**{name: getattr(look, name) for name in self.reads})
 
 
 LIVE_CHARTS: tuple[LiveChart, ...] = (
     LiveChart("loss", lambda snap, log_y: {"loss": loss_frame(snap.history, log_y), "events": _events(snap)},
-              _loss_chart, _loss_caption),
+              _loss_chart, _loss_caption, reads=("log_y", "accuracy")),
     LiveChart("profile", lambda snap, log_y: {"profile": profile_frame(snap.history, snap.shown_step)},
-              _profile_chart, _profile_caption),
+              _profile_chart, _profile_caption, reads=("lstm", "cut", "diverged")),
     LiveChart("weight_terms", lambda snap, log_y: {"weight_terms": weight_terms_frame(snap.history, snap.shown_step)},
-              _weight_terms_chart, _weight_terms_caption),
+              _weight_terms_chart, _weight_terms_caption, reads=("lstm", "cut", "diverged")),
     LiveChart("heatmap", lambda snap, log_y: {"heatmap": heatmap_frame(snap.history)}, _heatmap_chart,
-              _heatmap_caption),
+              _heatmap_caption, reads=("cut", "diverged")),
     LiveChart("grad_norm", lambda snap, log_y: {"grad_norm": grad_norm_frame(snap.history), "events": _events(snap)},
               _grad_norm_chart, _grad_norm_caption),
     LiveChart("radius", lambda snap, log_y: {"radius": radius_frame(snap.history)}, _radius_chart,
-              lambda snap: radius_caption(snap.config.model)),
+              lambda snap: radius_caption(snap.config.model), reads=("lstm", "gru", "log_radius")),
     LiveChart("gates", lambda snap, log_y: {"gates": gates_frame(snap.history, snap.config.model)}, _gates_chart,
-              _gates_caption, models=GATED),
+              _gates_caption, models=GATED, reads=("gru",)),
 )
 CHARTS: dict[str, LiveChart] = {c.name: c for c in LIVE_CHARTS}
 
@@ -611,16 +626,23 @@ def loss_log(snap: Snapshot, log_y: bool | None) -> bool:
 
 def look(snap: Snapshot, log_y: bool | None = False) -> Look:
     """The specs' case for this snapshot (`log_y`: see loss_log). The ρ chart's axis turns logarithmic once its values
-    span a decade: one new spec at that step, constant again after it."""
-    radius = snap.history.scalars[:, SCALARS.index("spectral_radius")]
+    span a decade: one new spec at that step, constant again after it; so do the legends of cut and diverged marks
+    once the run has them."""
+    view = snap.history
+    radius = view.scalars[:, SCALARS.index("spectral_radius")]
+    truncated = getattr(view.latest, "truncated", None)
     return Look(loss_log(snap, log_y), snap.config.model == "lstm", snap.config.model == "gru",
-                has_accuracy(snap.config.task), spans_a_decade(radius))
+                has_accuracy(snap.config.task), spans_a_decade(radius), cut=bool(np.any(truncated)),
+                diverged=snap.state == "diverged" or not np.isfinite(view.hidden).all())
 
 
-# Keyed by a LIVE_CHARTS name (any other raises, and a raising call is not cached), a Look (five bools, at most one
-# of lstm / gru: 24 cases) and the presentation flag: at most this many entries; the bound holds even if a caller
-# ever passes something else.
-@lru_cache(maxsize=len(LIVE_CHARTS) * 24 * 2)
+# Keyed by a LIVE_CHARTS name (any other raises, and a raising call is not cached), a chart's case of a Look
+# (LiveChart.case: only the bools it reads) and the presentation flag: at most this many entries (70; each spec
+# about 0.1 MB); the bound holds even if a caller passes a Look that is no case.
+SPEC_CASES = 2 * sum(2 ** len(c.reads) for c in LIVE_CHARTS)
+
+
+@lru_cache(maxsize=SPEC_CASES)
 def chart(name: str, look: Look = Look(), presentation: bool = False) -> alt.TopLevelMixin:
     """The Altair chart `name` (a key of CHARTS); `presentation` sizes its text for a projector."""
     size = FONTS[presentation]
@@ -629,7 +651,7 @@ def chart(name: str, look: Look = Look(), presentation: bool = False) -> alt.Top
         fontSize=size["heading"]).configure_legend(labelFontSize=size["label"], titleFontSize=size["title"])
 
 
-@lru_cache(maxsize=len(LIVE_CHARTS) * 24 * 2)
+@lru_cache(maxsize=SPEC_CASES)
 def _spec(name: str, look: Look, presentation: bool) -> tuple[dict[str, Any], dict[str, pa.Table]]:
     """(spec without data, its constant datasets). Canvas, not SVG: an SVG redraw touches every mark's DOM node
     and cost the browser ~25% more per refresh. Altair moves inline data (the 1.0 rule) into "datasets"."""
@@ -645,7 +667,7 @@ def frames(name: str, snap: Snapshot, log_y: bool | None = False) -> dict[str, p
 
 def vega_spec(name: str, snap: Snapshot, log_y: bool | None = False, presentation: bool = False) -> dict[str, Any]:
     """Constant spec plus this snapshot's datasets, ready for st.vega_lite_chart (`log_y`: see loss_log)."""
-    spec, constant = _spec(name, look(snap, log_y), presentation)
+    spec, constant = _spec(name, CHARTS[name].case(look(snap, log_y)), presentation)
     return {**spec, "datasets": constant | frames(name, snap, log_y)}
 
 

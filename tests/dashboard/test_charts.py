@@ -1,6 +1,7 @@
 """Chart frames: zeros shown as below range (never log(0)), t counted 1..T, bounded point counts, constant specs,
 the table; axis formats, short titles, captions; the CSV files."""
 
+import dataclasses
 import io
 import json
 from collections.abc import Iterator
@@ -290,7 +291,10 @@ def test_heatmap_draws_zero_and_diverged_cells_in_their_own_colours_with_legend_
     assert marks["transform"] == [{"filter": "isValid(datum.mark)"}]
     colour = marks["encoding"]["color"]
     assert colour["field"] == "mark" and colour["legend"] is not None
-    assert dict(zip(colour["scale"]["domain"], colour["scale"]["range"], strict=True)) == {
+    assert dict(zip(colour["scale"]["domain"], colour["scale"]["range"], strict=True)) == {"exactly 0": "#d0d0d0"}
+    # A run that diverged and cuts timesteps off lists those marks too, each in its colour.
+    full = charts.chart("heatmap", charts.Look(cut=True, diverged=True)).to_dict()["layer"][1]["encoding"]["color"]
+    assert dict(zip(full["scale"]["domain"], full["scale"]["range"], strict=True)) == {
         "exactly 0": "#d0d0d0", "diverged": "#d62728", charts.CUT: charts.CUT_CELL}
     assert len({"#d0d0d0", "#d62728", charts.CUT_CELL}) == 3  # a cut cell is not an "exactly 0" one
     assert spec["resolve"]["scale"]["color"] == "independent"  # two legends, not one scale for both
@@ -606,3 +610,38 @@ def test_the_heatmap_marks_truncated_timesteps_as_cut_not_as_zeros():
     full = _run(RunConfig(seq_len=8, hidden_size=4, batch_size=4, steps=3))
     assert not (charts.heatmap_frame(full.history).to_pandas()["mark"] == charts.CUT).any()
     assert "cut off" not in charts.CHARTS["heatmap"].caption(full)
+
+
+def _legends(spec: dict) -> list[str]:
+    """The entries of every nominal colour legend drawn in `spec` (a layer without a legend lists none)."""
+    return [entry for encoding in _encodings(spec, "color") if encoding.get("legend", {}) is not None
+            and encoding.get("type") == "nominal" for entry in encoding["scale"]["domain"]]
+
+
+def test_diverged_and_cut_off_are_in_the_legends_only_of_runs_that_have_them():
+    """An ordinary run's profile, weight-term and heatmap legends list neither "diverged" nor the cut band; a run
+    that diverged lists "diverged", a truncated one the cut band (issue 20: both were listed on every run)."""
+    ordinary = _run(RunConfig(seq_len=8, hidden_size=4, batch_size=4, steps=3))
+    truncated = _run(RunConfig(seq_len=8, hidden_size=4, batch_size=4, steps=3, bptt_window=3))
+    diverged = _diverged()
+    for name in ("profile", "weight_terms", "heatmap"):
+        assert not {charts.DIVERGED, charts.CUT} & set(_legends(charts.vega_spec(name, ordinary))), name
+        assert charts.CUT in _legends(charts.vega_spec(name, truncated)), name
+        assert charts.DIVERGED not in _legends(charts.vega_spec(name, truncated)), name
+        assert charts.DIVERGED in _legends(charts.vega_spec(name, diverged)), name
+    assert charts.look(diverged).diverged and charts.look(truncated).cut and charts.look(ordinary) == charts.Look(
+        accuracy=True)
+
+
+@pytest.mark.parametrize("chart", charts.LIVE_CHARTS, ids=lambda c: c.name)
+def test_a_chart_reads_only_the_look_fields_it_declares(chart):
+    """Each chart's spec is cached per case of the fields it `reads`: a field it does not declare must not change
+    its spec, or two runs would share a wrong one."""
+    every = [f.name for f in dataclasses.fields(charts.Look)]
+    base = charts.Look(accuracy=False)
+    spec = chart.chart(base).to_dict()
+    for name in every:
+        flipped = dataclasses.replace(base, **{name: not getattr(base, name)})
+        if name not in chart.reads:
+            assert chart.chart(flipped).to_dict() == spec, name
+    assert charts.SPEC_CASES == 2 * sum(2 ** len(c.reads) for c in charts.LIVE_CHARTS) <= 80
