@@ -159,7 +159,7 @@ def controls(runner: Runner, snap: Snapshot, info: dict[str, str], locked: bool 
     watch-only server's page without the presenter key (dashboard/access.py) trains nothing.
     Returns the pace in steps per second (inf: as fast as possible)."""
     label, icon, action = PRIMARY[snap.state]
-    cols = st.columns([1.1, 0.95, 0.95, 1.45, 2.6], vertical_alignment="bottom")
+    cols = st.columns([1.45, 1, 1, 1.45, 2.1], vertical_alignment="bottom")
     # One key whatever the label: a key that changed with the state made a new button beside the stale one until
     # the rerun ended, so the whole row grew and shrank by 28 px under the pointer (presses landed on nothing).
     # Train and Step lock a broadcast's poll first: the class's prediction is made before the run shows anything.
@@ -207,7 +207,7 @@ def live(runner: Runner, polling: bool, presentation: bool, ends_by: int | None 
         with runner.drawing():
             snap = runner.snapshot()
             status(snap, compact=presentation)
-            cols = st.columns([3.2, 2, 1], vertical_alignment="center")
+            cols = st.columns([3, 2, 1.2], vertical_alignment="center")
             with cols[0]:
                 progress(snap, ends_by)
             snap = step_slider(cols[1], STEP_KEY, snap, runner, presentation)  # in the fragment, like the toggle

@@ -74,15 +74,21 @@ def _lesson_in_url(key: str | None) -> None:
         st.query_params[LESSON] = key
 
 
+def menu_label(lesson: Lesson | None) -> str:
+    """Presentation mode's lesson menu: "Lesson 8 of 14", short enough never to be cut at 1280 × 720 (a title is up to
+    62 characters); the lesson's card right below it carries the title."""
+    return f"Lesson {list(LESSONS).index(lesson.key) + 1} of {len(LESSONS)}" if lesson else "Lessons"
+
+
 def lesson_picker(compact: bool = False) -> Lesson | None:
     """One pill per lesson; clicking one applies its preset. Returns the chosen lesson, if any.
 
-    `compact` (presentation mode) folds the lesson pills into a popover named after the current lesson."""
+    `compact` (presentation mode) folds the lesson pills into a popover named after the current lesson's number."""
     if LESSON not in st.session_state:  # a session's first Lab run: the link's lesson (app.py checked it)
         st.session_state[LESSON] = lesson_named(st.query_params.get(LESSON))
     current = LESSONS.get(st.session_state[LESSON] or "")
-    menu, after = st.columns([3, 1.3], vertical_alignment="center") if compact else (st, None)
-    place = menu.popover(current.title if current else "Lessons", icon=":material/school:", width="stretch",
+    menu, after = st.columns([2.5, 1.8], vertical_alignment="center") if compact else (st, None)
+    place = menu.popover(menu_label(current), icon=":material/school:", width="stretch",
                          key=MENU, on_change="rerun") if compact else st
     key = place.pills("Lessons", options=list(LESSONS), format_func=lambda k: LESSONS[k].title, key=LESSON,
                       on_change=_load_lesson, help="Loads the lesson's whole configuration and pace.",

@@ -191,30 +191,6 @@ def seconds_after_click(page: object, name: str, timeout: float = 60.0) -> float
     return page.evaluate(f"(window.__seen[{name!r}] - window.__clicked) / 1000")
 
 
-# Sets window.__runEnded once a script run that starts after it is installed has ended: the stApp element's
-# data-test-script-state, which Streamlit's frontend keeps for its own end-to-end tests, goes running -> notRunning.
-RUN_END = """() => {
-  window.__runEnded = false;
-  const app = document.querySelector('[data-testid=stApp]');
-  let started = false;
-  new MutationObserver(() => {
-    const state = app.getAttribute('data-test-script-state');
-    if (state === 'running') started = true;
-    else if (started && state === 'notRunning') window.__runEnded = true;
-  }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
-}"""
-
-
-def watch_run_end(page: object) -> None:
-    """From now on, note when the next script run ends; wait for it with `run_ended`."""
-    page.evaluate(RUN_END)
-
-
-def run_ended(page: object, timeout: float = 60.0) -> None:
-    """Return once the script run noted by `watch_run_end` has ended."""
-    page.wait_for_function("window.__runEnded", timeout=timeout * 1000)
-
-
 def page_text(fragment: str) -> str:
     """A watch predicate: the page's visible text contains `fragment`."""
     return f"return document.body.innerText.includes({fragment!r});"

@@ -9,6 +9,7 @@ import re
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from dashboard.sidebar import config_query
 from models import RunConfig
@@ -22,13 +23,11 @@ from tests.browser.driver import (
     open_lab,
     page_text,
     primary_is,
-    run_ended,
     seconds_after_click,
     serve,
     settle,
     step_count,
     watch,
-    watch_run_end,
 )
 from tests.browser.polling import thread_log, wait_until
 from tests.dashboard.lab_app import LARGEST_LSTM
@@ -68,6 +67,26 @@ def _sidebar_link(page) -> dict[str, str]:
     """The query of the sidebar's copyable link: what the page says this run is."""
     link = page.get_by_test_id("stSidebar").get_by_test_id("stCode").inner_text()
     return dict(parse_qsl(link.partition("?")[2]))
+
+
+def _recording(context, url: str) -> tuple[object, list[ForwardMsg]]:
+    """A new tab on `url`, once its Train button is drawn, and the list every ForwardMsg it receives goes to."""
+    page, received = context.new_page(), []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: received.append(ForwardMsg.FromString(
+        frame if isinstance(frame, bytes) else frame.encode()))))
+    page.goto(url)
+    button(page, "Train").wait_for(timeout=60_000)
+    return page, received
+
+
+def _first_run_after(page, received: list[ForwardMsg], start: int) -> list[ForwardMsg]:
+    """The messages from `received[start]` to the first script_finished, once it came (within 60 s)."""
+    for _ in range(600):
+        kinds = [m.WhichOneof("type") for m in received[start:]]
+        if "script_finished" in kinds:
+            return received[start:start + kinds.index("script_finished") + 1]
+        page.wait_for_timeout(100)  # sync Playwright hands over the frames while it runs
+    raise AssertionError("no script run ended within 60 s")
 
 
 def test_one_click_puts_the_room_code_on_screen(server):
@@ -129,16 +148,18 @@ def test_a_lesson_click_and_a_map_click_leave_an_address_that_reproduces_the_run
     lesson = LESSONS["lstm"]
     expected = (lesson.config, "lstm", f"{lesson.pace:g}")  # the URL names the lesson by its key
     with chromium(*PROJECTOR) as context:
-        page = open_lab(context, url, "")
+        page, received = _recording(context, f"{url}/")
         settle(page)
-        watch_run_end(page)
+        start = len(received)
         lesson_pill(page, lesson.title).click()
-        run_ended(page)
-        # When the run that drew the card ends, the address holds the whole run (the issue saw the previous lesson's
-        # values for 1-2 s). Not "no later than the card": Streamlit writes a bound widget's value to the URL just
-        # after the frame that draws it, and under load the card's frame came 16-130 ms before the last write.
+        # The run that draws the lesson's card sends the whole run's URL before it ends (the issue saw the previous
+        # lesson's values for 1-2 s, until a later run). Read off the websocket, not off the page: under full CPU
+        # load the page drew the card a frame before the URL, or both in one frame with the run's end.
+        run = _first_run_after(page, received, start)
+        sent = [m.page_info_changed.query_string for m in run if m.WhichOneof("type") == "page_info_changed"]
+        assert sent and _run(dict(parse_qsl(sent[-1]))) == expected
+        wait_until(lambda: _run(_query(page)) == expected, timeout=30)  # and the page writes it
         assert page.get_by_text("What to watch.").is_visible()
-        assert _run(_query(page)) == expected
         page.reload()
         button(page, "Train").wait_for(timeout=60_000)
         assert _run(_query(page)) == expected and _run(_sidebar_link(page)) == expected
@@ -151,7 +172,7 @@ def test_a_lesson_click_and_a_map_click_leave_an_address_that_reproduces_the_run
         cell_query = {"recurrent_gain": "1.3", "seq_len": "50"}
         cell.click()
         button(page, "Train").wait_for(timeout=60_000)  # the Lab, drawn by the run the click started
-        assert page.evaluate(f"() => {{ {_address_holds('/', cell_query)} }}")  # not /map, not bare /
+        wait_until(lambda: page.evaluate(f"() => {{ {_address_holds('/', cell_query)} }}"), timeout=30)  # not /map
         picked = _query(page)
         assert picked["seq_len"] == "50" and "lesson" not in picked  # a map cell is not a lesson
         page.reload()

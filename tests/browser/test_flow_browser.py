@@ -1,10 +1,12 @@
 """A class's flow in a real browser at projector size (1280 × 720): Space trains and pauses, → steps, N opens the
-next lesson, none of them while the focus is in a field; presentation mode's lesson menu closes after a choice.
+next lesson, none of them while the focus is in a field; presentation mode's lesson menu closes after a choice; no
+label of the Lab is cut short, in either mode.
 Every step the run takes is held until the test lets it end (driver.held_steps), so what the page shows after each
 key does not depend on the machine's speed."""
 
 import pytest
 
+from dashboard.lesson_panel import menu_label
 from models.lessons import LESSONS
 from tests.browser.driver import button, chromium, held_steps, lesson_pill, open_lab, serve, settle, step_count
 from tests.browser.polling import wait_until
@@ -12,6 +14,10 @@ from tests.browser.polling import wait_until
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 PROJECTOR = (1280, 720)
+# The texts in the Lab's main area that are cut short: Streamlit ends a label that does not fit its button with "…".
+CUT_TEXTS = """() => [...document.querySelectorAll('[data-testid=stMain] *')]
+  .filter(e => getComputedStyle(e).textOverflow === 'ellipsis' && e.scrollWidth > e.clientWidth && e.innerText.trim())
+  .map(e => e.innerText)"""
 
 
 def _lesson_in_url(page) -> str | None:
@@ -60,10 +66,27 @@ def test_presentation_modes_lesson_menu_closes_after_a_choice(server):
     lstm = LESSONS["lstm"].title
     with chromium(*PROJECTOR) as context:
         page = open_lab(context, url, "lesson=vanishing&presentation=true")
-        page.get_by_role("button", name=LESSONS["vanishing"].title).click()
+        page.get_by_role("button", name=menu_label(LESSONS["vanishing"])).click()
         lesson_pill(page, lstm).wait_for(timeout=30_000)
         lesson_pill(page, lstm).click()
-        page.get_by_role("button", name=lstm).wait_for(timeout=30_000)  # the menu is named after the new lesson
+        page.get_by_role("button", name=menu_label(LESSONS["lstm"])).wait_for(timeout=30_000)  # the new lesson's
         settle(page)
         assert lesson_pill(page, lstm).is_hidden() and _lesson_in_url(page) == "lstm"
         button(page, "Train").click(trial=True)  # nothing covers Train
+
+
+@pytest.mark.parametrize("mode", ["presentation=true", "presentation=false"])
+def test_no_label_is_cut_short_at_projector_size_idle_or_paused(server, mode):
+    """The lesson with the longest title, idle and paused (the widest primary label, Resume): at 1280 × 720 the
+    sidebar's width left "T… Space" on Train, and presentation mode's menu "Next le…" and the lesson's title cut."""
+    url, _ = server
+    longest = max(LESSONS.values(), key=lambda lesson: len(lesson.title))
+    with chromium(*PROJECTOR) as context:
+        page = open_lab(context, url, f"lesson={longest.key}&{mode}")
+        settle(page)
+        assert page.evaluate(CUT_TEXTS) == []
+        button(page, "Train").click()
+        button(page, "Pause").click()
+        button(page, "Resume").wait_for(timeout=30_000)
+        settle(page)
+        assert page.evaluate(CUT_TEXTS) == []

@@ -53,14 +53,15 @@ def test_a_diverged_step_is_red_in_the_heatmap_and_run_the_control_overlays_both
         charts = _charts(page)
         wait_until(lambda: charts.count() >= 6)
         heatmap = charts.nth([c.name for c in live_charts("rnn")].index("heatmap"))  # no other chart above it yet
-        legend_only = _pixels(heatmap, CELL_COLOURS[1])  # the legend's "diverged" swatch, before any step
+        # Before any step, no red: the legend lists "diverged" only once the run has diverged.
+        assert _pixels(heatmap, CELL_COLOURS[1]) == 0
         button(page, "Train").click()
         page.get_by_role("button", name=FINISHED).wait_for(timeout=120_000)
         settle(page)
         page.wait_for_timeout(1000)  # the last redraw reaches the canvas
         assert page.get_by_role("button", name="Diverged").is_visible()
-        # A whole row of 20 cells is red now, far more than the legend's swatch.
-        assert 0 < legend_only and _pixels(heatmap, CELL_COLOURS[1]) > 20 * legend_only
+        # A whole row of 20 cells is red now, each larger than a 10 × 10 px legend swatch (14,620 px measured).
+        assert _pixels(heatmap, CELL_COLOURS[1]) > 20 * 10 * 10
 
         before = charts.count()
         button(page, "Run the control").click()

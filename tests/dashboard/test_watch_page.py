@@ -14,6 +14,7 @@ from dashboard.watch_page import WATCH_REFRESH_S, shared_frame
 from models import RunConfig, Trainer
 from models.lessons import LESSONS
 from tests.dashboard.chart_data import chart_data
+from tests.dashboard.threads import wait_until
 
 APP = "../../dashboard/app.py"
 PANEL = """
@@ -48,6 +49,9 @@ def room():
     presenter_run = Runner(config)
     for _ in range(3):
         presenter_run.step_once(wait=30)
+    # step_once returns with the step's record, a moment before its thread ends: a test that counts training threads
+    # must not see this one end during it (it did under full CPU load).
+    wait_until(lambda: not live_threads(), timeout=30)
     trainer = Trainer(config)
     records = [trainer.step() for _ in range(3)]
     code = rooms().publish(presenter_run, {"title": "Vanishing gradients", "explanation": "Watch the left end.",
