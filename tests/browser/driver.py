@@ -129,6 +129,21 @@ def chromium(width: int = 1600, height: int = 1000) -> Iterator[object]:
             browser.close()
 
 
+@contextlib.contextmanager
+def kept_on_failure(log: Path, folder: Path, **pages: object) -> Iterator[None]:
+    """A wait or assertion that fails inside saves each page's screenshot to `folder` and fails with the server log's
+    tail: a failure that only happens under load then shows what each page showed and what the server did."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        yield
+    except (AssertionError, PlaywrightTimeout) as failure:
+        for name, page in pages.items():
+            page.screenshot(path=str(folder / f"{name}.png"))
+        tail = log.read_text()[-4000:]
+        raise AssertionError(f"{failure}\nscreenshots in {folder}; server log tail:\n{tail}") from failure
+
+
 def button(page: object, label: str) -> object:
     """The Lab's control button `label` ("Train", "Pause", "Resume", "Step", "Reset"), by its exact accessible name
     (the icon is not part of it; a keyboard shortcut's badge adds "Shortcut Space" to it): a text filter would also

@@ -7,7 +7,6 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from dashboard.sidebar import config_query
 from dashboard.state import PRESENTER
@@ -17,6 +16,7 @@ from tests.browser.driver import (
     chromium,
     end_broadcast,
     held_steps,
+    kept_on_failure,
     open_lab,
     room_code,
     serve,
@@ -55,17 +55,11 @@ def _watching(context, url: str, code: str, frames: list | None = None):
 
 def _end_seen_by_both(presenter, viewer, log: Path, shots: Path) -> None:
     """End the room; the presenter's badge goes first (the Yes click took effect), then the student's page says the
-    broadcast ended. On failure both pages' screenshots and the server log's tail are kept, so a failure shows which
-    side missed the end."""
+    broadcast ended."""
     end_broadcast(presenter)
-    try:
+    with kept_on_failure(log, shots, presenter=presenter, viewer=viewer):
         wait_until(lambda: room_code(presenter).count() == 0, timeout=30)
         viewer.get_by_text("has ended").wait_for(timeout=15_000)
-    except (AssertionError, PlaywrightTimeout) as failure:
-        for name, page in (("presenter", presenter), ("viewer", viewer)):
-            page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
-        tail = log.read_text()[-4000:]
-        raise AssertionError(f"the end was not seen; screenshots in {shots}; server log tail:\n{tail}") from failure
 
 
 def test_the_presenter_reloads_and_the_class_keeps_watching_the_same_run(server, tmp_path):
