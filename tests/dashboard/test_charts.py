@@ -644,4 +644,6 @@ def test_a_chart_reads_only_the_look_fields_it_declares(chart):
         flipped = dataclasses.replace(base, **{name: not getattr(base, name)})
         if name not in chart.reads:
             assert chart.chart(flipped).to_dict() == spec, name
+    # A case keeps the fields read and no other: the cache holds one spec per case the chart can tell apart.
+    assert chart.case(charts.Look(**dict.fromkeys(every, True))) == charts.Look(**dict.fromkeys(chart.reads, True))
     assert charts.SPEC_CASES == 2 * sum(2 ** len(c.reads) for c in charts.LIVE_CHARTS) <= 80
