@@ -2,7 +2,7 @@
 
 Folded (always, at first): the room code in large type, how many watch now, the poll's live tally and the
 "Ask the class" / "Reveal" button. Unfolded on demand (the "Room" popover): the students' link, a QR code of it for
-phones, how to reach this server from the room's network, and End broadcast, which asks once before ending.
+phones, how to reach this server from the room's network, and End broadcast, which asks once (a dialog) before ending.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ def _end() -> None:
 
 def _ask_to_end() -> None:
     st.session_state[CONFIRM] = True
+    st.session_state[ROOM_MENU] = False  # the menu closes: it would cover the dialog
 
 
 def _keep() -> None:
@@ -44,19 +45,28 @@ def _keep() -> None:
 
 
 def end_broadcast() -> None:
-    """End broadcast, then "End it for every viewer?" Yes / Keep broadcasting: one press never ends a room."""
+    """The Room menu's first item (so it needs no scrolling inside the menu on a 1280 x 720 projector): it only
+    asks; the question is a dialog (`_confirm_end`), drawn apart from the menu, whose scroll position and height
+    a rerun of the page can change under the pointer."""
+    st.button("End broadcast…", key="end_broadcast", icon=":material/cancel_presentation:", on_click=_ask_to_end,
+              help="Asks once more before closing the room.")
+
+
+@st.dialog("End the broadcast?", on_dismiss=_keep)
+def _confirm_end() -> None:
+    """Yes / Keep broadcasting: one press never ends a room. Both buttons' callbacks clear the question; the dialog
+    then closes itself with a rerun of the whole page (a dialog's own buttons rerun only the dialog)."""
     if not st.session_state.get(CONFIRM):
-        st.button("End broadcast…", key="end_broadcast", icon=":material/cancel_presentation:", on_click=_ask_to_end,
-                  help="Asks once more before closing the room.")
-        return
-    st.warning("End the broadcast? Every viewer is told it ended, and a new one gets a new code.")
+        st.rerun()
+    st.markdown("Every viewer is told it ended, and a new broadcast gets a new code.")
     cols = st.columns(2)
-    cols[0].button("Yes, end it", key="end_broadcast_yes", type="primary", on_click=_end)
-    cols[1].button("Keep broadcasting", key="end_broadcast_no", on_click=_keep)
+    cols[0].button("Yes, end it", key="end_broadcast_yes", type="primary", on_click=_end, width="stretch")
+    cols[1].button("Keep broadcasting", key="end_broadcast_no", on_click=_keep, width="stretch")
 
 
 def room_menu(code: str) -> None:
-    """The unfolded badge: the link, its QR code, how students reach this server, End broadcast."""
+    """The unfolded badge: End broadcast, the link, its QR code, how students reach this server."""
+    end_broadcast()
     share = reach(st.context.url or "", st.get_option("server.address"), lan_address())
     link = watch_link(code, share.base)
     st.code(link, language=None, wrap_lines=True)
@@ -64,7 +74,6 @@ def room_menu(code: str) -> None:
     if share.hint:
         st.caption(share.hint)
     presenter_link(share.base)
-    end_broadcast()
 
 
 def _touch() -> RoomView | None:
@@ -97,5 +106,8 @@ def room_badge(code: str | None, lesson: Lesson | None) -> None:
             _live_line()
         poll_button(None if room is None else room.poll, lesson, cols[2])
         with cols[3].popover("Room", icon=":material/qr_code_2:", key=ROOM_MENU, width="stretch",
+                             on_change="rerun",  # tracks open / closed, so End broadcast… can close it
                              help="The students' link, a QR code for phones, End broadcast."):
             room_menu(code)
+    if st.session_state.get(CONFIRM):
+        _confirm_end()

@@ -158,6 +158,17 @@ def primary_is(label: str) -> str:
             f"b.querySelector('[data-testid=stMarkdownContainer]')?.innerText.trim() === {label!r})")
 
 
+def recorded_page(context: object, url: str) -> tuple[object, list]:
+    """A new tab opened on `url`, and the list each ForwardMsg it receives from then on is decoded into."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    page, received = context.new_page(), []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: received.append(ForwardMsg.FromString(
+        frame if isinstance(frame, bytes) else frame.encode()))))
+    page.goto(url)
+    return page, received
+
+
 def open_lab(context: object, url: str, query: str) -> object:
     """A new tab on the Lab at `url/?query`, returned once its Train button is drawn."""
     page = context.new_page()

@@ -23,6 +23,7 @@ from tests.browser.driver import (
     open_lab,
     page_text,
     primary_is,
+    recorded_page,
     seconds_after_click,
     serve,
     settle,
@@ -71,10 +72,7 @@ def _sidebar_link(page) -> dict[str, str]:
 
 def _recording(context, url: str) -> tuple[object, list[ForwardMsg]]:
     """A new tab on `url`, once its Train button is drawn, and the list every ForwardMsg it receives goes to."""
-    page, received = context.new_page(), []
-    page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: received.append(ForwardMsg.FromString(
-        frame if isinstance(frame, bytes) else frame.encode()))))
-    page.goto(url)
+    page, received = recorded_page(context, url)
     button(page, "Train").wait_for(timeout=60_000)
     return page, received
 

@@ -16,7 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.driver import broadcast, button, chromium, held_steps, open_lab, serve, step_count, writes_pid
+from tests.browser.driver import (
+    broadcast,
+    button,
+    chromium,
+    held_steps,
+    kept_on_failure,
+    open_lab,
+    serve,
+    step_count,
+    writes_pid,
+)
 from tests.browser.polling import thread_log, wait_until
 
 # The drill's length (issue 21); RNN_LAB_DRILL_STOP_S=130 tries a stop past runner.HEARTBEAT_TIMEOUT.
@@ -76,9 +86,10 @@ def test_a_server_stopped_for_20_s_mid_step_keeps_the_run_on_the_lab_and_the_wat
         button(lab, "Train").click()
         viewer = context.new_page()
         viewer.goto(f"{url}/?watch={broadcast(lab)}")
-        for page in (lab, viewer):
-            wait_until(lambda page=page: step_count(page) == BEFORE, timeout=60)
-        lab.get_by_text(f"Step {BEFORE + 1} running for").wait_for(timeout=30_000)  # in flight: it straddles the stop
+        with kept_on_failure(log, tmp_path, lab=lab, viewer=viewer):
+            for page in (lab, viewer):
+                wait_until(lambda page=page: step_count(page) == BEFORE, timeout=60)
+            lab.get_by_text(f"Step {BEFORE + 1} running for").wait_for(timeout=30_000)  # in flight across the stop
 
         with stopped(int(pid_file.read_text())):
             release(gate, BEFORE + 1, BEFORE + DURING)  # they can end only once the server runs again

@@ -92,8 +92,11 @@ def test_the_folded_badge_keeps_the_charts_on_the_first_screen_and_end_asks_once
             has_text="Students cannot open this yet").inner_text()
         assert button(page, "On air").is_disabled()  # Broadcast's place cannot end the room
 
-        page.get_by_role("button", name=re.compile("End broadcast")).click()
-        yes = page.get_by_role("button", name="Yes, end it")
+        end, menu = page.get_by_role("button", name=re.compile("End broadcast")), page.get_by_test_id("stPopoverBody")
+        top, bottom = menu.bounding_box()["y"], menu.bounding_box()["y"] + menu.bounding_box()["height"]
+        assert top <= end.bounding_box()["y"] and end.bounding_box()["y"] + end.bounding_box()["height"] <= bottom
+        end.click()  # in sight without scrolling the menu: its first item
+        yes = page.get_by_test_id("stDialog").get_by_role("button", name="Yes, end it")  # asked in a dialog
         yes.wait_for(timeout=30_000)
         assert page.get_by_text(code, exact=True).is_visible()  # not ended by the first press
         yes.click()

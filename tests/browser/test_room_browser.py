@@ -18,6 +18,7 @@ from tests.browser.driver import (
     held_steps,
     kept_on_failure,
     open_lab,
+    recorded_page,
     room_code,
     serve,
     step_count,
@@ -43,14 +44,11 @@ def _secret(page) -> str:
     return parse_qs(urlsplit(page.url).query)[PRESENTER][0].partition(".")[2]
 
 
-def _watching(context, url: str, code: str, frames: list | None = None):
-    """A student's tab on the watch link only, once it shows a step; `frames` collects every websocket frame."""
-    viewer = context.new_page()
-    if frames is not None:
-        viewer.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append(payload)))
-    viewer.goto(f"{url}/?watch={code}")
+def _watching(context, url: str, code: str) -> tuple[object, list]:
+    """A student's tab on the watch link only, once it shows a step, and every ForwardMsg it received."""
+    viewer, received = recorded_page(context, f"{url}/?watch={code}")
     wait_until(lambda: viewer.get_by_test_id("stMetric").count() > 0 and step_count(viewer) > 0, timeout=60)
-    return viewer
+    return viewer, received
 
 
 def _end_seen_by_both(presenter, viewer, log: Path, shots: Path) -> None:
@@ -69,7 +67,7 @@ def test_the_presenter_reloads_and_the_class_keeps_watching_the_same_run(server,
         button(presenter, "Train").click()
         button(presenter, "Pause").wait_for(timeout=20_000)
         code = broadcast(presenter)
-        viewer = _watching(context, url, code)
+        viewer, _ = _watching(context, url, code)
         viewer.evaluate(NEVER_ENDED)
         wait_until(lambda: step_count(presenter) >= 20, timeout=60)
         before = step_count(presenter)
@@ -99,13 +97,12 @@ def test_the_presenter_secret_never_reaches_a_viewers_page(server):
         code = broadcast(presenter)
         secret = _secret(presenter)
         assert len(secret) >= 32
-        frames: list = []
-        viewer = _watching(context, url, code, frames)
+        viewer, frames = _watching(context, url, code)
         presenter.reload()  # the presenter reopens the room meanwhile: its secret goes over the wire again
         room_code(presenter).wait_for(timeout=60_000)
         first = step_count(viewer)
         wait_until(lambda: step_count(viewer) > first, timeout=60)  # frames from after the reopen reached the viewer
-        received = [f.encode() if isinstance(f, str) else f for f in frames]
+        received = [m.SerializeToString() for m in frames]
         assert any(code.encode() in f for f in received)  # the recorder sees what the page is sent
         assert not [f for f in received if secret.encode() in f]
         assert secret not in viewer.content() and secret not in viewer.url

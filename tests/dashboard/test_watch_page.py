@@ -134,11 +134,12 @@ def test_presenter_badge_publishes_shows_the_link_and_qr_and_ends_only_when_conf
     assert app.get("image"), "no QR code in the Room menu"
     # Broadcast's place now holds a disabled "On air": a second click there cannot end the room.
     assert app.button(key="present").label == "On air" and app.button(key="present").disabled
-    app.button(key="end_broadcast").click().run()  # End asks once
+    app.button(key="end_broadcast").click().run()  # End asks once, in a dialog (room_badge._confirm_end)
     assert rooms().watch(code, "student") is not None
-    assert "End the broadcast?" in app.warning[0].value
+    assert [d.proto.dialog.title for d in app.get("dialog")] == ["End the broadcast?"]
+    assert {b.key for b in app.get("dialog")[0].button} == {"end_broadcast_yes", "end_broadcast_no"}
     app.button(key="end_broadcast_no").click().run()  # Keep broadcasting
-    assert rooms().watch(code, "student") is not None and not app.warning
+    assert rooms().watch(code, "student") is not None and not app.get("dialog")
     app.button(key="end_broadcast").click().run()
     app.button(key="end_broadcast_yes").click().run()
     assert rooms().watch(code, "student") is None
