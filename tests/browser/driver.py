@@ -187,6 +187,15 @@ def step_count(page: object) -> int:
     return int(metric.get_by_test_id("stMetricValue").inner_text().split("/")[0])
 
 
+def shown_steps(page: object) -> list[int]:
+    """Every Step metric on the page, stale ones included: a rerun cut short (the server stopped, the connection lost)
+    leaves the elements it had not redrawn yet marked data-stale (shown faded) until the server answers again;
+    step_count waits those out."""
+    metric = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text("Step",
+                                                                                                        exact=True))
+    return [int(text.split("/")[0]) for text in metric.get_by_test_id("stMetricValue").all_inner_texts()]
+
+
 # Timing inside the page (Playwright's own polling adds up to ~0.8 s on a busy box): `watch` records the
 # moment of the next click and, after it, the first moment each named JavaScript predicate holds.
 WATCH = """predicates => {

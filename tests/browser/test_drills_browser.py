@@ -24,6 +24,7 @@ from tests.browser.driver import (
     kept_on_failure,
     open_lab,
     serve,
+    shown_steps,
     step_count,
     writes_pid,
 )
@@ -52,14 +53,6 @@ def release(gate: Path, first: int, last: int) -> None:
     """Let steps first..last end (driver.held_steps)."""
     for n in range(first, last + 1):
         (gate / str(n)).touch()
-
-
-def shown_steps(page: object) -> list[int]:
-    """Every Step metric on the page, stale ones included: a rerun the stop cut short leaves the elements it had not
-    redrawn yet marked data-stale (shown faded) until the server runs again (driver.step_count waits them out)."""
-    metric = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text("Step",
-                                                                                                        exact=True))
-    return [int(text.split("/")[0]) for text in metric.get_by_test_id("stMetricValue").all_inner_texts()]
 
 
 def keeps_the_run(page: object, step: int) -> None:
