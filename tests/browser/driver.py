@@ -248,10 +248,12 @@ def room_code(page: object) -> object:
 
 
 def end_broadcast(page: object) -> None:
-    """End the room as a presenter does: the badge's Room menu, End broadcast…, then Yes."""
+    """End the room as a presenter does: the badge's Room menu, End broadcast…, then Yes in the dialog that asks
+    (room_badge._confirm_end). Asked inside the menu, a Yes press was lost under load: the menu scrolled it into view
+    and a rerun moved it between the pointer's down and up."""
     page.get_by_role("button", name=re.compile("Room")).click()
     page.get_by_role("button", name=re.compile("End broadcast")).click()
-    page.get_by_role("button", name="Yes, end it").click()
+    page.get_by_test_id("stDialog").get_by_role("button", name="Yes, end it").click()
 
 
 def lesson_pill(page: object, title: str) -> object:
