@@ -45,9 +45,9 @@ def _keep() -> None:
 
 
 def end_broadcast() -> None:
-    """The Room menu's first item (so it needs no scrolling inside the menu on a 1280 x 720 projector): it only
-    asks; the question is a dialog (`_confirm_end`), drawn apart from the menu, whose scroll position and height
-    a rerun of the page can change under the pointer."""
+    """The Room menu's first item, so it needs no scrolling inside the menu on a 1280 x 720 projector. It only asks:
+    the question is a dialog (`_confirm_end`), apart from the menu, whose scroll position and height a rerun of the
+    page can change under the pointer."""
     st.button("End broadcast…", key="end_broadcast", icon=":material/cancel_presentation:", on_click=_ask_to_end,
               help="Asks once more before closing the room.")
 
