@@ -177,23 +177,27 @@ def open_lab(context: object, url: str, query: str) -> object:
     return page
 
 
+def _step_values(page: object, metrics: object) -> object:
+    """The values ("123 / 500") of the Step metrics among `metrics`."""
+    label = page.get_by_test_id("stMetricLabel").get_by_text("Step", exact=True)
+    return metrics.filter(has=label).get_by_test_id("stMetricValue")
+
+
 def step_count(page: object) -> int:
     """The Step metric ("123 / 500") of the Lab page or a viewer's.
 
     Only a current element: while a rerun redraws the status, Streamlit can briefly show the previous run's
     metric beside the new one, marked data-stale."""
     current = page.locator('[data-testid="stElementContainer"]:not([data-stale="true"]) [data-testid="stMetric"]')
-    metric = current.filter(has=page.get_by_test_id("stMetricLabel").get_by_text("Step", exact=True))
-    return int(metric.get_by_test_id("stMetricValue").inner_text().split("/")[0])
+    return int(_step_values(page, current).inner_text().split("/")[0])
 
 
 def shown_steps(page: object) -> list[int]:
     """Every Step metric on the page, stale ones included: a rerun cut short (the server stopped, the connection lost)
     leaves the elements it had not redrawn yet marked data-stale (shown faded) until the server answers again;
     step_count waits those out."""
-    metric = page.get_by_test_id("stMetric").filter(has=page.get_by_test_id("stMetricLabel").get_by_text("Step",
-                                                                                                        exact=True))
-    return [int(text.split("/")[0]) for text in metric.get_by_test_id("stMetricValue").all_inner_texts()]
+    values = _step_values(page, page.get_by_test_id("stMetric")).all_inner_texts()
+    return [int(text.split("/")[0]) for text in values]
 
 
 # Timing inside the page (Playwright's own polling adds up to ~0.8 s on a busy box): `watch` records the
