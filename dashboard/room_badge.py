@@ -37,7 +37,6 @@ def _end() -> None:
 
 def _ask_to_end() -> None:
     st.session_state[CONFIRM] = True
-    st.session_state[ROOM_MENU] = False  # the menu closes: it would cover the dialog
 
 
 def _keep() -> None:
@@ -105,9 +104,22 @@ def room_badge(code: str | None, lesson: Lesson | None) -> None:
         with cols[1]:
             _live_line()
         poll_button(None if room is None else room.poll, lesson, cols[2])
-        with cols[3].popover("Room", icon=":material/qr_code_2:", key=ROOM_MENU, width="stretch",
-                             on_change="rerun",  # tracks open / closed, so End broadcast… can close it
-                             help="The students' link, a QR code for phones, End broadcast."):
-            room_menu(code)
-    if st.session_state.get(CONFIRM):
+        asking = st.session_state.get(CONFIRM, False)
+        with cols[3]:
+            room_button(code, asking)
+    if asking:
         _confirm_end()
+
+
+def room_button(code: str, asking: bool) -> None:
+    """The Room menu; while the dialog asks, a disabled stand-in in its place, so no menu can cover the dialog, and
+    the menu comes back closed. Closing a stateful popover through its state was not enough: it follows the server's
+    open / closed only when that value changes, and when the press on End broadcast… cut short the run the menu's
+    opening started (Streamlit's fast reruns), the server never drew it open, so "closed" was no change and the menu
+    stayed open over the dialog (benchmarks/presses.py)."""
+    label, icon, help_text = "Room", ":material/qr_code_2:", "The students' link, a QR code for phones, End broadcast."
+    if asking:
+        st.button(label, icon=icon, key="room_menu_held", disabled=True, width="stretch", help=help_text)
+        return
+    with st.popover(label, icon=icon, key=ROOM_MENU, width="stretch", help=help_text):
+        room_menu(code)

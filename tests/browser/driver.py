@@ -43,6 +43,26 @@ models.trainer.Trainer.step = _held_step
 """
 
 
+def slow_room_badge(seconds: float) -> str:
+    """`serve(before=...)` code under which every page run draws the room badge `seconds` late: a press that comes
+    within `seconds` of the one before it cuts that press's run short before it drew the badge (Streamlit's fast
+    reruns), as a busy server does by chance."""
+    return f"""
+import time
+import dashboard.room_badge
+
+_real_badge = dashboard.room_badge.room_badge
+
+
+def _slow_badge(*args, **kwargs):
+    time.sleep({seconds})
+    return _real_badge(*args, **kwargs)
+
+
+dashboard.room_badge.room_badge = _slow_badge
+"""
+
+
 def writes_pid(path: Path) -> str:
     """`serve(before=...)` code that writes the server process's id to `path`: a drill signals that process."""
     return f"import os, pathlib\npathlib.Path({str(path)!r}).write_text(str(os.getpid()))\n"
@@ -239,7 +259,10 @@ def broadcast(page: object) -> str:
     """Press the Lab's "Broadcast" once and read the room code off the room badge.
 
     Pressed while the Train click's rerun may still be drawing: when the primary button took a new key per state,
-    the control row shrank under the pointer as that rerun ended and the press was lost (twice in ~10 runs)."""
+    the control row shrank under the pointer as that rerun ended and the press was lost (twice in ~10 runs).
+    Press it once the page shows that the press before it took effect (Train → Pause): with Streamlit's fast reruns
+    (on by default, and forced on Community Cloud) a press whose run has not started yet is cancelled by the next
+    one (docs/performance.md, "Two presses in quick succession")."""
     code = room_code(page)
     button(page, "Broadcast").click()  # in the Lab's control row: dashboard.presenter
     code.wait_for(timeout=60_000)  # a rerun, as open_lab's wait: under a load of 24 on 2 cores 10 s was too short

@@ -77,6 +77,7 @@ def test_a_server_stopped_for_20_s_mid_step_keeps_the_run_on_the_lab_and_the_wat
         lab = open_lab(context, url, "steps=100000")
         release(gate, 1, BEFORE)
         button(lab, "Train").click()
+        button(lab, "Pause").wait_for(timeout=30_000)  # Train took effect: see driver.broadcast
         viewer = context.new_page()
         viewer.goto(f"{url}/?watch={broadcast(lab)}")
         with kept_on_failure(log, tmp_path, lab=lab, viewer=viewer):
