@@ -150,9 +150,10 @@ def chromium(width: int = 1600, height: int = 1000) -> Iterator[object]:
 
 
 @contextlib.contextmanager
-def kept_on_failure(log: Path, folder: Path, **pages: object) -> Iterator[None]:
+def kept_on_failure(log: Path, folder: Path, trail: list[str] | None = None, **pages: object) -> Iterator[None]:
     """A wait or assertion that fails inside saves each page's screenshot to `folder` and fails with the server log's
-    tail: a failure that only happens under load then shows what each page showed and what the server did."""
+    tail (and `trail`, a page's connection_trail): a failure that only happens under load then shows what each page
+    showed and what the server did."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     try:
@@ -161,7 +162,42 @@ def kept_on_failure(log: Path, folder: Path, **pages: object) -> Iterator[None]:
         for name, page in pages.items():
             page.screenshot(path=str(folder / f"{name}.png"))
         tail = log.read_text()[-4000:]
-        raise AssertionError(f"{failure}\nscreenshots in {folder}; server log tail:\n{tail}") from failure
+        seen = "" if trail is None else "\nthe page's connection:\n" + "\n".join(trail[-80:])
+        raise AssertionError(f"{failure}\nscreenshots in {folder}; server log tail:\n{tail}{seen}") from failure
+
+
+def connection_trail(page: object) -> list[str]:
+    """A list that receives, as they happen (seconds since this call): the page's websockets opening and closing,
+    every rerun request it sends, every run the server starts and ends for it, and its console's warnings and errors."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    start, trail = time.monotonic(), []
+
+    def note(text: str) -> None:
+        trail.append(f"{time.monotonic() - start:7.2f} {text}")
+
+    def sent(frame: bytes | str) -> None:
+        msg = BackMsg.FromString(frame if isinstance(frame, bytes) else frame.encode())
+        if msg.WhichOneof("type") == "rerun_script":
+            note(f"-> rerun {'fragment' if msg.rerun_script.fragment_id else 'page'}"
+                 f"{' (auto)' if msg.rerun_script.is_auto_rerun else ''}")
+
+    def received(frame: bytes | str) -> None:
+        kind = ForwardMsg.FromString(frame if isinstance(frame, bytes) else frame.encode()).WhichOneof("type")
+        if kind in ("new_session", "script_finished"):
+            note(f"<- {kind}")
+
+    def opened(ws: object) -> None:
+        note("websocket open")
+        ws.on("close", lambda _: note("websocket closed"))
+        ws.on("framesent", sent)
+        ws.on("framereceived", received)
+
+    page.on("websocket", opened)
+    page.on("console", lambda m: m.type in ("warning", "error") and "Infinite extent" not in m.text
+            and note(f"console {m.type}: {m.text[:160]}"))
+    return trail
 
 
 def button(page: object, label: str) -> object:

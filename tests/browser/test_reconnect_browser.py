@@ -8,7 +8,15 @@ import re
 import pytest
 
 from dashboard.lifetime import DISCONNECTED
-from tests.browser.driver import button, chromium, open_lab, serve, shown_steps, step_count
+from tests.browser.driver import (
+    button,
+    chromium,
+    connection_trail,
+    kept_on_failure,
+    serve,
+    shown_steps,
+    step_count,
+)
 from tests.browser.polling import wait_until
 from tests.browser.proxy import proxied
 
@@ -18,23 +26,26 @@ SMALL = "task=cat_mat_rat&hidden_size=8&batch_size=8&steps=100000"
 DISCONNECT_LOGGED = re.compile(r"runner \d+: its tab disconnected, run paused")
 
 
-def test_a_tab_that_loses_its_websocket_and_returns_finds_its_run_paused_and_resumes_it():
+def test_a_tab_that_loses_its_websocket_and_returns_finds_its_run_paused_and_resumes_it(tmp_path):
     with serve() as (url, log), proxied(url) as (via, proxy), chromium() as context:
-        page = open_lab(context, via, SMALL)
-        button(page, "Train").click()
-        wait_until(lambda: step_count(page) >= 3, timeout=60)
-        proxy.sever()
-        wait_until(lambda: DISCONNECT_LOGGED.search(log.read_text()) is not None, timeout=60)
-        # The page keeps showing the last step it received; faded (data-stale) when the cut fell inside a rerun,
-        # which then never ends: step_count, which waits for a current metric, would wait in vain.
-        cut_at = max(shown_steps(page))
-        proxy.reopen()
-        # The reconnected session's rerun draws one of the two notices: the run kept (paused), or released.
-        kept, released = page.get_by_text(DISCONNECTED), page.get_by_text("its run was released")
-        kept.or_(released).wait_for(timeout=60_000)
-        returned_at = step_count(page)
-        assert released.count() == 0 and returned_at >= cut_at >= 3  # the same run, not a new one at step 0
-        button(page, "Resume").click()
-        wait_until(lambda: step_count(page) > returned_at, timeout=60)
-        wait_until(lambda: kept.count() == 0)  # Resume's rerun took the notice away
-        assert page.get_by_test_id("stException").count() == 0
+        page = context.new_page()
+        trail = connection_trail(page)  # a failure shows what the page and the server said to each other
+        page.goto(f"{via}/?{SMALL}")
+        with kept_on_failure(log, tmp_path, trail, page=page):
+            button(page, "Train").click()
+            wait_until(lambda: step_count(page) >= 3, timeout=60)
+            proxy.sever()
+            wait_until(lambda: DISCONNECT_LOGGED.search(log.read_text()) is not None, timeout=60)
+            # The page keeps showing the last step it received; faded (data-stale) when the cut fell inside a rerun,
+            # which then never ends: step_count, which waits for a current metric, would wait in vain.
+            cut_at = max(shown_steps(page))
+            proxy.reopen()
+            # The reconnected session's rerun draws one of the two notices: the run kept (paused), or released.
+            kept, released = page.get_by_text(DISCONNECTED), page.get_by_text("its run was released")
+            kept.or_(released).wait_for(timeout=60_000)
+            returned_at = step_count(page)
+            assert released.count() == 0 and returned_at >= cut_at >= 3  # the same run, not a new one at step 0
+            button(page, "Resume").click()
+            wait_until(lambda: step_count(page) > returned_at, timeout=60)
+            wait_until(lambda: kept.count() == 0)  # Resume's rerun took the notice away
+            assert page.get_by_test_id("stException").count() == 0
