@@ -152,15 +152,23 @@ def status(snap: Snapshot, compact: bool = False) -> None:
     """Step, speed, loss and state (`compact`: one line, for a projector), and what the state means when it
     needs saying."""
     latest = snap.history.latest
-    values = {"Step": f"{snap.step} / {snap.config.steps}", "Speed": speed(snap.steps_per_s),
-              "Loss": "—" if latest is None else f"{latest.loss:.4g}", "State": snap.state}
+    rest = {"Speed": speed(snap.steps_per_s), "Loss": "—" if latest is None else f"{latest.loss:.4g}",
+            "State": snap.state}
     if compact:
+        values = {"Step": f"{snap.step} / {snap.config.steps}", **rest}
         st.markdown("#### " + " · ".join(f"{name} **{value}**" for name, value in values.items()))
     else:
+        # The total goes in the label: as the value, "4738 / 100000" was cut off in a quarter of the 1280 x 720 Lab.
+        values = {step_label(snap.config.steps): str(snap.step), **rest}
         for col, (name, value) in zip(st.columns(len(values)), values.items(), strict=True):
             col.metric(name, value)
     with st.container():  # drawn in every state, so the progress bar and charts below keep their places
         _state_note(snap)
+
+
+def step_label(steps: int) -> str:
+    """The Step metric's label, with the run's length."""
+    return f"Step (of {steps})"
 
 
 def _state_note(snap: Snapshot) -> None:

@@ -234,18 +234,18 @@ def open_lab(context: object, url: str, query: str) -> object:
 
 
 def _step_values(page: object, metrics: object) -> object:
-    """The values ("123 / 500") of the Step metrics among `metrics`."""
-    label = page.get_by_test_id("stMetricLabel").get_by_text("Step", exact=True)
+    """The values ("123", labelled "Step (of 500)") of the Step metrics among `metrics`."""
+    label = page.get_by_test_id("stMetricLabel").get_by_text(re.compile(r"^Step \(of \d+\)$"))
     return metrics.filter(has=label).get_by_test_id("stMetricValue")
 
 
 def step_count(page: object) -> int:
-    """The Step metric ("123 / 500") of the Lab page or a viewer's.
+    """The Step metric of the Lab page or a viewer's.
 
     Only a current element: while a rerun redraws the status, Streamlit can briefly show the previous run's
     metric beside the new one, marked data-stale."""
     current = page.locator('[data-testid="stElementContainer"]:not([data-stale="true"]) [data-testid="stMetric"]')
-    return int(_step_values(page, current).inner_text().split("/")[0])
+    return int(_step_values(page, current).inner_text())
 
 
 def shown_steps(page: object) -> list[int]:
@@ -253,7 +253,7 @@ def shown_steps(page: object) -> list[int]:
     leaves the elements it had not redrawn yet marked data-stale (shown faded) until the server answers again;
     step_count waits those out."""
     values = _step_values(page, page.get_by_test_id("stMetric")).all_inner_texts()
-    return [int(text.split("/")[0]) for text in values]
+    return [int(text) for text in values]
 
 
 # Timing inside the page (Playwright's own polling adds up to ~0.8 s on a busy box): `watch` records the

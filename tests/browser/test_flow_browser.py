@@ -103,3 +103,18 @@ def test_no_label_is_cut_short_at_projector_size_idle_or_paused(server, mode):
         button(page, "Resume").wait_for(timeout=30_000)
         settle(page)
         assert page.evaluate(CUT_TEXTS) == []
+
+
+def test_a_long_runs_step_is_shown_whole_at_projector_size(server):
+    """Step 1000 of a 100 000-step run, paused, sidebar open: as the Step metric's value, "1234 / 100000" was cut to
+    "1234 / 100…" in a quarter of the main area; the run's length is in the label now."""
+    url, _ = server
+    with chromium(*PROJECTOR) as context:
+        page = open_lab(context, url, "steps=100000&seq_len=5&hidden_size=8")
+        button(page, "Train").click()
+        wait_until(lambda: step_count(page) >= 1000, timeout=120)
+        button(page, "Pause").click()
+        button(page, "Resume").wait_for(timeout=30_000)
+        settle(page)
+        assert page.evaluate(CUT_TEXTS) == []
+        assert page.get_by_test_id("stMetricLabel").get_by_text("Step (of 100000)").is_visible()

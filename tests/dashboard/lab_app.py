@@ -16,3 +16,9 @@ def open_app(query: dict[str, str] | None = None) -> AppTest:
     app = AppTest.from_file(APP, default_timeout=60)
     app.query_params.update(query or {})
     return app.run()
+
+
+def step_metric(app: AppTest) -> tuple[int, int]:
+    """(step, run length) from the Lab's or a viewer's Step metric ("Step (of 500)": "3")."""
+    (label, value), = [(m.label, m.value) for m in app.metric if m.label.startswith("Step (of ")]
+    return int(value), int(label.removeprefix("Step (of ").removesuffix(")"))

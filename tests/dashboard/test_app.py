@@ -15,6 +15,7 @@ from dashboard.sidebar import share_query
 from models import RunConfig, Trainer
 from tests.dashboard.chart_data import chart_data
 from tests.dashboard.lab_app import open_app as _app
+from tests.dashboard.lab_app import step_metric
 
 pytestmark = pytest.mark.usefixtures("fresh_session")
 
@@ -62,7 +63,7 @@ def test_sidebar_maps_to_run_config_and_steps_match_the_engine():
     for _ in range(3):
         app.button(key="step_button").click().run()
     assert not app.exception
-    assert _metrics(app)["Step"] == f"3 / {expected.steps}"
+    assert step_metric(app) == (3, expected.steps)
     trainer = Trainer(expected)
     records = [trainer.step() for _ in range(3)]
     loss = chart_data(app, "loss")
@@ -85,7 +86,7 @@ def test_train_runs_in_the_background_until_done():
         assert time.monotonic() < deadline
         time.sleep(0.1)
         app.run()
-    assert _metrics(app)["Step"] == "25 / 25"
+    assert step_metric(app) == (25, 25)
     assert chart_data(app, "loss")["step"].tolist() == list(range(1, 26))
     assert app.button[0].label == "Done"
     deadline = time.monotonic() + 5
@@ -133,7 +134,7 @@ def test_hostile_links_fall_back_to_defaults(query):
     defaults = RunConfig().to_dict()
     assert {k: app.session_state[k] for k in query} == {k: defaults[k] for k in query}
     app.button(key="step_button").click().run()  # and the page still trains
-    assert not app.exception and _metrics(app)["Step"] == f"1 / {RunConfig().steps}"
+    assert not app.exception and step_metric(app) == (1, RunConfig().steps)
 
 
 def test_mid_run_lr_change_is_marked_and_other_changes_reset_with_a_notice():
@@ -141,11 +142,11 @@ def test_mid_run_lr_change_is_marked_and_other_changes_reset_with_a_notice():
     app.button(key="step_button").click().run()
     app.select_slider(key="lr").set_value(1.0).run()
     app.button(key="step_button").click().run()
-    assert _metrics(app)["Step"].startswith("2 /") and not app.info
+    assert step_metric(app)[0] == 2 and not app.info
     events = chart_data(app, "events")
     assert events[["step", "kind"]].values.tolist() == [[2, "change"]] and "lr 0.1→1" in events["event"][0]
     app.slider(key="hidden_size").set_value(8).run()
-    assert _metrics(app)["Step"].startswith("0 /")
+    assert step_metric(app)[0] == 0
     assert "hidden_size" in app.info[0].value
 
 
@@ -177,7 +178,7 @@ def test_a_failing_step_shows_its_message_within_a_second_and_reset_recovers(mon
         time.sleep(REFRESH_S)
         app.run()
     assert "step 4 failed with `RuntimeError: injected fault`" in app.error[0].value
-    assert "press Reset" in app.error[0].value and _metrics(app)["Step"].startswith("3 /")
+    assert "press Reset" in app.error[0].value and step_metric(app)[0] == 3
     assert app.button[0].label == "Error" and app.button(key="step_button").disabled
     deadline = time.monotonic() + 1
     while live_threads():
@@ -188,7 +189,7 @@ def test_a_failing_step_shows_its_message_within_a_second_and_reset_recovers(mon
     app.button(key="reset_button").click().run()
     assert _metrics(app)["State"] == "idle" and not app.error
     app.button(key="step_button").click().run()
-    assert _metrics(app)["Step"].startswith("1 /") and _metrics(app)["State"] == "paused"
+    assert step_metric(app)[0] == 1 and _metrics(app)["State"] == "paused"
 
 
 def test_pause_during_a_long_step_says_pausing_until_the_step_ends(monkeypatch):
@@ -204,7 +205,7 @@ def test_pause_during_a_long_step_says_pausing_until_the_step_ends(monkeypatch):
     app.button(key="primary").click().run()
     assert started.wait(10)
     app.button(key="primary").click().run()
-    assert _metrics(app)["State"] == "pausing" and _metrics(app)["Step"].startswith("0 /")
+    assert _metrics(app)["State"] == "pausing" and step_metric(app)[0] == 0
     assert "step 1 is still running" in app.info[0].value and app.button[0].label == "Pausing…"
     finish.set()
     deadline = time.monotonic() + 5
@@ -212,4 +213,4 @@ def test_pause_during_a_long_step_says_pausing_until_the_step_ends(monkeypatch):
         assert time.monotonic() < deadline
         time.sleep(REFRESH_S)
         app.run()
-    assert _metrics(app)["Step"].startswith("1 /") and not app.info  # the step in flight was kept
+    assert step_metric(app)[0] == 1 and not app.info  # the step in flight was kept

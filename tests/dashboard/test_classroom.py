@@ -135,7 +135,7 @@ def test_presentation_mode_folds_text_and_sizes_the_charts_for_a_projector():
         expected = {k: v for k, v in vega_spec("loss", snap, False, presentation).items() if k != "datasets"}
         assert ({k: v for k, v in chart.items() if k in expected} == expected) is presentation
     app.toggle(key="presentation").set_value(False).run()
-    assert [m.label for m in app.metric] == ["Step", "Speed", "Loss", "State"]
+    assert [m.label for m in app.metric] == ["Step (of 500)", "Speed", "Loss", "State"]
     assert not app.expander[0].label.startswith(f"**{LESSONS['vanishing'].title}**")
 
 

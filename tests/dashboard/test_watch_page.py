@@ -14,6 +14,7 @@ from dashboard.watch_page import WATCH_REFRESH_S, shared_frame
 from models import RunConfig, Trainer
 from models.lessons import LESSONS
 from tests.dashboard.chart_data import chart_data
+from tests.dashboard.lab_app import step_metric
 from tests.dashboard.threads import wait_until
 
 APP = "../../dashboard/app.py"
@@ -91,7 +92,7 @@ def test_viewer_sees_the_presenters_run_and_trains_nothing(room, monkeypatch):
     _no_training(monkeypatch)
     app = _watch(code.lower())  # typed on a phone
     assert not app.exception
-    assert {m.label: m.value for m in app.metric}["Step"] == "3 / 500"
+    assert step_metric(app) == (3, 500)
     assert chart_data(app, "loss")["loss"].tolist() == [r.loss for r in records]
     assert len(app.get("vega_lite_chart")) == len(live_charts(presenter_run.snapshot().config.model))
     assert "Vanishing gradients" in app.markdown[0].value + app.markdown[1].value
@@ -104,7 +105,7 @@ def test_viewer_sees_the_presenters_run_and_trains_nothing(room, monkeypatch):
     presenter_run.step_once(wait=30)  # the presenter moves on: the viewer's next refresh shows it
     time.sleep(WATCH_REFRESH_S)  # the room's shared frame is rebuilt once per refresh period
     app.run()
-    assert {m.label: m.value for m in app.metric}["Step"] == "4 / 500"
+    assert step_metric(app) == (4, 500)
 
     rooms().close(code)  # Stop broadcast: the viewer learns it ended and stops polling
     app.run()
