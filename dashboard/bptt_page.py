@@ -16,6 +16,7 @@ from models.bptt_by_hand import PARAMETERS, SENTENCE, WorkedExample, worked_exam
 from models.tasks import CatMatRat
 
 SENTENCES = tuple(" ".join(words) for words in itertools.product(CatMatRat.vocab, repeat=3))
+TERMS_HEIGHT = 380  # px: the title, the controls and this box fit a 1280 × 720 projector's first screen
 SYMBOLS = {"W_in": r"W_{in}", "W_h": r"W_h", "b_in": r"b_{in}", "b_h": r"b_h", "W_out": r"W_{out}",
            "b_out": r"b_{out}"}
 
@@ -144,17 +145,17 @@ def _move(delta: int, count: int) -> None:
 
 
 def controls(count: int) -> tuple[str, int]:
-    """The sentence and how many terms to show; returns (sentence, number of terms revealed)."""
-    sentence = st.selectbox("Sentence", SENTENCES, index=SENTENCES.index(SENTENCE), key="bptt_sentence")
+    """The sentence and how many terms to show, on one row; returns (sentence, number of terms revealed)."""
     if "bptt_step" not in st.session_state:
         st.session_state.bptt_step = 1
-    # Wide enough for "Next term ▶" on a 1280 × 720 projector with the sidebar open.
-    back, forward, _ = st.columns([1, 1.4, 3])
+    # "Next term ▶" keeps its whole label on a 1280 × 720 projector with the sidebar open.
+    pick, back, forward, reveal = st.columns([2, 1, 1.4, 2.6], vertical_alignment="bottom")
+    sentence = pick.selectbox("Sentence", SENTENCES, index=SENTENCES.index(SENTENCE), key="bptt_sentence")
     back.button("◀ Back", key="bptt_back", on_click=_move, args=(-1, count), width="stretch")
     forward.button("Next term ▶", key="bptt_next", on_click=_move, args=(1, count), type="primary",
                    width="stretch")
-    shown = st.slider(f"Terms revealed (of {count})", 1, count, key="bptt_step", format="%d",
-                      help="Drag to reveal the walk-through one term at a time.")
+    shown = reveal.slider(f"Terms revealed (of {count})", 1, count, key="bptt_step", format="%d",
+                          help="Drag to reveal the walk-through one term at a time.")
     return sentence, shown
 
 
@@ -175,10 +176,13 @@ def render() -> None:
     count = len(steps(worked_example()))
     sentence, shown = controls(count)
     example = worked_example(sentence)
-    for index, (caption, latex) in enumerate(steps(example)[:shown]):
-        st.markdown(f"**{index + 1}.** {caption}")
-        st.latex(latex)
-    if shown == count:
-        comparison(example)
-    else:
-        st.caption(f"{count - shown} more term(s); the comparison with autograd appears after the last one.")
+    # The terms scroll in a box under the controls that follows the newest one: on the page itself each new term
+    # landed below the fold of a 1280 × 720 projector, so "Next term" seemed to do nothing.
+    with st.container(height=TERMS_HEIGHT, autoscroll=True, key="bptt_terms"):
+        for index, (caption, latex) in enumerate(steps(example)[:shown]):
+            st.markdown(f"**{index + 1}.** {caption}")
+            st.latex(latex)
+        if shown == count:
+            comparison(example)
+        else:
+            st.caption(f"{count - shown} more term(s); the comparison with autograd appears after the last one.")
