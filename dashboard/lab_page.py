@@ -43,7 +43,7 @@ from dashboard.room_badge import room_badge
 from dashboard.runner import Runner
 from dashboard.sidebar import DEFAULTS, sidebar
 from dashboard.slide import SCALE, SLIDE, slide_file_name, slide_png
-from dashboard.state import PACE, PACES, PRESENTATION, pace_label, presenting, query_for, runner_pace
+from dashboard.state import PACE, PACES, PRESENTATION, arrival_note, pace_label, presenting, query_for, runner_pace
 from dashboard.weights import HELP as WEIGHTS_HELP
 from dashboard.weights import weights_bytes, weights_file_name
 from dashboard.words_view import words_view
@@ -271,6 +271,8 @@ def lab_page() -> None:
             watch_only_notice()
         if released:
             st.info(RELEASED, icon=":material/cloud_off:")
+        if note := arrival_note():
+            st.info(note, icon=":material/map:")
         if (loaded := pop_loaded_lesson()) is not None:
             set_log_default(LOG_KEY, loaded.log_loss)
             runner.reset(config)  # a lesson is a fresh run, even if only lr or clipping differ

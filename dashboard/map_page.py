@@ -106,7 +106,11 @@ def open_in_lab(config: RunConfig) -> None:
     with `config` in the URL, so the address bar reproduces it from the first moment."""
     apply_config(config)
     st.session_state[LESSON] = None
-    go_to("lab", lab_query(RunConfig(**config_values(config))))
+    go_to("lab", lab_query(RunConfig(**config_values(config))), note=(
+        f"**Opened from the trainability map:** the cell at recurrent gain {config.recurrent_gain:g} and "
+        f"sequence length {config.seq_len}, with the map's {config.model} / {config.activation} / {config.init} "
+        "init and every other setting at its default. The cell's colour was this untrained network's "
+        "‖∂L/∂h_1‖ / ‖∂L/∂h_T‖; press **Train** to see what training does."))
 
 
 def _on_select(base: RunConfig) -> None:

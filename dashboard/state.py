@@ -19,6 +19,7 @@ from models import RunConfig
 from models.lessons import LESSONS
 
 PAGE_REQUEST = "open_page"
+ARRIVAL = "arrival_note"  # session_state: what another page loaded into the Lab, said once as it opens
 # Session settings of the Lab, bound to the URL next to the RunConfig fields (widget keys = URL names).
 LESSON, PACE, PRESENTATION = "lesson", "pace", "presentation"
 PRESENTER = "presenter"  # a broadcast presenter's CODE.SECRET (dashboard/presenter.py): kept, never shared
@@ -105,10 +106,17 @@ def read_config() -> RunConfig:
     return RunConfig.from_strings(values, lenient=True)
 
 
-def go_to(page: str, query: dict[str, str] | None = None) -> None:
+def go_to(page: str, query: dict[str, str] | None = None, note: str | None = None) -> None:
     """From a callback: open page `page` (a name app.py registers, e.g. "lab") at the start of the next run,
-    with `query` in the address bar (None: no query)."""
+    with `query` in the address bar (None: no query); the Lab says `note` once as it opens (what was loaded)."""
     st.session_state[PAGE_REQUEST] = (page, query)
+    if note is not None:
+        st.session_state[ARRIVAL] = note
+
+
+def arrival_note() -> str | None:
+    """The note `go_to` left for the Lab, once."""
+    return st.session_state.pop(ARRIVAL, None)
 
 
 def requested_page() -> tuple[str, dict[str, str] | None] | None:

@@ -107,6 +107,10 @@ def test_picked_cell_opens_the_lab_with_its_settings():
     assert at.number_input(key="recurrent_gain").value == 1.3
     assert at.slider(key="seq_len").value == 50
     assert at.selectbox(key="init").value == "orthogonal"
+    (note,) = [i.value for i in at.info if "trainability map" in i.value]  # says what the click loaded
+    assert "recurrent gain 1.3 and sequence length 50" in note and "rnn / tanh / orthogonal init" in note
+    at.run()
+    assert not [i for i in at.info if "trainability map" in i.value]  # once
     # The address bar holds the cell's configuration as the Lab opens, and a reload gives the same run.
     expected = RunConfig(init="orthogonal", recurrent_gain=1.3, seq_len=50)
     assert RunConfig.from_strings(at.query_params) == expected
