@@ -227,9 +227,19 @@ def grad_norm_frame(view: HistoryView) -> pa.Table:
                    "steps_merged": np.tile(columns["steps_merged"], 2)})
 
 
-def radius_frame(view: HistoryView) -> pa.Table:
+def radius_values(view: HistoryView) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, ρ): ρ at initialization first, as step 0, when the view knows it (the chart has a point before
+    Train), then one per scalar row."""
     columns = _step_columns(view.scalars)
-    return _table({"step": columns["step"], "spectral_radius": columns["spectral_radius"]})
+    steps, radius = columns["step"], columns["spectral_radius"]
+    if view.init_radius is None:
+        return steps, radius
+    return np.concatenate([[0], steps]).astype(steps.dtype), np.concatenate([[view.init_radius], radius])
+
+
+def radius_frame(view: HistoryView) -> pa.Table:
+    steps, radius = radius_values(view)
+    return _table({"step": steps, "spectral_radius": radius})
 
 
 def gate_names(model: str) -> tuple[str, ...]:
@@ -264,6 +274,7 @@ class Look:
     log_radius: bool = False  # ρ's values span more than a decade (lesson 7: 2.2, then 1.3e7)
     cut: bool = False  # truncated BPTT cuts timesteps off: their band / cells get a legend entry
     diverged: bool = False  # a norm is not finite: its ▲ / red cells get a legend entry
+    empty: bool = False  # no step yet: a linear axis over no data would show a lone "0" tick, so it shows none
 
 
 def steps_x() -> alt.X:
@@ -280,10 +291,12 @@ def log_y_axis(field: str, title: str) -> alt.Y:
     return alt.Y(field, title=title, scale=alt.Scale(type="log"), axis=alt.Axis(format=LOG_FORMAT))
 
 
-def linear_y_axis(field: str, title: str, domain: tuple[float, float] | None = None) -> alt.Y:
-    """A linear y axis with LINEAR_FORMAT ticks; `domain` fixes its range exactly (no "nice" rounding past it)."""
+def linear_y_axis(field: str, title: str, domain: tuple[float, float] | None = None, blank: bool = False) -> alt.Y:
+    """A linear y axis with LINEAR_FORMAT ticks; `domain` fixes its range exactly (no "nice" rounding past it);
+    `blank`: no ticks or labels (a chart with no data yet)."""
     scale = alt.Undefined if domain is None else alt.Scale(domain=list(domain), nice=False, clamp=True)
-    return alt.Y(field, title=title, scale=scale, axis=alt.Axis(format=LINEAR_FORMAT))
+    return alt.Y(field, title=title, scale=scale, axis=alt.Axis(format=LINEAR_FORMAT, labels=not blank,
+                                                                 ticks=not blank))
 
 
 def _events_layer() -> alt.Chart:
@@ -305,7 +318,7 @@ def lone_points(base: alt.Chart, field: str, groupby: list[str] | None = None) -
 
 def _loss_chart(look: Look) -> alt.LayerChart:
     base = alt.Chart(alt.NamedData("loss")).encode(x=steps_x())
-    y = (log_y_axis("loss:Q", "loss (log)") if look.log_y else linear_y_axis("loss:Q", "loss"))
+    y = (log_y_axis("loss:Q", "loss (log)") if look.log_y else linear_y_axis("loss:Q", "loss", blank=look.empty))
     merged = alt.Tooltip("steps_merged:Q", title="steps in this point")
     accuracy_tip = [alt.Tooltip("accuracy:Q", format=".3f")] if look.accuracy else []
     loss = base.mark_line(color="#1f77b4", strokeWidth=2).encode(
@@ -314,7 +327,7 @@ def _loss_chart(look: Look) -> alt.LayerChart:
     if not look.accuracy:  # a regression task: no accuracy, and no empty axis for it
         return alt.layer(loss, lone, _events_layer()).properties(title="Loss (MSE)")
     accuracy = base.mark_line(color="#2ca02c", strokeDash=[6, 3]).encode(
-        y=linear_y_axis("accuracy:Q", "accuracy (dashed green)", domain=(0, 1)),
+        y=linear_y_axis("accuracy:Q", "accuracy (dashed)", domain=(0, 1)),
         tooltip=["step:Q", *accuracy_tip, merged],
     )
     return alt.layer(loss + lone, accuracy, _events_layer()).resolve_scale(y="independent").properties(
@@ -537,7 +550,7 @@ RADIUS_CAPTIONS: dict[str, str] = {
 def radius_caption(model: str) -> str:
     if model not in RADIUS_CAPTIONS:
         raise ValueError(f"unknown model {model!r}; choose from {', '.join(RADIUS_CAPTIONS)}")
-    return RADIUS_CAPTIONS[model]
+    return RADIUS_CAPTIONS[model] + " Step 0 is the network at initialization, before any step."
 
 
 GATES_CAPTIONS: dict[str, str] = {
@@ -580,7 +593,7 @@ class LiveChart:
 
 LIVE_CHARTS: tuple[LiveChart, ...] = (
     LiveChart("loss", lambda snap, log_y: {"loss": loss_frame(snap.history, log_y), "events": _events(snap)},
-              _loss_chart, _loss_caption, reads=("log_y", "accuracy")),
+              _loss_chart, _loss_caption, reads=("log_y", "accuracy", "empty")),
     LiveChart("profile", lambda snap, log_y: {"profile": profile_frame(snap.history, snap.shown_step)},
               _profile_chart, _profile_caption, reads=("lstm", "cut", "diverged")),
     LiveChart("weight_terms", lambda snap, log_y: {"weight_terms": weight_terms_frame(snap.history, snap.shown_step)},
@@ -629,11 +642,11 @@ def look(snap: Snapshot, log_y: bool | None = False) -> Look:
     span a decade: one new spec at that step, constant again after it; so do the legends of cut and diverged marks
     once the run has them."""
     view = snap.history
-    radius = view.scalars[:, SCALARS.index("spectral_radius")]
+    _, radius = radius_values(view)
     truncated = getattr(view.latest, "truncated", None)
     return Look(loss_log(snap, log_y), snap.config.model == "lstm", snap.config.model == "gru",
                 has_accuracy(snap.config.task), spans_a_decade(radius), cut=bool(np.any(truncated)),
-                diverged=snap.state == "diverged" or not np.isfinite(view.hidden).all())
+                diverged=snap.state == "diverged" or not np.isfinite(view.hidden).all(), empty=len(view.scalars) == 0)
 
 
 # Keyed by a LIVE_CHARTS name (any other raises, and a raising call is not cached), a chart's case of a Look

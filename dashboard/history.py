@@ -252,6 +252,7 @@ class HistoryView:
     clip_count: int  # steps clipped in the whole run
     export: ExportView | None = None  # what the CSV downloads (None: a view built by hand)
     sample: Profiles | None = None  # what the step slider can show: step 1 and evenly spaced steps (StepSample)
+    init_radius: float | None = None  # ρ at initialization (None: not known, e.g. a view built by hand)
 
     def sample_row(self, step: int) -> int | None:
         """The sample's row of the kept step nearest `step` (ties: the earlier); None: no step kept yet."""
@@ -309,7 +310,8 @@ def profile_series(lstm: bool) -> tuple[str, ...]:
 
 
 class History:
-    def __init__(self, seq_len: int, lstm: bool) -> None:
+    def __init__(self, seq_len: int, lstm: bool, init_radius: float | None = None) -> None:
+        self.init_radius = init_radius  # ρ at initialization, known before the first step
         series = profile_series(lstm)
         self.scalars = ScalarLog(CAPACITY)
         self.profiles = ProfileLog(PROFILE_CAPACITY, seq_len, series)
@@ -342,4 +344,5 @@ class History:
             clip_count=self.clip_count,
             export=export,
             sample=self.sample.reading(),
+            init_radius=self.init_radius,
         )

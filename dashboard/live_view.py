@@ -109,6 +109,13 @@ def speed(steps_per_s: float) -> str:
     return f"{1 / steps_per_s:.1f}".removesuffix(".0") + " s/step"
 
 
+def speed_metric(steps_per_s: float) -> tuple[str, str]:
+    """The Speed metric's (label, value), the unit in the label ("Speed (steps/s)", "494.2"): as the value,
+    "494.2 steps/s" was cut off in a quarter of the 1280 × 720 Lab."""
+    figure, _, unit = speed(steps_per_s).partition(" ")
+    return (f"Speed ({unit})" if unit else "Speed"), figure
+
+
 def step_estimate(snap: Snapshot) -> tuple[float, bool]:
     """(seconds per step, measured?): the mean of the run's recent steps, or of the last measured run of its sizes
     (runner.StepTimes, kept across Reset), else models/cost.py's estimate."""
@@ -152,14 +159,14 @@ def status(snap: Snapshot, compact: bool = False) -> None:
     """Step, speed, loss and state (`compact`: one line, for a projector), and what the state means when it
     needs saying."""
     latest = snap.history.latest
-    rest = {"Speed": speed(snap.steps_per_s), "Loss": "—" if latest is None else f"{latest.loss:.4g}",
-            "State": snap.state}
+    loss_state = {"Loss": "—" if latest is None else f"{latest.loss:.4g}", "State": snap.state}
     if compact:
-        values = {"Step": f"{snap.step} / {snap.config.steps}", **rest}
+        values = {"Step": f"{snap.step} / {snap.config.steps}", "Speed": speed(snap.steps_per_s), **loss_state}
         st.markdown("#### " + " · ".join(f"{name} **{value}**" for name, value in values.items()))
     else:
-        # The total goes in the label: as the value, "4738 / 100000" was cut off in a quarter of the 1280 x 720 Lab.
-        values = {step_label(snap.config.steps): str(snap.step), **rest}
+        # Lengths and units go in the labels: a value of more than about nine characters ("4738 / 100000",
+        # "494.2 steps/s") was cut off in a quarter of the 1280 × 720 Lab.
+        values = dict([(step_label(snap.config.steps), str(snap.step)), speed_metric(snap.steps_per_s)]) | loss_state
         for col, (name, value) in zip(st.columns(len(values)), values.items(), strict=True):
             col.metric(name, value)
     with st.container():  # drawn in every state, so the progress bar and charts below keep their places

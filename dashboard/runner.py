@@ -34,6 +34,7 @@ from torch import nn
 from dashboard.history import ACTIVE, FINAL, Event, History, Snapshot
 from dashboard.player import SLOTS, THREAD_PREFIX, Player, Slots, log
 from models import RunConfig, StepRecord, Trainer
+from models.trainer import spectral_radius
 
 LIVE_FIELDS = ("lr", "clip", "clip_threshold")  # may change mid-run; anything else resets
 HEARTBEAT_TIMEOUT = 120.0  # s without a page run: the viewer is gone, pause (backs up on_release; hidden
@@ -100,7 +101,7 @@ class _Run:
     def __init__(self, trainer: Trainer) -> None:
         config = trainer.config
         self.trainer = trainer
-        self.history = History(config.seq_length, config.model == "lstm")
+        self.history = History(config.seq_length, config.model == "lstm", spectral_radius(self.trainer.model))
         self.wanted = config  # what the sidebar shows; lr / clipping reach the trainer at its next step
         self.pending: dict[str, object] = {}
         self.events: collections.deque[Event] = collections.deque(maxlen=100)

@@ -33,8 +33,9 @@ def _charts_drawn(page: object, count: int, timeout: float = 120) -> None:
 
 
 def _step(page: object) -> int:
-    """The step the page shows, 0 before it is drawn: the Lab's Step metric ("Step (of 300)" over "94"), a viewer's,
-    or presentation mode's one-line status ("Step 94 / 300 · ..."), which has no metric for driver.step_count to read."""
+    """The step the page shows, 0 before it is drawn: the Lab's Step metric ("Step (of 300)" over "94"), a
+    viewer's, or presentation mode's one-line status ("Step 94 / 300 · ..."), which has no metric for
+    driver.step_count to read."""
     found = re.search(r"Step \(of \d+\)\s+(\d+)|Step (\d+) /", page.evaluate("document.body.innerText"))
     return int(found.group(1) or found.group(2)) if found else 0
 

@@ -30,6 +30,7 @@ from tests.dashboard.lab_app import LARGEST_LSTM
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 PROJECTOR = (1280, 720)
+PHONE = (390, 844)
 FAST = "steps=100000&pace=60"  # a pace the class can follow, fast enough for 20 steps in a moment
 # Records whether the page ever says the broadcast ended, however briefly (checked on every DOM change).
 NEVER_ENDED = """() => {
@@ -69,6 +70,7 @@ def test_the_presenter_reloads_and_the_class_keeps_watching_the_same_run(server,
         button(presenter, "Pause").wait_for(timeout=20_000)
         code = broadcast(presenter)
         viewer, _ = _watching(context, url, code)
+        viewer.set_viewport_size({"width": PHONE[0], "height": PHONE[1]})  # a student on a phone
         viewer.evaluate(NEVER_ENDED)
         wait_until(lambda: step_count(presenter) >= 20, timeout=60)
         before = step_count(presenter)

@@ -1,5 +1,5 @@
-"""The step slider in a real browser at 1280 × 720: after a short run, Home on the slider shows step 1, and the
-profile chart redraws."""
+"""The step slider in a real browser at 1280 × 720 and on a phone: after a short run, Home on the slider shows step 1,
+and the profile chart redraws."""
 
 import pytest
 
@@ -20,9 +20,10 @@ def _stable(chart: object) -> bytes:
     return shots[-1]
 
 
-def test_home_on_the_step_slider_shows_step_1_after_a_run(server):
+@pytest.mark.parametrize("size", [(1280, 720), (390, 844)])
+def test_home_on_the_step_slider_shows_step_1_after_a_run(server, size):
     url, _ = server
-    with chromium(width=1280, height=720) as context:
+    with chromium(*size) as context:
         page = open_lab(context, url, f"task=cat_mat_rat&hidden_size=8&batch_size=8&steps={STEPS}")
         button(page, "Train").click()
         page.wait_for_function(primary_is("Done"), timeout=60_000)

@@ -13,6 +13,7 @@ from dashboard.lab_page import REFRESH_S
 from dashboard.player import live_threads
 from dashboard.sidebar import share_query
 from models import RunConfig, Trainer
+from models.trainer import spectral_radius
 from tests.dashboard.chart_data import chart_data
 from tests.dashboard.lab_app import open_app as _app
 from tests.dashboard.lab_app import step_metric
@@ -75,7 +76,8 @@ def test_sidebar_maps_to_run_config_and_steps_match_the_engine():
     assert latest["norm"].tolist() == records[-1].hidden.astype(float).tolist()
     assert set(profile["series"]) == {"‖∂L/∂h_t‖", "‖∂L/∂c_t‖"}
     assert len(chart_data(app, "heatmap")) == 3 * 12
-    assert chart_data(app, "radius")["spectral_radius"].tolist() == [r.spectral_radius for r in records]
+    at_init = spectral_radius(Trainer(expected).model)  # step 0: the radius chart starts at initialization
+    assert chart_data(app, "radius")["spectral_radius"].tolist() == [at_init] + [r.spectral_radius for r in records]
 
 
 def test_train_runs_in_the_background_until_done():

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from dashboard import charts, history
 from dashboard.history import CAPACITY, PROFILE_CAPACITY, Event, History, Snapshot
@@ -196,6 +197,17 @@ def test_empty_run_draws_empty_charts_with_every_dataset_present():
         for chart in charts.LIVE_CHARTS:
             datasets = charts.frames(chart.name, empty)
             assert datasets and all(len(table) == 0 for table in datasets.values()), chart.name
+
+
+def test_an_empty_loss_chart_shows_no_tick_and_a_run_with_steps_shows_its_ticks():
+    """Over no data a linear loss axis would show a lone "0": before the first step it has no labels or ticks."""
+    def loss_axis(snap: Snapshot) -> dict:
+        spec = charts.vega_spec("loss", snap, False)
+        return next(layer["encoding"]["y"]["axis"] for layer in spec["layer"][0]["layer"] if "y" in layer["encoding"])
+
+    empty = Snapshot(RunConfig(), "idle", 0, 0.0, History(20, False).view())
+    assert loss_axis(empty)["labels"] is False and loss_axis(empty)["ticks"] is False
+    assert loss_axis(_snapshot())["labels"] is True and loss_axis(_snapshot())["ticks"] is True
 
 
 def test_the_gates_chart_is_drawn_for_the_gated_models_only():
@@ -647,3 +659,24 @@ def test_a_chart_reads_only_the_look_fields_it_declares(chart):
     # A case keeps the fields read and no other: the cache holds one spec per case the chart can tell apart.
     assert chart.case(charts.Look(**dict.fromkeys(every, True))) == charts.Look(**dict.fromkeys(chart.reads, True))
     assert charts.SPEC_CASES == 2 * sum(2 ** len(c.reads) for c in charts.LIVE_CHARTS) <= 80
+
+
+@pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
+def test_the_radius_chart_shows_rho_at_initialization_as_step_0_before_and_after_the_first_step(model):
+    from dashboard.runner import Runner
+
+    config = RunConfig(model=model, seq_len=5, hidden_size=8, batch_size=4, steps=3, seed=3)
+    runner = Runner(config)
+    before = charts.radius_frame(runner.snapshot().history).to_pandas()
+    # An independent ρ of the same seeded weights: the recurrent block the step records use (W_h, W_hg, W_hn).
+    w = Trainer(config).model.rnn.weight_hh_l0.detach().double()
+    block = w if model == "rnn" else w[16:24]  # gate order i, f, g, o (LSTM) and r, z, n (GRU): the third block
+    assert before["step"].tolist() == [0]
+    assert before["spectral_radius"].iloc[0] == pytest.approx(torch.linalg.eigvals(block).abs().max().item(), rel=1e-5)
+    assert runner.step_once(wait=30)
+    snap = runner.snapshot()
+    record, after = snap.history.latest, charts.radius_frame(snap.history).to_pandas()
+    assert after["step"].tolist() == [0, 1]
+    assert after["spectral_radius"].tolist() == pytest.approx([before["spectral_radius"].iloc[0],
+                                                              record.spectral_radius])
+    assert "Step 0 is the network at initialization" in charts.radius_caption(model)

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.charts import vega_spec
 from dashboard.lab_page import DEFAULT_RUN_NOTE, weights_download
-from dashboard.live_view import chart_grid, duration, progress_line, run_estimate, speed
+from dashboard.live_view import chart_grid, duration, progress_line, run_estimate, speed, speed_metric
 from dashboard.presenter import reach
 from dashboard.runner import Runner
 from dashboard.sidebar import config_query, largest_fitting
@@ -135,7 +135,7 @@ def test_presentation_mode_folds_text_and_sizes_the_charts_for_a_projector():
         expected = {k: v for k, v in vega_spec("loss", snap, False, presentation).items() if k != "datasets"}
         assert ({k: v for k, v in chart.items() if k in expected} == expected) is presentation
     app.toggle(key="presentation").set_value(False).run()
-    assert [m.label for m in app.metric] == ["Step (of 500)", "Speed", "Loss", "State"]
+    assert [m.label for m in app.metric] == [f"Step (of {LESSONS['vanishing'].config.steps})", "Speed", "Loss", "State"]
     assert not app.expander[0].label.startswith(f"**{LESSONS['vanishing'].title}**")
 
 
@@ -227,6 +227,9 @@ def test_students_get_an_address_they_can_open(page, listen, lan, base, hint):
 def test_speed_reads_the_current_rate_in_the_right_unit_and_number():
     assert [speed(rate) for rate in (0.5, 1, 2, 9.9, 0.4, 0.97, 0)] == [
         "2 s/step", "1 step/s", "2 steps/s", "9.9 steps/s", "2.5 s/step", "1 step/s", "—"]
+    # The Lab's metric: the unit in the label, so the value stays short.
+    assert [speed_metric(rate) for rate in (494.23, 1, 0.4, 0)] == [
+        ("Speed (steps/s)", "494.2"), ("Speed (step/s)", "1"), ("Speed (s/step)", "2.5"), ("Speed", "—")]
 
 
 def test_the_lab_asks_its_user_to_train_and_an_unknown_audience_is_refused():
