@@ -62,7 +62,9 @@ def pages() -> dict[str, st.Page]:
 
 
 def main() -> None:
-    st.set_page_config(page_title="RNN Gradient Lab", page_icon=":material/sync:", layout="wide")
+    # An emoji icon is drawn in the page (an inline SVG); a :material: one is fetched from fonts.gstatic.com by every
+    # browser, which a classroom network without internet cannot reach.
+    st.set_page_config(page_title="RNN Gradient Lab", page_icon="🔄", layout="wide")
     if "watch" in st.query_params:  # a student's broadcast link: read-only, trains nothing
         from dashboard.watch_page import watch_page
 

@@ -1,6 +1,8 @@
 """A real browser against `streamlit run`: Train fills the charts, Pause stops the counter,
 closing the tab ends the server's training thread (read from the server's log)."""
 
+from urllib.parse import urlsplit
+
 import pytest
 
 from dashboard.charts import live_charts
@@ -39,3 +41,19 @@ def test_train_pause_and_closing_the_tab_ends_the_thread(server):
         # The session's on_release stops it; no training thread is left in the server.
         wait_until(lambda: any(n == name and event.startswith("ended") for n, event in thread_log(log)), timeout=10)
     assert thread_log(log)[-1] == (name, "ended (live=0)")
+
+
+def test_the_lab_asks_nothing_of_another_host(server):
+    """A classroom network may have no internet, and students' browsers should not call out: every request of the
+    Lab's page goes to its own server. The page icon was a :material: one, which each browser fetched from
+    fonts.gstatic.com; an emoji icon is an inline SVG."""
+    url, _ = server
+    with chromium(1280, 720) as context:
+        page = context.new_page()
+        hosts = set()
+        page.on("request", lambda request: hosts.add(urlsplit(request.url).hostname))
+        page.goto(f"{url}/?steps=100")
+        button(page, "Train").wait_for(timeout=60_000)
+        page.wait_for_function("document.querySelector(\"link[rel='shortcut icon']\")?.href.startsWith('data:')",
+                               timeout=30_000)
+        assert hosts == {urlsplit(url).hostname}, hosts
