@@ -447,10 +447,11 @@ def _gates_chart(look: Look) -> alt.Chart:
         x=timesteps_x(),
         # A fixed [0, 1] that is never "niced" or clamped away: a mean gate of 0.994 sits under the 1 tick.
         y=linear_y_axis("mean:Q", "mean gate activation", domain=(0, 1)),
-        # Below the plot, one entry per row: on top, three long entries squashed the plot under them.
+        # Right of the plot, one entry per line: above or below it, Vega's fit into the fixed height Streamlit gives
+        # the chart took the legend's rows out of the plot's height (tests/browser/test_gated_browser.py measures it).
         color=alt.Color("gate:N", title=None,
                         scale=alt.Scale(domain=list(names), range=list(GATE_COLOURS[: len(names)])),
-                        legend=alt.Legend(orient="bottom", direction="horizontal")),
+                        legend=alt.Legend(orient="right", direction="vertical")),
         tooltip=["gate:N", "t:Q", alt.Tooltip("mean:Q", format=".4f")],
     ).properties(title=f"{model.upper()} gates per timestep")
 

@@ -15,12 +15,14 @@ from models import RunConfig, StepRecord
 
 MODEL_NAMES = {"rnn": "RNN", "lstm": "LSTM", "residual": "residual RNN", "gru": "GRU"}
 SHORT = {"recurrent_gain": "gain", "clip_threshold": "clip at", "negative_slope": "slope", "seq_len": "T",
-         "hidden_size": "H", "batch_size": "B", "forget_bias": "forget bias"}
+         "hidden_size": "H", "batch_size": "B", "forget_bias": "forget bias",
+         "update_bias": "update bias"}
 # Settings that only mean something under another one (the sidebar greys out the same ones).
 APPLIES: dict[str, Callable[[RunConfig], bool]] = {
     "negative_slope": lambda c: c.activation == "leaky_relu",
     "init_std": lambda c: c.init == "normal",
     "forget_bias": lambda c: c.model == "lstm",
+    "update_bias": lambda c: c.model == "gru",
     "momentum": lambda c: c.optimizer == "momentum",
     "clip_threshold": lambda c: c.clip != "none",
     "seq_len": lambda c: c.task != "cat_mat_rat",  # the worked example always has three words

@@ -115,6 +115,7 @@ def init_section(model: str) -> dict[str, Any]:
         "init_std": _number("init_std", "Normal init std", 0.01, disabled=init != "normal"),
         "recurrent_gain": _number("recurrent_gain", "Recurrent gain (× W_h)", 0.1),
         "forget_bias": _number("forget_bias", "LSTM forget-gate bias", 0.5, disabled=model != "lstm"),
+        "update_bias": _number("update_bias", "GRU update-gate bias", 0.5, disabled=model != "gru"),
     }
 
 

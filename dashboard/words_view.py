@@ -27,6 +27,7 @@ from models.tasks import CUES, Sentence
 
 WORDS_PER_LINE = 10  # 10 cells of the longest word ("kannada") fit the Lab's chart column at 1280 × 720
 LINE_HEIGHT = {False: 34, True: 42}  # px per line of words: the Lab's, presentation mode's
+LEGEND_PAD = 20  # px the colour legend adds to its title and label sizes (paddings, labels overhanging the bar)
 ANSWERS = {1: "yes (north)", 0: "no (south)"}
 
 
@@ -74,6 +75,10 @@ def strip_spec(name: str, presentation: bool, lines: int) -> dict[str, Any]:
     if name not in STRIPS:
         raise ValueError(f"unknown strip {name!r}; valid: {', '.join(STRIPS)}")
     strip, size = STRIPS[name], FONTS[presentation]
+    # Streamlit cuts a chart at its height, so the legend (title, bar, end labels) must fit inside it: Vega-Lite's
+    # 200 px bar ran ~20 px below a five-line strip and hid its lowest label.
+    legend_text = size["title"] + size["label"] + LEGEND_PAD
+    bar = max(lines * LINE_HEIGHT[presentation] - legend_text, 2 * size["label"] + 8)  # its two end labels apart
     base = alt.Chart(alt.NamedData("words")).encode(
         x=alt.X("column:O", axis=None), y=alt.Y("line:O", axis=None),
         tooltip=[alt.Tooltip("word:N"), alt.Tooltip("t:Q", title="t"),
@@ -81,13 +86,14 @@ def strip_spec(name: str, presentation: bool, lines: int) -> dict[str, Any]:
                  alt.Tooltip("cut:N", title="cut off (truncated BPTT)")])
     fill = alt.condition("datum.cut", alt.value(CELL_COLOURS[0]), alt.Color(
         "shade:Q", title=strip.title, scale=alt.Scale(**strip.scale),
-        legend=alt.Legend(orient="right", format=".1e" if name == "gradient" else ".1f")))
+        legend=alt.Legend(orient="right", format=".1e" if name == "gradient" else ".1f", gradientLength=bar)))
     cells = base.mark_rect(cornerRadius=3).encode(
         color=fill, stroke=alt.condition("datum.cue", alt.value("#d62728"), alt.value("white")),
         strokeWidth=alt.condition("datum.cue", alt.value(3), alt.value(1)))
     text = base.mark_text(fontSize=size["label"]).encode(
         text="word:N", color=alt.condition("datum.dark", alt.value("white"), alt.value("black")))
-    chart = (cells + text).properties(height=lines * LINE_HEIGHT[presentation], width="container")
+    chart = (cells + text).properties(height=max(lines * LINE_HEIGHT[presentation], bar + legend_text),
+                                      width="container")
     # SVG, unlike the charts' canvas: the words stay text a screen reader (and a browser test) can read, and one
     # strip has at most 500 cells.
     return chart.configure_view(stroke=None).configure_legend(

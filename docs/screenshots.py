@@ -155,6 +155,7 @@ SCENES: dict[str, tuple[int, int, Callable[[object, str], object]]] = {
     "lesson_vanishing.png": (*LESSON, lesson("vanishing")),
     "lesson_exploding.png": (*LESSON, lesson("exploding")),
     "lesson_lstm.png": (*LESSON, lesson("lstm")),
+    "lesson_gru.png": (*LESSON, lesson("gru")),
 }
 
 

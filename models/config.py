@@ -31,6 +31,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "init_std": (1e-6, 10.0),
     "recurrent_gain": (0.0, 10.0),
     "forget_bias": (-20.0, 20.0),
+    "update_bias": (-20.0, 20.0),
     "lr": (1e-6, 10.0),
     "momentum": (0.0, 0.999),
     "clip_threshold": (1e-6, 1e6),
@@ -85,6 +86,9 @@ class RunConfig:
         "Multiplies W_h after initialization: below 1 the gradient vanishes faster; above 1 it can explode, from a "
         "gain that depends on the activation and init (the trainability map shows where; lesson 7: 2.2)."))
     forget_bias: float = _f(1.0, "LSTM forget-gate bias; large values keep the cell state (Gers et al. 2000).")
+    update_bias: float = _f(0.0, (
+        "GRU update-gate bias: z = σ(… + update_bias) weighs the old state in h' = (1 − z) n + z h, so large values "
+        "keep the state (Tallec & Ollivier 2018); 0 is the mean of PyTorch's draw."))
     optimizer: str = _f("sgd", "Plain gradient descent, as in the source material.")
     lr: float = _f(0.1, "Step size; large values are one cause of exploding updates.")
     momentum: float = _f(0.9, "Momentum coefficient of the 'momentum' optimizer.")

@@ -63,7 +63,7 @@ INITIALIZERS: dict[str, Callable[[Tensor, Tensor, RunConfig], None] | None] = {
 
 @torch.no_grad()
 def initialize(model: nn.Module, config: RunConfig) -> None:
-    """Apply config.init, then recurrent_gain to W_h, then the LSTM forget bias."""
+    """Apply config.init, then recurrent_gain to W_h, then the LSTM forget bias or the GRU update bias."""
     rnn = model.rnn
     scheme = INITIALIZERS[config.init]
     if scheme is not None:
@@ -71,8 +71,10 @@ def initialize(model: nn.Module, config: RunConfig) -> None:
         nn.init.zeros_(rnn.bias_ih_l0)
         nn.init.zeros_(rnn.bias_hh_l0)
     rnn.weight_hh_l0.mul_(config.recurrent_gain)
-    if config.model == "lstm":
-        # The forget gate's total bias is forget_bias; split so b_ih carries all of it.
+    # The keep gate's total bias (the LSTM's forget gate f, the GRU's update gate z: both the second block of
+    # rows in PyTorch's layout) is set whole in b_ih, so b_ih + b_hh is exactly the configured value.
+    keep_bias = {"lstm": config.forget_bias, "gru": config.update_bias}.get(config.model)
+    if keep_bias is not None:
         h = config.hidden_size
-        rnn.bias_ih_l0[h : 2 * h] = config.forget_bias
+        rnn.bias_ih_l0[h : 2 * h] = keep_bias
         rnn.bias_hh_l0[h : 2 * h] = 0.0

@@ -42,8 +42,8 @@ LIMIT = 300.0
 COLUMNS = ("gain", "seq_len", "log_ratio", "grad_first", "grad_last", "below_range", "above_range")
 BACKENDS = ("loky", "ray")
 # RunConfig fields that change the model or batch at initialization: the CLI's flags.
-INIT_FIELDS = ("model", "activation", "negative_slope", "init", "init_std", "forget_bias", "task", "hidden_size",
-               "batch_size", "seed")
+INIT_FIELDS = ("model", "activation", "negative_slope", "init", "init_std", "forget_bias", "update_bias", "task",
+               "hidden_size", "batch_size", "seed")
 
 
 def gain_grid(lo: float, hi: float, n: int) -> tuple[float, ...]:

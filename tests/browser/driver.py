@@ -229,8 +229,15 @@ def open_lab(context: object, url: str, query: str) -> object:
     """A new tab on the Lab at `url/?query`, returned once its Train button is drawn."""
     page = context.new_page()
     page.goto(f"{url}/?{query}")
-    button(page, "Train").wait_for(timeout=60_000)
+    lab_drawn(page)
     return page
+
+
+def lab_drawn(page: object) -> None:
+    """Return once the Lab's first run has drawn its Train button. A fresh server's first run imports torch and
+    builds every chart's spec: beside a busy loop per core and a test suite it took over 30 s (Playwright's default
+    wait), still drawing the sidebar's placeholders."""
+    button(page, "Train").wait_for(timeout=60_000)
 
 
 def _step_values(page: object, metrics: object) -> object:

@@ -13,6 +13,7 @@ from tests.browser.driver import (
     chromium,
     connection_trail,
     kept_on_failure,
+    lab_drawn,
     serve,
     shown_steps,
     step_count,
@@ -32,6 +33,7 @@ def test_a_tab_that_loses_its_websocket_and_returns_finds_its_run_paused_and_res
         trail = connection_trail(page)  # a failure shows what the page and the server said to each other
         page.goto(f"{via}/?{SMALL}")
         with kept_on_failure(log, tmp_path, trail, page=page):
+            lab_drawn(page)
             button(page, "Train").click()
             wait_until(lambda: step_count(page) >= 3, timeout=60)
             proxy.sever()

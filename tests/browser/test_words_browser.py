@@ -20,6 +20,13 @@ READ = """key => {
 }"""
 
 
+# The bottom of a strip's container and of its colour legend (title, bar, end labels): Streamlit cuts what is below.
+BOTTOMS = """key => {
+  const root = document.querySelector(`.st-key-${key}`);
+  return [root.getBoundingClientRect().bottom, root.querySelector('g.role-legend').getBoundingClientRect().bottom];
+}"""
+
+
 def _strip(page: object, key: str) -> dict | None:
     return page.evaluate(READ, key)
 
@@ -50,5 +57,7 @@ def test_the_sentence_lesson_shades_its_words_live(server, tmp_path):
         for key in (GRADIENT, FORGET):
             box = page.locator(f".st-key-{key}").bounding_box()
             assert box["x"] >= 0 and box["x"] + box["width"] <= WIDTH, (key, box)  # nothing cut off at the right
+            strip_bottom, legend_bottom = page.evaluate(BOTTOMS, key)
+            assert legend_bottom <= strip_bottom, (key, legend_bottom, strip_bottom)  # nor below
         page.locator(f".st-key-{GRADIENT}").scroll_into_view_if_needed()
         page.screenshot(path=str(shots / "words.png"))

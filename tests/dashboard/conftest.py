@@ -32,3 +32,22 @@ def no_kept_step_times() -> Iterator[None]:
     STEP_TIMES.clear()
     yield
     STEP_TIMES.clear()
+
+
+@pytest.fixture(autouse=True)
+def runners_closed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every Runner a test builds is closed after it, pass or fail: a failed assertion used to leave its training
+    thread running into the next tests, where it broke their thread counts and step times (one failure became
+    five in a busy CI run)."""
+    from dashboard.runner import Runner
+
+    built, init = [], Runner.__init__
+
+    def tracked(self: Runner, *args: object, **kwargs: object) -> None:
+        init(self, *args, **kwargs)
+        built.append(self)
+
+    monkeypatch.setattr(Runner, "__init__", tracked)
+    yield
+    for runner in built:
+        runner.close()

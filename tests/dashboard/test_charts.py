@@ -558,7 +558,7 @@ def test_the_gates_chart_has_a_fixed_unit_axis_and_its_legend_below_the_plot():
     (y,) = _encodings(spec, "y")
     assert y["scale"]["domain"] == [0, 1] and y["scale"]["nice"] is False  # 0.994 stays under the 1 tick
     (colour,) = _encodings(spec, "color")
-    assert colour["legend"]["orient"] == "bottom"  # on top it squashed the plot
+    assert colour["legend"]["orient"] == "right"  # on top it squashed the plot
 
 
 def test_truncated_timesteps_are_a_grey_cut_band_not_underflow():
@@ -583,7 +583,7 @@ def test_truncated_timesteps_are_a_grey_cut_band_not_underflow():
 
 def test_the_gru_gates_chart_draws_its_update_and_reset_gates_on_a_unit_axis():
     """A GRU run's records carry (2, T) mean gates, update z then reset r: the chart draws both per timestep on [0, 1]
-    with the legend below, and the caption says in one line each what z and r do."""
+    with the legend beside the plot, and the caption says in one line each what z and r do."""
     snap = SNAPSHOTS["gru"]()
     df = charts.gates_frame(snap.history, "gru").to_pandas()
     assert list(dict.fromkeys(df["gate"])) == ["update gate z_t", "reset gate r_t"]
@@ -595,7 +595,7 @@ def test_the_gru_gates_chart_draws_its_update_and_reset_gates_on_a_unit_axis():
     (y,) = _encodings(spec, "y")
     assert y["scale"]["domain"] == [0, 1] and y["scale"]["nice"] is False
     (colour,) = _encodings(spec, "color")
-    assert colour["scale"]["domain"] == list(charts.GATE_NAMES["gru"]) and colour["legend"]["orient"] == "bottom"
+    assert colour["scale"]["domain"] == list(charts.GATE_NAMES["gru"]) and colour["legend"]["orient"] == "right"
     assert len(spec["datasets"]["gates"]) == 2 * 5
     z_line, r_line = charts.CHARTS["gates"].caption(snap).split("\n\n")
     assert z_line.startswith("Step 3, mean over the batch and the units. z_t, the update gate")

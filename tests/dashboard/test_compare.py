@@ -37,6 +37,12 @@ def test_rnn_against_lstm_names_no_forget_bias():
     assert two_lstms == ["#1 tanh RNN", "#2 LSTM, forget bias=5", "#3 LSTM, forget bias=1"]
 
 
+def test_two_grus_differ_by_update_bias_and_an_lstm_by_nothing_it_lacks():
+    labels = difference_labels([RunConfig(model="gru", update_bias=3.0), RunConfig(model="gru"),
+                                RunConfig(model="lstm", update_bias=3.0)])
+    assert labels == ["#1 GRU, update bias=3", "#2 GRU, update bias=0", "#3 LSTM"]
+
+
 @pytest.mark.parametrize(("setting", "where", "elsewhere"), [
     ("momentum", {"optimizer": "momentum"}, {"optimizer": "sgd"}),
     ("negative_slope", {"activation": "leaky_relu"}, {"activation": "tanh"}),

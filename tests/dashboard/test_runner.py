@@ -325,21 +325,24 @@ def test_building_a_new_run_holds_no_lock(monkeypatch):
 
 
 def test_pace_limits_the_rate_changes_live_and_never_delays_pause():
+    """Behaviour, not speed: a busy machine only slows steps down, so every bound here is one a slower step cannot
+    break (at most the pace's count; more than the pace allows, however slow; paused with no step in flight)."""
     runner = Runner(SMALL)
     with pytest.raises(ValueError, match="pace"):
         runner.set_pace(0)
-    runner.set_pace(20.0)
+    runner.set_pace(5.0)
     runner.train()
     wait_until(lambda: runner.snapshot().step >= 1)
     start, first = time.monotonic(), runner.snapshot().step
     time.sleep(1.0)
     paced = runner.snapshot().step - first
-    assert 3 <= paced <= 20 * (time.monotonic() - start) + 1  # step starts are ≥ 1/20 s apart
-    assert runner.snapshot().pace == 20.0
+    assert 1 <= paced <= 5 * (time.monotonic() - start) + 1  # step starts are ≥ 1/5 s apart
+    assert runner.snapshot().pace == 5.0
 
     runner.set_pace(None)  # as fast as possible, from the next step
-    time.sleep(0.5)
-    assert runner.snapshot().step - first - paced > 20  # far above what the pace allowed
+    start, first = time.monotonic(), runner.snapshot().step
+    # 20 steps more than a pace of 5 would have allowed by now: one step of this run is ~5 ms on a quiet core.
+    wait_until(lambda: runner.snapshot().step - first > 5 * (time.monotonic() - start) + 20)
 
     runner.set_pace(0.01)  # one step per 100 s: the thread now rests between steps
     time.sleep(0.2)
@@ -348,8 +351,9 @@ def test_pace_limits_the_rate_changes_live_and_never_delays_pause():
     wait_until(lambda: runner.snapshot().step > resting, timeout=1.5)
     runner.set_pace(0.01)
     time.sleep(0.2)
-    assert _timed(runner.pause) < 0.1 and runner.snapshot().state == "paused"  # no step in flight while resting
-    wait_until(lambda: not live_threads(), timeout=1)
+    runner.pause()
+    assert runner.snapshot().state == "paused"  # not "pausing": no step in flight while resting, nothing to wait for
+    wait_until(lambda: not live_threads())
     runner.set_pace(None)
     runner.reset()
     assert runner.snapshot().pace is None  # the pace belongs to the session; Reset keeps whatever it is

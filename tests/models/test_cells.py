@@ -120,3 +120,16 @@ def test_lstm_forget_bias():
     net = build_model(RunConfig(model="lstm", forget_bias=5.0, hidden_size=4), 3)
     total = net.rnn.bias_ih_l0 + net.rnn.bias_hh_l0
     assert torch.all(total[4:8] == 5.0)
+
+
+def test_gru_update_bias_sets_z_alone_and_z_starts_at_its_sigmoid():
+    """torch.nn.GRU's rows are (r, z, n): the bias lands on z only, and with zero weights z = σ(update_bias)."""
+    net = build_model(RunConfig(model="gru", update_bias=3.0, hidden_size=4), 3)
+    total = net.rnn.bias_ih_l0 + net.rnn.bias_hh_l0
+    assert torch.all(total[4:8] == 3.0) and not torch.any(total[:4] == 3.0) and not torch.any(total[8:] == 3.0)
+    with torch.no_grad():
+        net.rnn.weight_ih_l0.zero_(), net.rnn.weight_hh_l0.zero_()
+        _, z, _ = net.rnn.step(net.rnn.input_projection(torch.zeros(1, 1, 3))[:, 0], torch.zeros(1, 4))
+    torch.testing.assert_close(z, torch.full((1, 4), torch.sigmoid(torch.tensor(3.0)).item()))
+    default = build_model(RunConfig(model="gru", hidden_size=4), 3).rnn
+    assert torch.all((default.bias_ih_l0 + default.bias_hh_l0)[4:8] == 0.0)  # RunConfig's default update_bias
