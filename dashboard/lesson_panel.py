@@ -75,7 +75,7 @@ def _lesson_in_url(key: str | None) -> None:
 
 
 def menu_label(lesson: Lesson | None) -> str:
-    """Presentation mode's lesson menu: "Lesson 8 of 14", short enough never to be cut at 1280 × 720 (a title is up to
+    """Presentation mode's lesson menu: "Lesson 8 of 15", short enough never to be cut at 1280 × 720 (a title is up to
     62 characters); the lesson's card right below it carries the title."""
     return f"Lesson {list(LESSONS).index(lesson.key) + 1} of {len(LESSONS)}" if lesson else "Lessons"
 

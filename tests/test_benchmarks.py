@@ -10,7 +10,7 @@ import torch
 
 import dashboard.charts
 import dashboard.live_view
-from benchmarks import sessions, slide
+from benchmarks import estimate, sessions, slide
 from benchmarks.dashboard import ablations, without_charts
 from benchmarks.engine import CASES, fused_module, ratios
 from models import RunConfig, build_model
@@ -68,3 +68,21 @@ def test_the_slide_bench_times_the_first_call_and_the_next_ones(monkeypatch, cap
     out = capsys.readouterr().out
     assert re.fullmatch(r"slide_png, rnn T=5, 2 steps: first call \d+\.\d\d s; next 2: median \d+\.\d\d s, "
                         r"slowest \d+\.\d\d s\n", out), out
+
+
+def test_the_estimate_bench_prints_each_rounds_error_and_the_kept_measurement(monkeypatch, capsys):
+    """On a small LSTM (the real bench runs the largest, ~10 s a step): every round's estimate, measured time and
+    error, their spread, and the estimate a new run of the same sizes starts from (the server's measurement)."""
+    from dashboard.runner import STEP_TIMES
+
+    small = RunConfig(model="lstm", seq_len=20, hidden_size=16, batch_size=8)
+    monkeypatch.setattr(estimate, "LARGEST_LSTM", small)
+    STEP_TIMES.clear()
+    estimate.main(["--rounds", "2", "--after", "2", "--steps", "3"])
+    out = capsys.readouterr().out
+    assert len(re.findall(r"^round \d: estimate after 2 steps [\d.]+ s, next 3 steps [\d.]+ s per step \(median\), "
+                          r"error [+-]\d+%$", out, re.MULTILINE)) == 2
+    assert re.search(r"^error of the estimate: [+-]\d+% \([+-]\d+% … [+-]\d+%\) over 2 rounds", out, re.MULTILINE)
+    kept = re.search(r"^a new run of the same sizes, before its first step: ([\d.]+) s per step", out, re.MULTILINE)
+    assert kept and float(kept.group(1)) == pytest.approx(STEP_TIMES.get(small), abs=0.005)
+    STEP_TIMES.clear()

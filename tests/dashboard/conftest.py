@@ -1,6 +1,7 @@
 """Shared by the dashboard's thread-safety tests."""
 
 import sys
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -36,18 +37,19 @@ def no_kept_step_times() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def runners_closed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every Runner a test builds is closed after it, pass or fail: a failed assertion used to leave its training
-    thread running into the next tests, where it broke their thread counts and step times (one failure became
-    five in a busy CI run)."""
+    """Every Runner a test builds and still holds is closed after it, pass or fail: a failed assertion used to leave
+    its training thread running into the next tests, where it broke their thread counts and step times (one failure
+    became five in a busy CI run). Weakly held: a test may check that a runner nobody holds is collected (a training
+    thread holds its runner, so a running one is never missed)."""
     from dashboard.runner import Runner
 
-    built, init = [], Runner.__init__
+    built, init = weakref.WeakSet(), Runner.__init__
 
     def tracked(self: Runner, *args: object, **kwargs: object) -> None:
         init(self, *args, **kwargs)
-        built.append(self)
+        built.add(self)
 
     monkeypatch.setattr(Runner, "__init__", tracked)
     yield
-    for runner in built:
+    for runner in list(built):
         runner.close()
