@@ -71,8 +71,9 @@ def test_the_slide_bench_times_the_first_call_and_the_next_ones(monkeypatch, cap
 
 
 def test_the_estimate_bench_prints_each_rounds_error_and_the_kept_measurement(monkeypatch, capsys):
-    """On a small LSTM (the real bench runs the largest, ~10 s a step): every round's estimate, measured time and
-    error, their spread, and the estimate a new run of the same sizes starts from (the server's measurement)."""
+    """On a small LSTM (the real bench runs the largest, 2.4-2.9 s a step here): every round's estimate, measured
+    time and error, their spread, and the estimate a new run of the same sizes starts from (the server's
+    measurement)."""
     from dashboard.runner import STEP_TIMES
 
     small = RunConfig(model="lstm", seq_len=20, hidden_size=16, batch_size=8)

@@ -168,14 +168,23 @@ def kept_on_failure(log: Path, folder: Path, trail: list[str] | None = None, **p
 
 def connection_trail(page: object) -> list[str]:
     """A list that receives, as they happen (seconds since this call): the page's websockets opening and closing,
-    every rerun request it sends, every run the server starts and ends for it, and its console's warnings and errors."""
+    every rerun request it sends, every run the server starts and ends for it, its navigations, its failed requests,
+    and its console's warnings and errors."""
     from streamlit.proto.BackMsg_pb2 import BackMsg
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-    start, trail = time.monotonic(), []
+    start, trail, last = time.monotonic(), [], {"text": "", "count": 0, "at": 0.0}
 
     def note(text: str) -> None:
-        trail.append(f"{time.monotonic() - start:7.2f} {text}")
+        # A line that repeats (a fragment's timer failing every 0.25 s while disconnected) is counted, not repeated:
+        # a failure prints the trail's tail, which must still reach back to the cut.
+        at = time.monotonic() - start
+        if text == last["text"]:
+            last["count"] += 1
+            trail[-1] = f"{last['at']:7.2f} {text} (x{last['count']}, the last at {at:.2f})"
+            return
+        last.update(text=text, count=1, at=at)
+        trail.append(f"{at:7.2f} {text}")
 
     def sent(frame: bytes | str) -> None:
         msg = BackMsg.FromString(frame if isinstance(frame, bytes) else frame.encode())
@@ -195,6 +204,9 @@ def connection_trail(page: object) -> list[str]:
         ws.on("framereceived", received)
 
     page.on("websocket", opened)
+    # A cut breaks more than the websocket: the requests loading the page's own code fail with it.
+    page.on("framenavigated", lambda frame: frame.parent_frame is None and note(f"navigated to {frame.url}"))
+    page.on("requestfailed", lambda request: note(f"request failed: {request.url} ({request.failure})"))
     page.on("console", lambda m: m.type in ("warning", "error") and "Infinite extent" not in m.text
             and note(f"console {m.type}: {m.text[:160]}"))
     return trail

@@ -553,12 +553,12 @@ def test_linear_axes_round_their_tick_labels(name):
     assert formats == {charts.LINEAR_FORMAT}
 
 
-def test_the_gates_chart_has_a_fixed_unit_axis_and_its_legend_below_the_plot():
+def test_the_gates_chart_has_a_fixed_unit_axis_and_its_legend_beside_the_plot():
     spec = charts.vega_spec("gates", _snapshot(lstm=True))
     (y,) = _encodings(spec, "y")
     assert y["scale"]["domain"] == [0, 1] and y["scale"]["nice"] is False  # 0.994 stays under the 1 tick
     (colour,) = _encodings(spec, "color")
-    assert colour["legend"]["orient"] == "right"  # on top it squashed the plot
+    assert colour["legend"]["orient"] == "right"  # above or below it, the plot was squashed to 45 px
 
 
 def test_truncated_timesteps_are_a_grey_cut_band_not_underflow():
