@@ -168,8 +168,8 @@ def kept_on_failure(log: Path, folder: Path, trail: list[str] | None = None, **p
 
 def connection_trail(page: object) -> list[str]:
     """A list that receives, as they happen (seconds since this call): the page's websockets opening and closing,
-    every rerun request it sends, every run the server starts and ends for it, its navigations, its failed requests,
-    and its console's warnings and errors."""
+    every rerun request it sends (and the buttons it presses), every run the server starts and ends for it, its
+    navigations, its failed requests, and its console's warnings and errors."""
     from streamlit.proto.BackMsg_pb2 import BackMsg
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
@@ -189,8 +189,12 @@ def connection_trail(page: object) -> list[str]:
     def sent(frame: bytes | str) -> None:
         msg = BackMsg.FromString(frame if isinstance(frame, bytes) else frame.encode())
         if msg.WhichOneof("type") == "rerun_script":
+            # A widget's id ends in its key; a press is a trigger value that is set.
+            pressed = [w.id.split("-", 2)[-1] for w in msg.rerun_script.widget_states.widgets
+                       if w.WhichOneof("value") == "trigger_value" and w.trigger_value]
             note(f"-> rerun {'fragment' if msg.rerun_script.fragment_id else 'page'}"
-                 f"{' (auto)' if msg.rerun_script.is_auto_rerun else ''}")
+                 f"{' (auto)' if msg.rerun_script.is_auto_rerun else ''}"
+                 f"{' pressing ' + ', '.join(pressed) if pressed else ''}")
 
     def received(frame: bytes | str) -> None:
         kind = ForwardMsg.FromString(frame if isinstance(frame, bytes) else frame.encode()).WhichOneof("type")

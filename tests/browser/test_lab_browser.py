@@ -1,12 +1,22 @@
 """A real browser against `streamlit run`: Train fills the charts, Pause stops the counter,
 closing the tab ends the server's training thread (read from the server's log)."""
 
+import tempfile
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from dashboard.charts import live_charts
-from tests.browser.driver import button, chromium, open_lab, step_count
+from tests.browser.driver import (
+    button,
+    chromium,
+    connection_trail,
+    kept_on_failure,
+    lab_drawn,
+    open_lab,
+    step_count,
+)
 from tests.browser.polling import thread_log, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -57,3 +67,37 @@ def test_the_lab_asks_nothing_of_another_host(server):
         page.wait_for_function("document.querySelector(\"link[rel='shortcut icon']\")?.href.startsWith('data:')",
                                timeout=30_000)
         assert hosts == {urlsplit(url).hostname}, hosts
+
+
+# Before `ms` is set, the page's zero-delay timeouts run as they always do; after, each one waits `ms` (the late
+# flush a busy browser gives a press).
+LATE_FLUSH = """(() => { const plain = window.setTimeout;
+  window.setTimeout = (f, d, ...a) => plain(f, !d && window.lateFlushMs ? window.lateFlushMs : d, ...a); })()"""
+
+
+def test_a_press_the_page_sends_twice_acts_once(server):
+    """Streamlit's frontend holds a press in the page's widget states until a zero-delay timeout sends it, so a busy
+    browser also sends it in the chart fragment's timer reruns meanwhile (s36-2: Pause that did not hold, Train that
+    paused at once). Here every press flushes 3 s late: the timer carries Pause in several reruns, and the run must
+    still pause once and stay paused (on_click callbacks paused it, then resumed it once the Pause button had
+    become Resume)."""
+    url, log = server
+    with chromium() as context:
+        context.add_init_script(LATE_FLUSH)
+        page = context.new_page()
+        trail = connection_trail(page)
+        page.goto(f"{url}/?steps=100000")
+        lab_drawn(page)
+        button(page, "Train").click()
+        wait_until(lambda: step_count(page) > 50)
+        threads = len(thread_log(log))
+        page.evaluate("window.lateFlushMs = 3000")
+        with kept_on_failure(log, Path(tempfile.mkdtemp(prefix="late-flush-")), trail, lab=page):
+            button(page, "Pause").click()
+            button(page, "Resume").wait_for(timeout=60_000)
+            page.wait_for_timeout(4000)  # past the late flush: the press's own rerun has come and gone
+            assert any("rerun fragment (auto) pressing primary" in line for line in trail), "no press rode a timer"
+            stopped = step_count(page)
+            page.wait_for_timeout(1500)
+            assert step_count(page) == stopped and button(page, "Resume").count() == 1
+            assert [event for _, event in thread_log(log)[threads:]] == ["ended (live=0)"]  # paused; none started
