@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard.compare import MAX_OVERLAY, MAX_PINS, PinnedRun, difference_labels, show_overlay
 from dashboard.history import COLUMN, Snapshot
+from dashboard.presses import press_button
 from dashboard.runner import Runner
 from dashboard.theory_charts import (
     activation_caption,
@@ -54,7 +55,7 @@ def _theory(runner: Runner, snap: Snapshot) -> None:
 
 
 def _pin(runner: Runner) -> None:
-    """on_click of Pin: the run as it is at the click (the button is disabled while it trains)."""
+    """Pin's action: the run as it is at the press (the button is disabled while it trains)."""
     snap = runner.snapshot()
     if snap.history.latest is None or snap.active:
         return
@@ -71,8 +72,9 @@ def compare_section(runner: Runner, snap: Snapshot) -> None:
     # A callback's args stay with a closed tab's session as long as Streamlit keeps it for a reconnect
     # (server.disconnectedSessionTTL): the runner lets go of its run when the tab is gone, a snapshot (copies of
     # the whole history) would not (docs/performance.md, "Sessions").
-    st.button("Pin this run", icon=":material/push_pin:", key="pin_button", disabled=not can_pin, on_click=_pin,
-              args=(runner,), help="Keep this run's loss curve and final gradient profile to compare with later runs.")
+    press_button(st, "Pin this run", icon=":material/push_pin:", key="pin_button", disabled=not can_pin,
+                 action=_pin, args=(runner,),
+                 help="Keep this run's loss curve and final gradient profile to compare with later runs.")
     pins: list[PinnedRun] = st.session_state.get(PINS, [])
     if not pins:
         st.caption("Pin a finished, paused or diverged run, change a setting, train again, and pin that too.")

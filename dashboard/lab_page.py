@@ -39,6 +39,7 @@ from dashboard.live_view import (
 )
 from dashboard.poll import locking
 from dashboard.presenter import broadcasting, present_button, presenter, reopen_room, rooms
+from dashboard.presses import act_on_presses, press_button
 from dashboard.room_badge import room_badge
 from dashboard.runner import Runner
 from dashboard.sidebar import DEFAULTS, sidebar
@@ -154,32 +155,6 @@ def slide_button(where: Any, config: RunConfig, slide: Callable[[], bytes]) -> N
                           help=SLIDE_HELP)
 
 
-PRIMARY_BUTTON, STEP_BUTTON, RESET_BUTTON = "primary", "step_button", "reset_button"
-
-
-def pressed_controls(runner: Runner, locked: bool) -> None:
-    """Act on a press of Train / Pause / Resume, Step or Reset, read from the buttons' keys at the top of the page's
-    own run instead of in on_click callbacks.
-
-    Streamlit's frontend can send one press twice: a press that lands while a fragment's run_every timer fires rides
-    along in the timer's rerun as well as in its own (the press stays in the page's widget states until a
-    setTimeout(0) flush sends and clears it), and the server runs a widget's on_click for every copy, a widget
-    outside the fragment too. Pause paused, the chart fragment's rerun redrew the button as Resume, and the press's
-    own copy resumed the run (tests/browser/test_lab_browser.py makes that flush late). A fragment's rerun never runs
-    the page, so here a press acts once. Train and Step lock a broadcast's poll first: the class's prediction is made
-    before the run shows anything. A locked page or a finished run acts on nothing, as its disabled buttons say."""
-    state = runner.snapshot().state
-    if st.session_state.get(PRIMARY_BUTTON) and (action := PRIMARY[state][2]) is not None:
-        if action == "pause":
-            runner.pause()
-        elif not locked:
-            locking(runner.train)()
-    if st.session_state.get(STEP_BUTTON) and state not in FINAL and not locked:
-        locking(runner.step_once)()
-    if st.session_state.get(RESET_BUTTON):
-        runner.reset()
-
-
 def controls(runner: Runner, snap: Snapshot, info: dict[str, str], locked: bool = False) -> float:
     """Train / Pause / Resume, Step, Reset, like TensorFlow Playground's play bar; Broadcast; the pace. `locked`: a
     watch-only server's page without the presenter key (dashboard/access.py) trains nothing.
@@ -188,15 +163,17 @@ def controls(runner: Runner, snap: Snapshot, info: dict[str, str], locked: bool 
     cols = st.columns([1.45, 1, 1, 1.45, 2.1], vertical_alignment="bottom")
     # One key whatever the label: a key that changed with the state made a new button beside the stale one until
     # the rerun ended, so the whole row grew and shrank by 28 px under the pointer (presses landed on nothing).
-    # No on_click: pressed_controls acts on these three.
-    cols[0].button(label, icon=icon, key=PRIMARY_BUTTON, type="primary", shortcut="Space", width="stretch",
-                   disabled=action is None or (locked and action == "train"),
-                   help="Train, Pause or Resume. Shortcut: Space.")
-    cols[1].button("Step", icon=":material/skip_next:", key=STEP_BUTTON, width="stretch",
-                   disabled=snap.state in FINAL or locked, shortcut="Right",
-                   help="Train exactly one batch, then pause. Shortcut: →.")
-    cols[2].button("Reset", icon=":material/restart_alt:", key=RESET_BUTTON, width="stretch",
-                   help="Same seed: the same initial weights and data again.")
+    # Train and Step lock a broadcast's poll first: the class's prediction is made before the run shows anything.
+    act = getattr(runner, action) if action else None
+    press_button(cols[0], label, icon=icon, key="primary", type="primary", shortcut="Space", width="stretch",
+                 action=locking(act) if action == "train" else act,
+                 disabled=act is None or (locked and action == "train"),
+                 help="Train, Pause or Resume. Shortcut: Space.")
+    press_button(cols[1], "Step", icon=":material/skip_next:", key="step_button", width="stretch",
+                 action=locking(runner.step_once), disabled=snap.state in FINAL or locked, shortcut="Right",
+                 help="Train exactly one batch, then pause. Shortcut: →.")
+    press_button(cols[2], "Reset", icon=":material/restart_alt:", key="reset_button", width="stretch",
+                 action=runner.reset, help="Same seed: the same initial weights and data again.")
     with cols[3]:
         present_button(runner, info, disabled=locked)
     pace = cols[4].select_slider("Pace (steps per second)", PACES, value=math.inf, format_func=pace_label, key=PACE,
@@ -284,13 +261,13 @@ def lab_page() -> None:
     controls and charts in place instead of drawing new ones beside the stale ones until the rerun ends (the
     page jumped under the pointer, and every chart was rebuilt)."""
     started = time.monotonic()
+    act_on_presses()  # before the sidebar: Next lesson sets its widgets
     config = sidebar()
     presentation, lesson, slide_slot = header()
     with st.container():
         link_notice(config)
     runner, released = session_runner(config, started)
     locked = not may_train(presenting=presenter().code is not None)
-    pressed_controls(runner, locked)
     with st.container():
         if locked:
             watch_only_notice()

@@ -8,6 +8,7 @@ from typing import Any
 import streamlit as st
 
 from dashboard.compare import PinnedRun, applies, difference_labels, pin_records, show_overlay, shown
+from dashboard.presses import press_button
 from dashboard.state import LESSON, PACE, apply_config, lesson_named, nearest_pace, next_lesson
 from models import RunConfig
 from models.lessons import LESSONS, Lesson, diverges_before, lesson_config, run_lesson
@@ -34,7 +35,7 @@ def _load_lesson(key: str | None = None) -> None:
 
 
 def _next_lesson() -> None:
-    """on_click of Next lesson: the next lesson's pill, as if clicked."""
+    """Next lesson's action: the next lesson's pill, as if clicked."""
     st.session_state[LESSON] = next_lesson(st.session_state.get(LESSON))
     _load_lesson()
 
@@ -42,8 +43,8 @@ def _next_lesson() -> None:
 def next_lesson_button(lesson: Lesson, place: Any = st) -> None:
     """"Next lesson" (shortcut N), in `place`, after any lesson but the last."""
     if (following := next_lesson(lesson.key)) is not None:
-        place.button("Next lesson", icon=":material/skip_next:", key="next_lesson", shortcut="N",
-                     on_click=_next_lesson, help=f"Loads {LESSONS[following].title}. Shortcut: N.")
+        press_button(place, "Next lesson", icon=":material/skip_next:", key="next_lesson", shortcut="N",
+                     action=_next_lesson, help=f"Loads {LESSONS[following].title}. Shortcut: N.")
 
 
 # The measure every "the run diverges before step N" check uses (models.lessons.diverges_before).

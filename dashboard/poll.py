@@ -14,6 +14,7 @@ import streamlit as st
 
 from dashboard.broadcast import PollView
 from dashboard.presenter import presenter, rooms
+from dashboard.presses import press_button
 from models.lessons import GENERIC, QUESTIONS, Lesson
 
 # What a student reads after voting, per Rooms.vote result.
@@ -67,12 +68,14 @@ def poll_button(poll: PollView | None, lesson: Lesson | None, place: Any = st) -
     """"Ask the class" while no question is open, "Reveal" while one is: one key in both roles (like Train)."""
     if poll is None or poll.locked:
         question, choices, _ = question_of(lesson)
-        place.button("Ask the class", key="poll_button", icon=":material/how_to_vote:", on_click=_ask, args=(lesson,),
-                     width="stretch", help=f"Students answer on their watch page: {question} ({' / '.join(choices)}). "
+        press_button(place, "Ask the class", key="poll_button", icon=":material/how_to_vote:", action=_ask,
+                     args=(lesson,), width="stretch",
+                     help=f"Students answer on their watch page: {question} ({' / '.join(choices)}). "
                      "Train, Step or Reveal closes the votes and shows them the tally.")
     else:
-        place.button("Reveal", key="poll_button", icon=":material/visibility:", on_click=lock_poll, width="stretch",
-                      help="Close the votes and show students the tally (and the answer) without running.")
+        press_button(place, "Reveal", key="poll_button", icon=":material/visibility:", action=lock_poll,
+                     width="stretch",
+                     help="Close the votes and show students the tally (and the answer) without running.")
 
 
 def poll_line(poll: PollView | None) -> str:

@@ -23,6 +23,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import streamlit as st
 
 from dashboard.broadcast import IDLE_SECONDS, Opened, Rooms
+from dashboard.presses import press_button
 from dashboard.runner import Runner
 from dashboard.state import PRESENTER
 
@@ -175,12 +176,12 @@ def present_button(runner: Runner, info: dict[str, Any], disabled: bool = False)
     the Train / Pause button): a new key would draw the new button beside the stale one until the rerun ends.
     `disabled`: no new room (a watch-only server's page without the presenter key)."""
     if presenter().code is None:
-        st.button("Broadcast", key="present", icon=":material/cast:", on_click=_publish, args=(runner, info),
-                  width="stretch", disabled=disabled, help="Students open a link and watch this run live, read-only; "
-                  "their pages train nothing. The room code appears in large type below.")
+        press_button(st, "Broadcast", key="present", icon=":material/cast:", action=_publish, args=(runner, info),
+                     width="stretch", disabled=disabled, help="Students open a link and watch this run live, "
+                     "read-only; their pages train nothing. The room code appears in large type below.")
     else:
-        st.button("On air", key="present", icon=":material/cast_connected:", disabled=True, width="stretch",
-                  help="Broadcasting: the room code is below. End broadcast is in its Room menu.")
+        press_button(st, "On air", key="present", icon=":material/cast_connected:", action=None, disabled=True,
+                     width="stretch", help="Broadcasting: the room code is below. End broadcast is in its Room menu.")
 
 
 def presenter_link(base: str) -> None:

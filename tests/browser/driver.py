@@ -166,6 +166,12 @@ def kept_on_failure(log: Path, folder: Path, trail: list[str] | None = None, **p
         raise AssertionError(f"{failure}\nscreenshots in {folder}; server log tail:\n{tail}{seen}") from failure
 
 
+# An init script: once a test sets window.lateFlushMs, each zero-delay timeout of the page waits that long. Streamlit's
+# frontend sends a press in such a timeout, so a busy browser's late flush is made certain (dashboard/presses.py).
+LATE_FLUSH = """(() => { const plain = window.setTimeout;
+  window.setTimeout = (f, d, ...a) => plain(f, !d && window.lateFlushMs ? window.lateFlushMs : d, ...a); })()"""
+
+
 def connection_trail(page: object) -> list[str]:
     """A list that receives, as they happen (seconds since this call): the page's websockets opening and closing,
     every rerun request it sends (and the buttons it presses), every run the server starts and ends for it, its

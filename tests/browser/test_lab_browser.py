@@ -9,6 +9,7 @@ import pytest
 
 from dashboard.charts import live_charts
 from tests.browser.driver import (
+    LATE_FLUSH,
     button,
     chromium,
     connection_trail,
@@ -69,16 +70,9 @@ def test_the_lab_asks_nothing_of_another_host(server):
         assert hosts == {urlsplit(url).hostname}, hosts
 
 
-# Before `ms` is set, the page's zero-delay timeouts run as they always do; after, each one waits `ms` (the late
-# flush a busy browser gives a press).
-LATE_FLUSH = """(() => { const plain = window.setTimeout;
-  window.setTimeout = (f, d, ...a) => plain(f, !d && window.lateFlushMs ? window.lateFlushMs : d, ...a); })()"""
-
-
 def test_a_press_the_page_sends_twice_acts_once(server):
-    """Streamlit's frontend holds a press in the page's widget states until a zero-delay timeout sends it, so a busy
-    browser also sends it in the chart fragment's timer reruns meanwhile (s36-2: Pause that did not hold, Train that
-    paused at once). Here every press flushes 3 s late: the timer carries Pause in several reruns, and the run must
+    """The press that failed s36-2 (dashboard/presses.py): Pause that did not hold, Train that paused at once. Here
+    every press flushes 3 s late, so the chart fragment's timer carries Pause in several reruns, and the run must
     still pause once and stay paused (on_click callbacks paused it, then resumed it once the Pause button had
     become Resume)."""
     url, log = server

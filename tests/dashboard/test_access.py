@@ -1,16 +1,12 @@
 """A watch-only server (RNN_LAB_PRESENTER_KEY): the Lab trains nothing until the presenter key is typed or the
 page holds a broadcast room's secret; without the setting everyone trains."""
 
-import pytest
-
 import dashboard.access as access
-import dashboard.lab_page as lab_page
 from dashboard.access import ENV, TYPED, WATCH_ONLY, key_matches
 from dashboard.presenter import rooms
 from dashboard.runner import Runner
 from dashboard.state import PRESENTER
 from models import RunConfig
-from tests.browser.polling import wait_until
 from tests.dashboard.lab_app import open_app
 
 LAB = {"task": "cat_mat_rat", "hidden_size": "8", "batch_size": "8"}
@@ -37,23 +33,6 @@ def test_a_watch_only_server_trains_nothing_until_the_presenter_key(monkeypatch,
     app.text_input(key=TYPED).input(KEY).run()
     assert _locked(app) == [False, False, False] and WATCH_ONLY not in _texts(app)
     assert KEY not in _texts(app) and KEY not in str(app.query_params)  # the key is never kept or shown
-
-
-@pytest.mark.parametrize("key", ["primary", "step_button"])
-def test_a_press_on_a_locked_page_trains_nothing(monkeypatch, key):
-    """The Lab acts on Train and Step itself (lab_page.pressed_controls), not through on_click, which Streamlit
-    skips for a disabled button: a press a locked page's disabled button cannot make (a forged message) must be
-    refused there too. The same press on an unlocked page trains."""
-    runner = Runner(RunConfig(task="cat_mat_rat", hidden_size=8, batch_size=8, steps=1))
-    try:
-        monkeypatch.setattr(lab_page.st, "session_state", {key: True})
-        monkeypatch.setattr(lab_page, "locking", lambda action: action)  # no broadcast, so no poll to lock
-        lab_page.pressed_controls(runner, locked=True)
-        assert runner.snapshot().state == "idle" and runner.snapshot().step == 0
-        lab_page.pressed_controls(runner, locked=False)
-        wait_until(lambda: runner.snapshot().step == 1)
-    finally:
-        runner.close()
 
 
 def test_a_presenter_link_unlocks_a_watch_only_page(monkeypatch, fresh_session):

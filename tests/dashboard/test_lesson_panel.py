@@ -22,8 +22,10 @@ def _panel():
     import streamlit as st
 
     from dashboard.lesson_panel import lesson_card, lesson_picker, pop_loaded_lesson
+    from dashboard.presses import act_on_presses
     from dashboard.state import read_config
 
+    act_on_presses()  # Next lesson acts here, as on the Lab (dashboard/presses.py)
     lesson = lesson_picker()
     if lesson is not None:
         lesson_card(lesson, read_config())

@@ -8,6 +8,7 @@ import time
 from dashboard.lab_page import RELEASED, RUNNER
 from dashboard.lifetime import DISCONNECTED, JANITOR, Janitor, Presence
 from dashboard.player import THREAD_PREFIX, live_threads
+from dashboard.presses import ACTIONS
 from dashboard.runner import Runner
 from models import RunConfig
 from tests.dashboard.lab_app import open_app
@@ -133,15 +134,23 @@ PLAIN = (str, int, float, bool, type(None))
 
 
 def held_by_callbacks(app) -> list[object]:
-    """Every argument the session's widgets keep for their callbacks (Streamlit's widget metadata: it stays with
-    a closed tab's session as long as Streamlit keeps the session for a reconnect), containers opened."""
+    """Everything the session keeps for its widgets' actions, which stays with a closed tab's session as long as
+    Streamlit keeps it for a reconnect: the callbacks' arguments (Streamlit's widget metadata) and the press
+    registry's actions and arguments (dashboard/presses.py). Containers are opened, and so are functions: the
+    object a method is bound to, the cells of a closure."""
     metadata = app.session_state._state._state._new_widget_state.widget_metadata.values()
     found = [arg for meta in metadata for arg in (*(meta.callback_args or ()), *(meta.callback_kwargs or {}).values())]
+    if ACTIONS in app.session_state:
+        found.extend(app.session_state[ACTIONS].values())
     for arg in found:  # grows while it is read: the contents of containers join the list
         if isinstance(arg, (tuple, list, set, frozenset)):
             found.extend(arg)
         elif isinstance(arg, dict):
             found.extend([*arg.keys(), *arg.values()])
+        elif hasattr(arg, "__self__") and not isinstance(arg, type):
+            found.append(arg.__self__)
+        elif getattr(arg, "__closure__", None):
+            found.extend(cell.cell_contents for cell in arg.__closure__)
     return found
 
 
@@ -154,6 +163,6 @@ def test_a_closed_tabs_widgets_keep_no_run_data_only_its_runner(fresh_session):
     assert not app.button(key="pin_button").disabled  # drawn with a run that has data to pin
     held = held_by_callbacks(app)
     assert app.session_state[RUNNER] in held  # the page's controls do hold the runner: it lets go of its run
-    kinds = {type(arg).__name__ for arg in held if not isinstance(arg, (Runner, tuple, list, set, frozenset, dict,
-                                                                          *PLAIN))}
+    kept = (Runner, tuple, list, set, frozenset, dict, *PLAIN)  # a function is kept too, and opened above
+    kinds = {type(arg).__name__ for arg in held if not callable(arg) and not isinstance(arg, kept)}
     assert not kinds, f"widget callbacks keep {kinds} in a session Streamlit keeps after its tab closed"

@@ -20,6 +20,7 @@ from tests.dashboard.threads import wait_until
 APP = "../../dashboard/app.py"
 PANEL = """
 from dashboard.presenter import broadcasting, present_button
+from dashboard.presses import act_on_presses
 from dashboard.room_badge import room_badge
 from dashboard.runner import Runner
 from models import RunConfig
@@ -31,6 +32,7 @@ def presenters_runner():
     return Runner(RunConfig(task="cat_mat_rat"))
 
 info = {"title": "Lesson one", "config": {}}
+act_on_presses()  # a page's first call: its buttons act here (dashboard/presses.py)
 present_button(presenters_runner(), info)
 room_badge(broadcasting(info), LESSONS["vanishing"])
 """
