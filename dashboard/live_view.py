@@ -46,8 +46,11 @@ def step_slider(where: Any, key: str, snap: Snapshot, runner: Shows, compact: bo
     picked = st.session_state.get(key, LATEST)
     if picked not in options:  # thinned away while training, or a Reset: the nearest kept step, else the latest
         row = snap.history.sample_row(picked) if picked != LATEST else None
-        st.session_state[key] = LATEST if row is None else kept[row]
-    value = where.select_slider("Profile at step", options, key=key, disabled=not kept, format_func=_step_label,
+        picked = LATEST if row is None else kept[row]  # Streamlit resets the widget to `value` itself
+    # `value` is the pick, not step 1: a browser that mounts the slider afresh without its stored state (the
+    # frontend drops it when a run ends without the slider) shows and sends back the default value.
+    value = where.select_slider("Profile at step", options, value=picked, key=key, disabled=not kept,
+                                format_func=_step_label,
                                 label_visibility="collapsed" if compact else "visible",
                                 help="Show the gradient profile and W_h terms of a recorded step: step 1 is "
                                      "always kept, then evenly spaced steps. 'latest' follows the run.")

@@ -59,6 +59,13 @@ def test_after_lesson_4_the_slider_at_step_1_shows_the_ratio_the_card_states(fre
     assert set(chart_data(app, "profile")["step"]) != {1}
 
 
+def _browser_default(app: AppTest) -> str:
+    """What a browser that mounts the slider without its stored state shows (and sends back): the proto's default."""
+    proto = app.select_slider(key=STEP_KEY).proto
+    (index,) = proto.default
+    return proto.options[int(index)]
+
+
 def test_the_slider_follows_the_latest_step_until_a_step_is_picked_and_reset_goes_back_to_latest(fresh_session):
     app = open_app({"task": "cat_mat_rat", "hidden_size": "8", "batch_size": "8", "steps": "1000"})
     assert app.select_slider(key=STEP_KEY).disabled  # nothing recorded yet
@@ -67,8 +74,10 @@ def test_the_slider_follows_the_latest_step_until_a_step_is_picked_and_reset_goe
         runner.step_once(wait=30)
     app.run()
     assert app.select_slider(key=STEP_KEY).options == ["step 1", "step 2", "step 3", LATEST]
+    assert _browser_default(app) == LATEST
     assert chart_data(app, "profile")["step"].max() == 3  # following the latest
     app.select_slider(key=STEP_KEY).set_value(2).run()
+    assert _browser_default(app) == "step 2"
     runner.step_once(wait=30)
     app.run()
     assert set(chart_data(app, "profile")["step"]) == {2}  # the pick holds while the run moves on
