@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.history import SAMPLE_STEPS
 from dashboard.lab_page import RUNNER, STEP_KEY
 from dashboard.live_view import LATEST
 from dashboard.presenter import rooms
@@ -84,6 +85,20 @@ def test_the_slider_follows_the_latest_step_until_a_step_is_picked_and_reset_goe
     assert runner.snapshot().shown_step == 2
     app.button(key="reset_button").click().run()
     assert app.select_slider(key=STEP_KEY).value == LATEST and runner.snapshot().shown_step is None
+
+
+def test_a_picked_step_the_run_thins_away_moves_to_the_nearest_kept_step(fresh_session):
+    app = open_app({"task": "cat_mat_rat", "hidden_size": "8", "batch_size": "8", "steps": "1000"})
+    runner = app.session_state[RUNNER]
+    for _ in range(SAMPLE_STEPS):
+        runner.step_once(wait=30)
+    app.run().select_slider(key=STEP_KEY).set_value(3).run()
+    runner.step_once(wait=30)  # one step past the sample's bound: every other kept step goes
+    app.run()
+    slider = app.select_slider(key=STEP_KEY)
+    assert not app.exception and 3 not in runner.snapshot().history.sample.steps
+    assert slider.value in (2, 4) and _browser_default(app) == f"step {slider.value}"
+    assert set(chart_data(app, "profile")["step"]) == {slider.value}
 
 
 def test_viewers_of_a_broadcast_see_the_step_the_presenter_picked(fresh_session):
