@@ -20,6 +20,8 @@ from models.lessons import Lesson
 BADGE_REFRESH_S = 1.0  # the badge's viewer count and tally; also the presenter's heartbeat to the room
 ROOM_MENU = "room_menu"  # the popover with the link, the QR code and End broadcast
 CONFIRM = "end_broadcast_confirm"  # session_state: End broadcast was pressed once, and waits for Yes
+QR_PX = 220  # the QR code's side on screen
+QR_BOX_PX = QR_PX + 40  # the QR code and its one-line caption (26 px at the theme's font), held before the image loads
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -69,7 +71,10 @@ def room_menu(code: str) -> None:
     share = reach(st.context.url or "", st.get_option("server.address"), lan_address())
     link = watch_link(code, share.base)
     st.code(link, language=None, wrap_lines=True)
-    st.image(qr_png(link), width=220, caption="Phones: scan to watch")
+    # A box of fixed height: an image's height is 0 until it loads, and the menu, opening upward above the Room
+    # button, then grew at its top and moved End broadcast… 180 px up under a pointer already on its way there.
+    with st.container(height=QR_BOX_PX, border=False, key="room_qr"):
+        st.image(qr_png(link), width=QR_PX, caption="Phones: scan to watch")
     if share.hint:
         st.caption(share.hint)
     presenter_link(share.base)

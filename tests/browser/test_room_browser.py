@@ -39,6 +39,19 @@ NEVER_ENDED = """() => {
   new MutationObserver(check).observe(document.body, {subtree: true, childList: true, characterData: true});
   window.__endedCheck = setInterval(check, 50);
 }"""
+# The top edge of End broadcast… on every animation frame while the Room menu opens, until 10 frames after its QR
+# code has loaded.
+END_TOPS = """() => new Promise(done => {
+  const tops = []; let after = 0;
+  const tick = () => {
+    const end = [...document.querySelectorAll('button')].find(b => b.innerText.includes('End broadcast'));
+    const qr = document.querySelector('[data-testid=stPopoverBody] [data-testid=stImage] img');
+    if (end) tops.push(Math.round(end.getBoundingClientRect().top));
+    if (qr && qr.complete && qr.naturalWidth > 0) after += 1;
+    if (after > 10) done(tops); else requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+})"""
 
 
 def _secret(page) -> str:
@@ -111,6 +124,20 @@ def test_the_presenter_secret_never_reaches_a_viewers_page(server):
         assert secret not in viewer.content() and secret not in viewer.url
         assert secret in presenter.url  # the presenter's own page holds it (so F5 keeps the room)
         end_broadcast(presenter)
+
+
+def test_end_broadcast_stays_where_it_first_shows_while_the_room_menu_opens(server):
+    """The menu opens upward above the Room button, so anything that grows inside it moves End broadcast… up. Its
+    QR code loads after the menu shows; without a box of fixed height for it, End jumped 180 px under a pointer on its
+    way there, and a click meant for End landed on the QR code (s41-5's failure of the next test, under load)."""
+    url, _ = server
+    with chromium(*PROJECTOR) as context:
+        presenter = open_lab(context, url, FAST)
+        broadcast(presenter)
+        presenter.evaluate(f"() => {{ window.__endTops = ({END_TOPS})(); }}")  # watching from before the click
+        presenter.get_by_role("button", name=re.compile("Room")).click()
+        tops = presenter.evaluate("() => window.__endTops")
+        assert tops and len(set(tops)) == 1, tops
 
 
 def test_the_broadcast_run_trains_while_two_sessions_hold_the_largest_runs(tmp_path):
