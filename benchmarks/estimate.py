@@ -24,10 +24,13 @@ POLL_S = 0.005
 
 
 def _step_ends(runner: Runner, count: int) -> list[tuple[float, int]]:
-    """(moment, step) each time the step counter moves, until it has moved `count` steps from now."""
+    """(moment, step) each time the step counter moves, until it has moved `count` steps from now and moved twice.
+
+    A step shorter than the poll moves the counter several steps at once, so `count` steps can pass in one move;
+    a time per step needs two moves (it divides by the steps between them, however many)."""
     ends, last = [], runner.snapshot().step
     goal = last + count
-    while last < goal:
+    while last < goal or len(ends) < 2:
         step = runner.snapshot().step
         if step != last:
             ends.append((time.perf_counter(), step))

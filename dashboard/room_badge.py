@@ -21,7 +21,7 @@ BADGE_REFRESH_S = 1.0  # the badge's viewer count and tally; also the presenter'
 ROOM_MENU = "room_menu"  # the popover with the link, the QR code and End broadcast
 CONFIRM = "end_broadcast_confirm"  # session_state: End broadcast was pressed once, and waits for Yes
 QR_PX = 220  # the QR code's side on screen
-QR_BOX_PX = QR_PX + 40  # the QR code and its one-line caption (26 px at the theme's font), held before the image loads
+QR_BOX_PX = QR_PX + 40  # the QR code and its one-line caption, held before the image loads (a test: it never scrolls)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -71,8 +71,8 @@ def room_menu(code: str) -> None:
     share = reach(st.context.url or "", st.get_option("server.address"), lan_address())
     link = watch_link(code, share.base)
     st.code(link, language=None, wrap_lines=True)
-    # A box of fixed height: an image's height is 0 until it loads, and the menu, opening upward above the Room
-    # button, then grew at its top and moved End broadcast… 180 px up under a pointer already on its way there.
+    # A box of fixed height: an image has no height until it loads, and the menu opens upward above the Room
+    # button, so a QR code arriving late would grow it at its top and move End broadcast… from under the pointer.
     with st.container(height=QR_BOX_PX, border=False, key="room_qr"):
         st.image(qr_png(link), width=QR_PX, caption="Phones: scan to watch")
     if share.hint:
